@@ -1,0 +1,66 @@
+"""The `oncopath` command: serve the service, or review a FHIR Bundle offline."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="oncopath", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service under gunicorn")
+    serve.add_argument("--host", default=os.environ.get("ONCOPATH_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("ONCOPATH_PORT", "8080")))
+    serve.add_argument("--database-url", default=None,
+                       help="sqlite:///path or postgresql+psycopg://... (env ONCOPATH_DATABASE_URL)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("ONCOPATH_WORKERS", "0")),
+                       help="gunicorn workers (default: number of cores)")
+    serve.add_argument("--dev", action="store_true", help="Flask's development server with reloader")
+
+    review = sub.add_parser("review", help="evaluate a FHIR Bundle offline and print the decision")
+    review.add_argument("file", help="a PAS request Bundle, or a collection Bundle of the patient's "
+                                     "resources plus draft MedicationRequests")
+    review.add_argument("--json", action="store_true", help="machine-readable output")
+    review.add_argument("--knowledge-dir", default=None)
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    from server.review_cli import run_review
+    return run_review(args.file, as_json=args.json, knowledge_dir=args.knowledge_dir)
+
+
+def _serve(args) -> int:
+    if args.database_url:
+        os.environ["ONCOPATH_DATABASE_URL"] = args.database_url
+    if args.dev:
+        os.environ.setdefault("ONCOPATH_DEV", "1")
+        os.environ.setdefault("ONCOPATH_CDS_JWT_REQUIRED", "0")
+        from server.app import create_app
+        create_app().run(host=args.host, port=args.port, debug=True)
+        return 0
+    from gunicorn.app.base import BaseApplication
+
+    from server.app import create_app
+
+    workers = args.workers or os.cpu_count() or 1
+
+    class _App(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            # Access log format without query strings: they can carry member ids.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+
+        def load(self):
+            return create_app()
+
+    _App().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

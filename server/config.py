@@ -1,0 +1,39 @@
+"""Configuration: defaults -> environment (ONCOPATH_*) -> test dict (Flask tutorial style)."""
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    # Embedded default: a SQLite file under ./var (WAL). A PostgreSQL URL is the scale-out path.
+    "DATABASE_URL": "sqlite:///var/oncopath.db",
+    # Directory of knowledge-base YAML files; None = the bundled knowledge base.
+    "KNOWLEDGE_DIR": None,
+    # CDS Hooks JWT verification. Off only in development (see README, "Security").
+    "CDS_JWT_REQUIRED": True,
+    # JSON object {issuer: jwks-file-path-or-url}
+    "CDS_TRUSTED_ISSUERS": {},
+    # Public base URL of this service, used for JWT `aud` and links; None = from the request.
+    "PUBLIC_BASE_URL": None,
+    "PAYER_NAME": "oncopath demo health plan",
+    "FHIR_FETCH_TIMEOUT": 3.0,
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "DEV": False,
+}
+
+_ENV_TYPES = {bool: lambda v: v.strip().lower() in ("1", "true", "yes", "on"), float: float, int: int}
+
+
+def from_environment(environ=os.environ) -> dict:
+    """Read ONCOPATH_<KEY> variables, typed like their defaults."""
+    import json
+
+    out = {}
+    for key, default in DEFAULTS.items():
+        raw = environ.get(f"ONCOPATH_{key}")
+        if raw is None:
+            continue
+        if isinstance(default, dict):
+            out[key] = json.loads(raw)
+        else:
+            out[key] = _ENV_TYPES.get(type(default), str)(raw)
+    return out

@@ -1,0 +1,200 @@
+"""The order as the program's worksheet describes it.
+
+Plain dataclasses: no Flask, FHIR or SQL here. Both doors (CDS Hooks and PAS) map their
+input into an `Order`; the review engine reads only this.
+
+Unknown / not reported is a value, never a guess: categorical fields carry an explicit
+UNKNOWN member, and numeric fields use None to mean "not reported".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+
+
+class LineOfBusiness(str, Enum):
+    MEDICARE_ADVANTAGE = "medicare-advantage"
+    COMMERCIAL_HMO = "commercial-hmo"  # includes POS
+    COMMERCIAL_PPO = "commercial-ppo"  # includes EPO
+    MEDICAID = "medicaid"
+    DUAL_ELIGIBLE = "dual-eligible"
+    FEP = "fep"
+    UNKNOWN = "unknown"
+
+
+class NetworkStatus(str, Enum):
+    IN_NETWORK = "in-network"
+    OUT_OF_NETWORK = "out-of-network"
+    UNKNOWN = "unknown"
+
+
+class ProviderKind(str, Enum):
+    INDIVIDUAL = "individual"      # Practitioner / PractitionerRole
+    ORGANIZATION = "organization"  # facility
+    UNKNOWN = "unknown"
+
+
+class Setting(str, Enum):
+    """Disease setting / treatment intent."""
+    NEOADJUVANT = "neoadjuvant"
+    ADJUVANT = "adjuvant"
+    METASTATIC = "metastatic"      # includes advanced / unresectable
+    MAINTENANCE = "maintenance"
+    UNKNOWN = "unknown"
+
+
+class LineOfTherapy(str, Enum):
+    FIRST = "1L"
+    SECOND = "2L"
+    THIRD_PLUS = "3L+"
+    MAINTENANCE = "maintenance"
+    UNKNOWN = "unknown"
+
+
+class DrugRole(str, Enum):
+    THERAPEUTIC = "therapeutic"          # chemotherapy, immunotherapy, targeted, hormonal
+    SUPPORTIVE = "supportive"            # growth factors, antiemetics, bone agents, ...
+    INVESTIGATIONAL = "investigational"  # clinical-trial drug: not reviewed (R14)
+    UNKNOWN = "unknown"                  # let the knowledge base decide
+
+
+class BiomarkerResult(str, Enum):
+    POSITIVE = "positive"      # also: present, amplified, high (MSI-H, TMB-high), detected
+    NEGATIVE = "negative"      # also: absent, not amplified, wild-type, MSS
+    EQUIVOCAL = "equivocal"    # e.g. HER2 IHC 2+ without ISH
+    UNKNOWN = "unknown"        # not reported / indeterminate
+
+
+class Urgency(str, Enum):
+    URGENT = "urgent"
+    STANDARD = "standard"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded value as it arrived: (system, code, display). Resolved later via the knowledge base."""
+    system: str
+    code: str
+    display: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str | None
+    birth_date: date | None = None
+    line_of_business: LineOfBusiness = LineOfBusiness.UNKNOWN
+    network_status: NetworkStatus = NetworkStatus.UNKNOWN
+    plan_name: str | None = None
+
+    def age_on(self, day: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        b = self.birth_date
+        return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+
+@dataclass(frozen=True)
+class Provider:
+    npi: str | None
+    name: str | None = None
+    kind: ProviderKind = ProviderKind.UNKNOWN
+    network_status: NetworkStatus = NetworkStatus.UNKNOWN
+    reference: str | None = None   # e.g. "Practitioner/123", for echoing back
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    codes: tuple[Code, ...]                  # ICD-10-CM and/or SNOMED, primary cancer first
+    histology: tuple[Code, ...] = ()
+    stage_group: str | None = None           # e.g. "IIB", "IV"; None = not reported
+    setting: Setting = Setting.UNKNOWN
+    line_of_therapy: LineOfTherapy = LineOfTherapy.UNKNOWN
+    metastatic_sites: tuple[Code, ...] = ()  # secondary cancer conditions (C77–C79)
+
+
+@dataclass(frozen=True)
+class Biomarker:
+    """One tumor-marker / genomic result.
+
+    `name` is the program's key (HER2, ER, PR, PDL1_TPS, PDL1_CPS, EGFR, ALK, ROS1, BRAF,
+    KRAS, NRAS, MSI, MMR, TMB, BRCA, CD20, NTRK, MET, RET, ...) resolved by the mapping
+    from LOINC / HGNC codes through its data tables.
+    """
+    name: str
+    result: BiomarkerResult
+    value: float | None = None
+    unit: str | None = None
+    variant: str | None = None        # e.g. "V600E", "L858R", "exon 19 deletion"
+    method: str | None = None         # e.g. "IHC", "ISH", "NGS"
+    code: Code | None = None          # the source code (LOINC) for tracing
+
+
+@dataclass(frozen=True)
+class DrugLine:
+    """One drug of the regimen, as ordered (a draft MedicationRequest or a Claim item)."""
+    ref: str                                  # "MedicationRequest/abc" or "item/1": for echoing
+    codes: tuple[Code, ...]                   # RxNorm, HCPCS, NDC as they arrived
+    display: str | None = None
+    role: DrugRole = DrugRole.UNKNOWN
+    route: str | None = None                  # "IV", "SC", "PO", ...
+    dose: float | None = None
+    dose_unit: str | None = None              # "mg", "mg/m2", "mg/kg", "AUC", "mcg"
+    cycle_length_days: int | None = None
+    administration_days: tuple[int, ...] = ()  # days of the cycle, e.g. (1, 8, 15)
+    cycles: int | None = None                 # planned number of cycles; None = not reported
+    until_progression: bool = False
+    frequency_per_day: int | None = None
+    quantity: float | None = None             # billing units requested (PAS item quantity)
+    quantity_unit: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """A whole regimen request (R1): everything the worksheet asks for."""
+    request_id: str                            # hookInstance, or Claim identifier
+    member: Member
+    ordering_provider: Provider
+    servicing_provider: Provider | None
+    diagnosis: Diagnosis
+    drugs: tuple[DrugLine, ...]
+    treatment_start: date | None
+    received_at: datetime                      # when we got it (UTC): drives R9 and R10
+    biomarkers: tuple[Biomarker, ...] = ()
+    ecog: int | None = None                    # 0–5; None = not reported
+    urgency: Urgency = Urgency.STANDARD
+    clinical_trial_nct: str | None = None
+    supportive_only: bool = False
+    prior_order_id: str | None = None          # R7: the earlier Order ID a supportive-only request refers to
+    fn_risk_factors: frozenset[str] = field(default_factory=frozenset)
+    payer_id: str | None = None
+
+    def biomarker(self, name: str) -> Biomarker | None:
+        """The most informative result for a marker: a known result beats an unknown one."""
+        found = [b for b in self.biomarkers if b.name == name]
+        known = [b for b in found if b.result is not BiomarkerResult.UNKNOWN]
+        return (known or found or [None])[0]
+
+
+@dataclass(frozen=True)
+class PriorCase:
+    """A case already on file for the member: what R7, R8 and R15 look back at."""
+    order_id: str
+    request_id: str
+    status: str                       # CaseStatus value
+    drug_keys: frozenset[str]
+    start: date | None
+    end: date | None
+    regimen_id: str | None = None
+    s0353_awarded_on: date | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    prior_cases: tuple[PriorCase, ...] = ()
+
+    @classmethod
+    def empty(cls) -> "History":
+        return cls(())

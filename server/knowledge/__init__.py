@@ -1,0 +1,1 @@
+"""Pathway knowledge base: versioned data files, validated at load."""
