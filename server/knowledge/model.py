@@ -151,6 +151,7 @@ class Pathway:
     ecog_max: int | None = None                 # e.g. FOLFIRINOX needs ECOG 0–1
     requires_stage: bool = True                 # stage must be reported
     source: str = ""
+    requires_any: tuple[BiomarkerCriterion, ...] = ()  # at least one must hold (if non-empty), e.g. MSI-H or dMMR
 
     def active_on(self, day: date) -> bool:
         return self.effective <= day and (self.retired is None or day < self.retired)

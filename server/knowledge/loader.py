@@ -1,0 +1,427 @@
+"""Load the pathway knowledge base: YAML files -> JSON-Schema validation -> integrity checks
+-> immutable `Knowledge` objects with indexes.
+
+Fail fast and say where: every problem raises `KnowledgeError` naming the file and the field
+path, e.g. ``pathways/breast.yaml: pathways[2].regimens[0].drugs[1].drug: 'trastuzumabb' is
+not a known drug``. The bundled knowledge base is loaded once per process (tests create many
+apps); a directory passed explicitly is cached by its resolved path too, so edit-and-reload
+needs `load_knowledge.cache_clear()`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from server.domain.decision import Benefit
+from server.domain.order import BiomarkerResult, LineOfTherapy, Setting
+from server.knowledge.model import (
+    BiomarkerCriterion,
+    CancerType,
+    DoseRange,
+    Drug,
+    DrugCategory,
+    DrugPolicy,
+    FnRisk,
+    HcpcsCode,
+    Indication,
+    Knowledge,
+    Pathway,
+    Regimen,
+    RegimenDrug,
+    TrialArm,
+    build_indexes,
+)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+
+# file (relative to the data directory) -> schema file
+_SINGLE_FILES = {
+    "kb.yaml": "kb.schema.json",
+    "drugs.yaml": "drugs.schema.json",
+    "policies.yaml": "policies.schema.json",
+    "cancer_types.yaml": "cancer_types.schema.json",
+    "trials.yaml": "trials.schema.json",
+}
+_PATHWAY_SCHEMA = "pathways.schema.json"
+
+
+class KnowledgeError(ValueError):
+    """The knowledge base is invalid. The message names the file and the field path."""
+
+    def __init__(self, file: str, path: str, message: str):
+        self.file = file
+        self.path = path
+        super().__init__(f"{file}: {path}: {message}" if path else f"{file}: {message}")
+
+
+def load_knowledge(directory: str | Path | None = None) -> Knowledge:
+    """Load, validate and index the knowledge base in `directory` (None = the bundled one)."""
+    root = Path(directory) if directory else DATA_DIR
+    return _load_cached(root.resolve())
+
+
+load_knowledge.cache_clear = lambda: _load_cached.cache_clear()  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=8)
+def _load_cached(root: Path) -> Knowledge:
+    return _Loader(root).load()
+
+
+# --------------------------------------------------------------------------------------------
+# YAML: keep dates as strings so that the schema checks their format (and the file/field of a
+# bad date is reported by the same path as every other error).
+
+
+class _YamlLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    pass
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@lru_cache(maxsize=1)
+def _validators() -> dict[str, Draft202012Validator]:
+    schemas = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in SCHEMA_DIR.glob("*.schema.json")}
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
+    )
+    checker = FormatChecker(formats=("date",))
+    return {
+        name: Draft202012Validator(schema, registry=registry, format_checker=checker)
+        for name, schema in schemas.items()
+    }
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+@dataclass
+class _Doc:
+    file: str          # relative name, used in messages: "pathways/breast.yaml"
+    data: Any
+
+
+class _Loader:
+    def __init__(self, root: Path):
+        self.root = root
+
+    # ---------------------------------------------------------------- reading and schema
+    def _read(self, rel: str, schema: str) -> _Doc:
+        path = self.root / rel
+        if not path.is_file():
+            raise KnowledgeError(rel, "", "file is missing")
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+        except yaml.YAMLError as exc:
+            raise KnowledgeError(rel, "", f"not valid YAML: {exc}") from None
+        validator = _validators()[schema]
+        errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+        if errors:
+            err = _most_specific(errors[0])
+            raise KnowledgeError(rel, _path(err.absolute_path), _describe(err))
+        return _Doc(rel, data)
+
+    def load(self) -> Knowledge:
+        docs = {rel: self._read(rel, schema) for rel, schema in _SINGLE_FILES.items()}
+        pathway_files = sorted((self.root / "pathways").glob("*.yaml")) if (self.root / "pathways").is_dir() else []
+        if not pathway_files:
+            raise KnowledgeError("pathways/", "", "no pathway files")
+        pathway_docs = [self._read(f"pathways/{p.name}", _PATHWAY_SCHEMA) for p in pathway_files]
+
+        kb = docs["kb.yaml"].data
+        cancer_types = self._cancer_types(docs["cancer_types.yaml"])
+        drugs = self._drugs(docs["drugs.yaml"])
+        policies = self._policies(docs["policies.yaml"], drugs, cancer_types)
+        pathways = self._pathways(pathway_docs, drugs, cancer_types)
+        trials = self._trials(docs["trials.yaml"], drugs, cancer_types)
+        self._check_codes_unique(docs["drugs.yaml"])
+
+        effective, reviewed = date.fromisoformat(kb["effective"]), date.fromisoformat(kb["reviewed"])
+        if reviewed < effective:
+            raise KnowledgeError("kb.yaml", "reviewed", f"{reviewed} is before effective {effective}")
+        factors = [f["key"] for f in kb["fn_risk_factors"]]
+        _unique("kb.yaml", "fn_risk_factors", factors, "key")
+
+        knowledge = Knowledge(
+            version=kb["version"],
+            effective=effective,
+            reviewed=reviewed,
+            drugs=drugs,
+            policies=policies,
+            cancer_types=cancer_types,
+            pathways=pathways,
+            trials=trials,
+            fn_risk_factors=frozenset(factors),
+        )
+        return build_indexes(knowledge)
+
+    # ---------------------------------------------------------------- sections
+    def _cancer_types(self, doc: _Doc) -> dict[str, CancerType]:
+        items = doc.data["cancer_types"]
+        _unique(doc.file, "cancer_types", [c["key"] for c in items], "key")
+        return {
+            c["key"]: CancerType(
+                key=c["key"],
+                name=c["name"],
+                icd10_prefixes=tuple(c["icd10_prefixes"]),
+                snomed=tuple(s["code"] for s in c.get("snomed", ())),
+                histology_snomed=tuple(s["code"] for s in c.get("histology_snomed", ())),
+            )
+            for c in items
+        }
+
+    def _drugs(self, doc: _Doc) -> dict[str, Drug]:
+        items = doc.data["drugs"]
+        _unique(doc.file, "drugs", [d["key"] for d in items], "key")
+        out: dict[str, Drug] = {}
+        for i, d in enumerate(items):
+            where = f"drugs[{i}]"
+            benefit = Benefit(d["benefit"])
+            if benefit is Benefit.MEDICAL and not d.get("hcpcs"):
+                raise KnowledgeError(doc.file, f"{where}.hcpcs", f"managed drug '{d['key']}' needs at least one HCPCS code with a billing unit")
+            for j, r in enumerate(d.get("dose_range", ())):
+                if r["min"] > r["max"]:
+                    raise KnowledgeError(doc.file, f"{where}.dose_range[{j}]", f"min {r['min']} > max {r['max']}")
+            out[d["key"]] = Drug(
+                key=d["key"],
+                name=d["name"],
+                category=DrugCategory(d["category"]),
+                benefit=benefit,
+                rxnorm=tuple(r["code"] for r in d.get("rxnorm", ())),
+                hcpcs=tuple(HcpcsCode(h["code"], float(h["unit_amount"]), h["unit"], h["description"]) for h in d.get("hcpcs", ())),
+                ndc_prefixes=tuple(d.get("ndc_prefixes", ())),
+                growth_factor=bool(d.get("growth_factor", False)),
+                dose_range=tuple(DoseRange(r["unit"], float(r["min"]), float(r["max"])) for r in d.get("dose_range", ())),
+                contact=d.get("contact"),
+                source=d["source"],
+            )
+        return out
+
+    def _check_codes_unique(self, doc: _Doc) -> None:
+        """One code, one drug: the crosswalk must resolve every RxNorm / HCPCS code unambiguously."""
+        seen: dict[tuple[str, str], str] = {}
+        for i, d in enumerate(doc.data["drugs"]):
+            for kind in ("rxnorm", "hcpcs"):
+                for j, c in enumerate(d.get(kind, ())):
+                    k = (kind, c["code"])
+                    if k in seen:
+                        raise KnowledgeError(doc.file, f"drugs[{i}].{kind}[{j}].code",
+                                             f"{kind} code {c['code']!r} already belongs to '{seen[k]}'")
+                    seen[k] = d["key"]
+
+    def _policies(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType]) -> dict[str, DrugPolicy]:
+        items = doc.data["policies"]
+        _unique(doc.file, "policies", [p["drug"] for p in items], "drug")
+        out: dict[str, DrugPolicy] = {}
+        for i, p in enumerate(items):
+            where = f"policies[{i}]"
+            _known_drug(doc.file, f"{where}.drug", p["drug"], drugs)
+            if not drugs[p["drug"]].managed:
+                raise KnowledgeError(doc.file, f"{where}.drug", f"'{p['drug']}' is a pharmacy-benefit drug: the program has no medical policy for it")
+            indications = []
+            for j, ind in enumerate(p["indications"]):
+                for k, ct in enumerate(ind["cancer_types"]):
+                    _known_cancer(doc.file, f"{where}.indications[{j}].cancer_types[{k}]", ct, cancer_types)
+                indications.append(Indication(
+                    cancer_types=tuple(ind["cancer_types"]),
+                    requires=_criteria(ind.get("requires")),
+                    requires_any=_criteria(ind.get("requires_any")),
+                    excludes=_criteria(ind.get("excludes")),
+                    settings=tuple(Setting(s) for s in ind.get("settings", ())),
+                ))
+            out[p["drug"]] = DrugPolicy(drug_key=p["drug"], indications=tuple(indications), source=p["source"])
+        missing = sorted(k for k, d in drugs.items() if d.managed and k not in out)
+        if missing:
+            raise KnowledgeError(doc.file, "policies", f"managed drug(s) without a policy: {', '.join(missing)}")
+        return out
+
+    def _pathways(self, docs: list[_Doc], drugs: dict[str, Drug], cancer_types: dict[str, CancerType]) -> tuple[Pathway, ...]:
+        pathways: list[Pathway] = []
+        pathway_ids: dict[str, str] = {}
+        regimen_ids: dict[str, str] = {}
+        for doc in docs:
+            ct = doc.data["cancer_type"]
+            _known_cancer(doc.file, "cancer_type", ct, cancer_types)
+            for i, p in enumerate(doc.data["pathways"]):
+                where = f"pathways[{i}]"
+                if p["id"] in pathway_ids:
+                    raise KnowledgeError(doc.file, f"{where}.id", f"duplicate pathway id {p['id']!r} (also in {pathway_ids[p['id']]})")
+                pathway_ids[p["id"]] = doc.file
+                effective = date.fromisoformat(p["effective"])
+                retired = date.fromisoformat(p["retired"]) if p.get("retired") else None
+                if retired is not None and retired <= effective:
+                    raise KnowledgeError(doc.file, f"{where}.retired", f"{retired} is not after effective {effective}")
+                regimens = []
+                for j, r in enumerate(p["regimens"]):
+                    rwhere = f"{where}.regimens[{j}]"
+                    if r["id"] in regimen_ids:
+                        raise KnowledgeError(doc.file, f"{rwhere}.id", f"duplicate regimen id {r['id']!r} (also in {regimen_ids[r['id']]})")
+                    regimen_ids[r["id"]] = doc.file
+                    regimens.append(self._regimen(doc.file, rwhere, r, drugs))
+                pathways.append(Pathway(
+                    id=p["id"],
+                    name=p["name"],
+                    cancer_type=ct,
+                    settings=tuple(Setting(s) for s in p["settings"]),
+                    lines=tuple(LineOfTherapy(x) for x in p["lines"]),
+                    requires=_criteria(p.get("requires")),
+                    excludes=_criteria(p.get("excludes")),
+                    regimens=tuple(regimens),
+                    effective=effective,
+                    retired=retired,
+                    ecog_max=p.get("ecog_max"),
+                    requires_stage=p.get("requires_stage", True),
+                    source=p["source"],
+                    requires_any=_criteria(p.get("requires_any")),
+                ))
+        return tuple(pathways)
+
+    def _regimen(self, file: str, where: str, r: dict, drugs: dict[str, Drug]) -> Regimen:
+        seen: set[str] = set()
+        rdrugs = []
+        for k, d in enumerate(r["drugs"]):
+            dwhere = f"{where}.drugs[{k}]"
+            _known_drug(file, f"{dwhere}.drug", d["drug"], drugs)
+            if drugs[d["drug"]].category is DrugCategory.SUPPORTIVE and not d.get("optional"):
+                raise KnowledgeError(file, f"{dwhere}.drug", f"'{d['drug']}' is a supportive drug: list it under supportive, or mark it optional")
+            for a, alt in enumerate(d.get("alternatives", ())):
+                _known_drug(file, f"{dwhere}.alternatives[{a}]", alt, drugs)
+            for key in (d["drug"], *d.get("alternatives", ())):
+                if key in seen:
+                    raise KnowledgeError(file, f"{dwhere}.drug", f"'{key}' appears twice in the regimen")
+                seen.add(key)
+            if "dose" in d:
+                ranges = [r for r in drugs[d["drug"]].dose_range if r.unit == d["dose_unit"]]
+                if ranges and not any(r.min <= d["dose"] <= r.max for r in ranges):
+                    # the on-pathway dose must not itself trigger the engine's dose warning (R5)
+                    raise KnowledgeError(file, f"{dwhere}.dose", f"{d['dose']:g} {d['dose_unit']} is outside the dose range of '{d['drug']}'")
+            days = _days(file, f"{dwhere}.days", d["days"])
+            if days[-1] > d["cycle_length_days"]:
+                raise KnowledgeError(file, f"{dwhere}.days", f"day {days[-1]} is beyond the {d['cycle_length_days']}-day cycle")
+            rdrugs.append(RegimenDrug(
+                drug_key=d["drug"],
+                cycle_length_days=d["cycle_length_days"],
+                administration_days=days,
+                cycles=d.get("cycles"),
+                until_progression=bool(d.get("until_progression", False)),
+                frequency_per_day=d.get("frequency_per_day", 1),
+                dose=float(d["dose"]) if "dose" in d else None,
+                dose_unit=d.get("dose_unit"),
+                optional=bool(d.get("optional", False)),
+                alternatives=tuple(d.get("alternatives", ())),
+            ))
+        if all(d.optional for d in rdrugs):
+            raise KnowledgeError(file, f"{where}.drugs", "a regimen needs at least one drug that is not optional")
+        for s, key in enumerate(r.get("supportive", ())):
+            _known_drug(file, f"{where}.supportive[{s}]", key, drugs)
+        src = r["source"]
+        source = f"{src['trial']}; {src['label']} [{src['tag']}{'' if src['tag'] != 'M' else ': unverified'}]"
+        if src.get("note"):
+            source += f" - {src['note']}"
+        return Regimen(
+            id=r["id"],
+            name=r["name"],
+            drugs=tuple(rdrugs),
+            fn_risk=FnRisk(r["fn_risk"]),
+            fixed_duration=r["fixed_duration"],
+            planned_cycles=r.get("planned_cycles"),
+            cycle_length_days=r.get("cycle_length_days"),
+            supportive=tuple(r.get("supportive", ())),
+            source=source,
+        )
+
+    def _trials(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType]) -> tuple[TrialArm, ...]:
+        out = []
+        for i, t in enumerate(doc.data["trials"]):
+            _known_drug(doc.file, f"trials[{i}].drug", t["drug"], drugs)
+            for k, ct in enumerate(t.get("cancer_types", ())):
+                _known_cancer(doc.file, f"trials[{i}].cancer_types[{k}]", ct, cancer_types)
+            out.append(TrialArm(
+                nct_id=t["nct_id"],
+                arm=t["arm"],
+                biomarker=_criterion(t["biomarker"]),
+                drug=t["drug"],
+                cancer_types=tuple(t.get("cancer_types", ())),
+                source=f"{t['source']} [{t['tag']}]",
+            ))
+        return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _criterion(c: dict) -> BiomarkerCriterion:
+    return BiomarkerCriterion(
+        marker=c["marker"],
+        results=tuple(BiomarkerResult(r) for r in c.get("results", ("positive",))),
+        min_value=c.get("min_value"),
+        max_value=c.get("max_value"),
+        variants=tuple(c.get("variants", ())),
+    )
+
+
+def _criteria(items: list | None) -> tuple[BiomarkerCriterion, ...]:
+    return tuple(_criterion(c) for c in items or ())
+
+
+def _days(file: str, where: str, spec: list[int] | str) -> tuple[int, ...]:
+    if isinstance(spec, list):
+        return tuple(sorted(spec))
+    days: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi or lo)
+        if a < 1 or b < a:
+            raise KnowledgeError(file, where, f"bad day range {part!r}")
+        days.update(range(a, b + 1))
+    return tuple(sorted(days))
+
+
+def _known_drug(file: str, where: str, key: str, drugs: dict[str, Drug]) -> None:
+    if key not in drugs:
+        raise KnowledgeError(file, where, f"{key!r} is not a known drug")
+
+
+def _known_cancer(file: str, where: str, key: str, cancer_types: dict[str, CancerType]) -> None:
+    if key not in cancer_types:
+        raise KnowledgeError(file, where, f"{key!r} is not a known cancer type")
+
+
+def _unique(file: str, where: str, values: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise KnowledgeError(file, f"{where}[{i}].{field}", f"duplicate {field} {v!r}")
+        seen.add(v)
+
+
+def _most_specific(err):
+    """oneOf/anyOf errors wrap the real cause; report the deepest one."""
+    while err.context:
+        deepest = max(err.context, key=lambda e: len(e.absolute_path))
+        if len(deepest.absolute_path) <= len(err.absolute_path):
+            break
+        err = deepest
+    return err
+
+
+def _describe(err) -> str:
+    return err.message if len(err.message) <= 300 else err.message[:297] + "..."
