@@ -1,0 +1,63 @@
+"""`POST [base]/Claim/$inquire` (PAS OperationDefinition Claim-inquiry).
+
+Accepts: a PAS inquiry Bundle (Claim first; the Claim must name patient, provider and
+insurer, resolvable in the Bundle), as the body or in Parameters.parameter[resource].
+Answers 200 with a Parameters holding 0..* `return` parameters, one inquiry response Bundle
+(the case's current response, re-profiled) per matching case — the OperationDefinition's
+`return 0..*` (the IG's Parameters example names the parameter `responseBundle`; we follow the
+OperationDefinition). No match is an empty Parameters, not an error.
+
+Access: member identifiers + the provider's NPI; a provider only ever sees the cases it
+submitted. Order IDs given in an item's authorizationNumber (REF-BB) or
+administrationReferenceNumber (REF-NT) narrow the search; Claim.identifier is not used to
+search (PAS: inquiry is by the REF identifiers).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from mappings.pas_response import inquiry_response_bundle
+from server.errors import Issue, Unprocessable
+from server.fhir_ops import pas_validate
+from server.store import CaseStore
+
+_REF_EXTENSIONS = (pas_validate.PAS_SD + "extension-authorizationNumber",
+                   pas_validate.PAS_SD + "extension-administrationReferenceNumber")
+
+
+def _order_ids(claim: dict) -> set[str]:
+    ids = set()
+    for item in claim.get("item") or []:
+        for ext in item.get("extension") or []:
+            if ext.get("url") in _REF_EXTENSIONS and str(ext.get("valueString", "")).startswith("ONC-"):
+                ids.add(ext["valueString"])
+    return ids
+
+
+def inquire(bundle: dict, *, store: CaseStore, now: datetime) -> dict:
+    claim = pas_validate.validate_inquiry_bundle(bundle)
+    index = pas_validate.BundleIndex(bundle)
+    p = pas_validate.CLAIM_PATH
+    members = pas_validate.member_ids(index, claim)
+    npis = pas_validate.provider_npis(index, claim.get("provider"))
+    issues = []
+    if not members:
+        issues.append(Issue("required", "the inquiry must identify the member (Patient identifier "
+                            "or Coverage subscriberId)", expression=[f"{p}.patient"]))
+    if not npis:
+        issues.append(Issue("required", "the inquiry must identify the provider by NPI",
+                            expression=[f"{p}.provider"]))
+    if issues:
+        raise Unprocessable(issues)
+
+    records, seen = [], set()
+    for npi in npis:
+        for rec in store.cases_for_inquiry(members, npi, pas_validate.payer_ids(index, claim),
+                                           _order_ids(claim) or None):
+            if rec.order_id not in seen:
+                seen.add(rec.order_id)
+                records.append(rec)
+    return {"resourceType": "Parameters",
+            "parameter": [{"name": "return",
+                           "resource": inquiry_response_bundle(r.response, bundle, timestamp=now)}
+                          for r in records]}

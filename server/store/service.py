@@ -1,0 +1,350 @@
+"""CaseStore: the store's public API (see server/store/__init__.py for the contract)."""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from server.domain.decision import CaseStatus, Decision, DrugStatus
+from server.domain.order import History, Order, PriorCase
+from server.errors import NotFound
+from server.store import serialize
+from server.store.db import make_engine
+from server.store.migrations import migrate
+from server.store.models import AuditRow, CaseEventRow, CaseRow, FeedbackRow
+from server.store.repository import UnitOfWork, utcnow
+
+ORDER_ID_PREFIX = "ONC-"
+# Crockford-like alphabet: no 0/O, 1/I/L confusion when read over the phone.
+_ORDER_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+_INACTIVE_DRUG_STATUSES = {DrugStatus.VOLUNTARILY_CANCELLED, DrugStatus.NOT_REVIEWED}
+
+
+def new_order_id() -> str:
+    return ORDER_ID_PREFIX + "".join(secrets.choice(_ORDER_ID_ALPHABET) for _ in range(10))
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    """Store UTC; SQLite gives naive datetimes back, which are UTC by construction."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    order_id: str
+    source: str
+    request_key: str
+    member_id: str | None
+    provider_npi: str | None
+    payer_id: str | None
+    status: str
+    received_at: datetime
+    due_by: datetime | None
+    updated_at: datetime
+    raw_request: Any
+    order: dict
+    decision: dict
+    response: Any
+    kb_version: str | None
+    revision: int
+    created: bool = False      # True only in the answer of the save_case call that wrote it
+
+    def order_obj(self) -> Order:
+        return serialize.order_from_dict(self.order)
+
+    def decision_obj(self) -> Decision:
+        return serialize.decision_from_dict(self.decision)
+
+    @classmethod
+    def of(cls, row: CaseRow, **overrides) -> "CaseRecord":
+        rec = cls(order_id=row.order_id, source=row.source, request_key=row.request_key,
+                  member_id=row.member_id, provider_npi=row.provider_npi, payer_id=row.payer_id,
+                  status=row.status, received_at=_utc(row.received_at), due_by=_utc(row.due_by),
+                  updated_at=_utc(row.updated_at), raw_request=row.raw_request, order=row.order,
+                  decision=row.decision, response=row.response, kb_version=row.kb_version,
+                  revision=row.revision)
+        return replace(rec, **overrides) if overrides else rec
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    at: datetime
+    kind: str
+    status: str
+    actor: str
+    note: str | None
+    request_key: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any
+    after: Any
+
+
+def _history_columns(order: Order, decision: Decision) -> dict:
+    active = [d for d in decision.drugs if d.status not in _INACTIVE_DRUG_STATUSES]
+    starts = [d.start for d in order.drugs if d.start] + [d.authorized_from for d in active if d.authorized_from]
+    ends = [d.end for d in order.drugs if d.end] + [d.authorized_to for d in active if d.authorized_to]
+    s0353 = [s.valid_from for s in decision.s_codes if s.code == "S0353"]
+    return {
+        "drug_keys": sorted({d.drug_key for d in active if d.drug_key}),
+        "start_date": order.treatment_start or (min(starts) if starts else None),
+        "end_date": max(ends) if ends else None,
+        "regimen_id": decision.pathway.regimen_id if decision.pathway else None,
+        "s0353_awarded_on": s0353[0] if s0353 else None,
+    }
+
+
+def _summary(decision: Decision) -> dict:
+    """What the audit keeps of a decision: statuses, not clinical detail."""
+    return {"status": decision.case_status.value, "kb_version": decision.kb_version,
+            "drugs": {d.ref: d.status.value for d in decision.drugs}}
+
+
+class CaseStore:
+    def __init__(self, engine: Engine, *, order_ids: Callable[[], str] = new_order_id):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._order_ids = order_ids
+
+    @classmethod
+    def from_url(cls, url: str, **kw) -> "CaseStore":
+        store = cls(make_engine(url), **kw)
+        store.migrate()
+        return store
+
+    def migrate(self) -> int:
+        return migrate(self.engine)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def find_case_by_request_key(self, key: str) -> CaseRecord | None:
+        """The case a request belongs to, with the response that request was given: the case's
+        own request, or an update/cancel request recorded in its history."""
+        with self.uow() as uow:
+            row = uow.cases.by_request_key(key)
+            if row is not None:
+                if row.revision > 1:   # changed since: that request's own answer is in its event
+                    created = next((e for e in uow.cases.events(row.order_id) if e.kind == "created"), None)
+                    if created is not None and created.response is not None:
+                        return CaseRecord.of(row, response=created.response)
+                return CaseRecord.of(row)
+            event = uow.cases.event_by_request_key(key)
+            if event is None:
+                return None
+            row = uow.cases.get(event.order_id)
+            return CaseRecord.of(row, response=event.response)
+
+    def get_case(self, order_id: str) -> CaseRecord | None:
+        with self.uow() as uow:
+            row = uow.cases.get(order_id)
+            return CaseRecord.of(row) if row else None
+
+    def case_events(self, order_id: str) -> list[CaseEvent]:
+        with self.uow() as uow:
+            return [CaseEvent(_utc(e.at), e.kind, e.status, e.actor, e.note, e.request_key)
+                    for e in uow.cases.events(order_id)]
+
+    def audit_trail(self, entity_id: str) -> list[AuditEntry]:
+        with self.uow() as uow:
+            return [AuditEntry(_utc(a.at), a.actor, a.action, a.entity, a.entity_id, a.before, a.after)
+                    for a in uow.audit.for_entity(entity_id)]
+
+    def cases_for_inquiry(self, member_id: str | Iterable[str], provider_npi: str,
+                          payer_id: str | Iterable[str] | None = None,
+                          identifiers: Iterable[str] | None = None) -> list[CaseRecord]:
+        """Cases of this member submitted by this provider (NPI): nobody else's.
+
+        `member_id` and `payer_id` may be several candidate identifiers (the inquiry may name
+        the member by subscriber id or patient identifier). A case without a payer on file
+        matches any payer. `identifiers` (Order IDs, e.g. from REF-BB/REF-NT) narrow the result
+        when given."""
+        members = {member_id} if isinstance(member_id, str) else set(member_id)
+        payers = None if payer_id is None else ({payer_id} if isinstance(payer_id, str) else set(payer_id))
+        wanted = set(identifiers or ())
+        members.discard(None)
+        if not members or not provider_npi:
+            return []
+        with self.uow() as uow:
+            rows = uow.cases.for_inquiry(members, provider_npi)
+            out = []
+            for row in rows:
+                if payers and row.payer_id and row.payer_id not in payers:
+                    continue
+                if wanted and row.order_id not in wanted:
+                    continue
+                out.append(CaseRecord.of(row))
+            return out
+
+    def history_for_member(self, member_id: str | None, *, exclude_order_id: str | None = None) -> History:
+        """Cases on file for the member (R7, R8, R15), oldest first."""
+        if not member_id:
+            return History.empty()
+        with self.uow() as uow:
+            rows = uow.cases.for_member(member_id)
+            return History(tuple(
+                PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
+                          status=r.status, drug_keys=frozenset(r.drug_keys or ()),
+                          start=r.start_date, end=r.end_date, regimen_id=r.regimen_id,
+                          s0353_awarded_on=r.s0353_awarded_on)
+                for r in rows if r.order_id != exclude_order_id))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (tests and health checks)."""
+        with self.uow() as uow:
+            return {m.__tablename__: uow.count(m) for m in (CaseRow, CaseEventRow, AuditRow, FeedbackRow)}
+
+    # -- writes --------------------------------------------------------------------------
+
+    def save_case(self, *, source: str, request_key: str, order: Order, decision: Decision,
+                  raw_request: Any, render_response: Callable[[str], Any],
+                  actor: str = "system", provider_npi: str | None = None) -> CaseRecord:
+        """Store a new case atomically. Idempotent on request_key: if it is already on file
+        (also when another process wins a race to write it) the existing record comes back
+        unchanged, with created=False. `provider_npi` defaults to the ordering provider's;
+        PAS passes the submitting provider's (Claim.provider), who may inquire later."""
+        existing = self.find_case_by_request_key(request_key)
+        if existing is not None:
+            return existing
+        for _attempt in range(3):
+            order_id = self._order_ids()
+            response = render_response(order_id)
+            now = utcnow()
+            row = CaseRow(order_id=order_id, source=source, request_key=request_key,
+                          member_id=order.member.id,
+                          provider_npi=provider_npi or order.ordering_provider.npi,
+                          payer_id=order.payer_id, status=decision.case_status.value,
+                          received_at=_utc(order.received_at), due_by=_utc(decision.due_by),
+                          updated_at=now, raw_request=raw_request,
+                          order=serialize.order_to_dict(order),
+                          decision=serialize.decision_to_dict(decision), response=response,
+                          kb_version=decision.kb_version, revision=1,
+                          **_history_columns(order, decision))
+            try:
+                with self.uow() as uow:
+                    uow.cases.add(row)
+                    uow.session.flush()   # the case row first: events reference it
+                    uow.cases.add_event(CaseEventRow(order_id=order_id, at=now, kind="created",
+                                                     status=row.status, actor=actor, note=source,
+                                                     response=response))
+                    uow.audit.record(actor=actor, action="case.create", entity="case",
+                                     entity_id=order_id, after=_summary(decision))
+                    uow.commit()
+                    return CaseRecord.of(row, created=True)
+            except IntegrityError:
+                existing = self.find_case_by_request_key(request_key)
+                if existing is not None:
+                    return existing
+                # Otherwise an Order ID collision: draw another one.
+        raise RuntimeError("could not allocate a unique Order ID")
+
+    def update_case(self, order_id: str, *, request_key: str, order: Order, decision: Decision,
+                    raw_request: Any, render_response: Callable[[str], Any], kind: str = "updated",
+                    actor: str = "system", note: str | None = None) -> CaseRecord:
+        """A new decision for the whole case (an update or cancel request). Atomic; idempotent
+        on the update's own request_key."""
+        existing = self.find_case_by_request_key(request_key)
+        if existing is not None:
+            return existing
+        response = render_response(order_id)
+        try:
+            with self.uow() as uow:
+                row = uow.cases.get(order_id, for_update=True)
+                if row is None:
+                    raise NotFound(f"case {order_id} not found")
+                before = {"status": row.status, "revision": row.revision, "drugs": _drug_statuses(row)}
+                now = utcnow()
+                row.order = serialize.order_to_dict(order)
+                row.decision = serialize.decision_to_dict(decision)
+                row.response = response
+                row.status = decision.case_status.value
+                row.due_by = _utc(decision.due_by)
+                row.kb_version = decision.kb_version
+                row.updated_at = now
+                row.revision = row.revision + 1
+                for column, value in _history_columns(order, decision).items():
+                    setattr(row, column, value)
+                uow.cases.add_event(CaseEventRow(order_id=order_id, at=now, kind=kind, status=row.status,
+                                                 actor=actor, note=note, request_key=request_key,
+                                                 raw_request=raw_request, response=response))
+                uow.audit.record(actor=actor, action=f"case.{kind}", entity="case", entity_id=order_id,
+                                 before=before, after=_summary(decision) | {"revision": row.revision})
+                uow.commit()
+                return CaseRecord.of(row)
+        except IntegrityError:
+            existing = self.find_case_by_request_key(request_key)
+            if existing is None:
+                raise
+            return existing
+
+    def update_case_status(self, order_id: str, status: CaseStatus | str, *, actor: str,
+                           note: str | None = None, decision: Decision | None = None,
+                           response: Any = None) -> CaseRecord:
+        """A status change (e.g. a reviewer's decision), with an event and an audit row."""
+        status = status.value if isinstance(status, CaseStatus) else CaseStatus(status).value
+        with self.uow() as uow:
+            row = uow.cases.get(order_id, for_update=True)
+            if row is None:
+                raise NotFound(f"case {order_id} not found")
+            before = {"status": row.status, "revision": row.revision}
+            now = utcnow()
+            row.status = status
+            row.updated_at = now
+            row.revision = row.revision + 1
+            if decision is not None:
+                row.decision = serialize.decision_to_dict(decision)
+            if response is not None:
+                row.response = response
+            uow.cases.add_event(CaseEventRow(order_id=order_id, at=now, kind="status", status=status,
+                                             actor=actor, note=note))
+            uow.audit.record(actor=actor, action="case.status", entity="case", entity_id=order_id,
+                             before=before, after={"status": status, "revision": row.revision, "note": note})
+            uow.commit()
+            return CaseRecord.of(row)
+
+    def record_feedback(self, service_id: str, rows: Iterable[dict], *, actor: str = "cds-client") -> int:
+        """Store CDS Hooks feedback entries ({card, outcome, outcomeTimestamp, ...}); returns
+        how many were written. One transaction for the whole batch."""
+        rows = list(rows)
+        now = utcnow()
+        with self.uow() as uow:
+            for body in rows:
+                uow.feedback.add(FeedbackRow(service_id=service_id, card=body.get("card"),
+                                             outcome=body.get("outcome"),
+                                             outcome_timestamp=body.get("outcomeTimestamp"),
+                                             received_at=now, body=body))
+            uow.audit.record(actor=actor, action="feedback.record", entity="feedback",
+                             entity_id=service_id, after={"rows": len(rows)})
+            uow.commit()
+        return len(rows)
+
+    def feedback_for(self, service_id: str) -> list[dict]:
+        with self.uow() as uow:
+            return [r.body for r in uow.feedback.for_service(service_id)]
+
+
+def _drug_statuses(row: CaseRow) -> dict:
+    drugs = (row.decision or {}).get("drugs") or []
+    return {d.get("ref"): d.get("status") for d in drugs if isinstance(d, dict)}
