@@ -1,0 +1,279 @@
+"""MedicationRequest -> DrugLine (one drug of the regimen, as ordered).
+
+Reads: the drug codes (medicationCodeableConcept, or a contained / referenced Medication),
+dosageInstruction[0] (timing -> cycle length, cycles, days of cycle, frequency; dose; route),
+the start date, and the drug's role (category or treatment-intent extension).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from server.domain.order import Code, DrugLine, DrugRole, LineOfTherapy, Setting
+from server.errors import BadRequest, Issue
+
+from mappings.fhir import (
+    ResourceIndex, as_date, codes_in, codings, concept_text, extensions, parse, table,
+)
+from mappings.therapy import line_of_therapy_from_extensions
+
+
+@dataclass(frozen=True)
+class MedicationFacts:
+    """What one MedicationRequest says beyond the drug line: hints for the whole order."""
+    line: DrugLine
+    setting: Setting = Setting.UNKNOWN
+    line_of_therapy: LineOfTherapy = LineOfTherapy.UNKNOWN
+    research_study: str | None = None     # reference to a ResearchStudy, if the order names one
+    reason_references: tuple[str, ...] = ()
+    reason_codes: tuple[Code, ...] = ()   # diagnosis codes named on the order itself
+    requester: str | None = None
+    performer: str | None = None
+    authored_on: date | None = None
+    priority: str | None = None
+    prior_order_id: str | None = None     # R7: priorPrescription's identifier (an earlier Order ID)
+
+
+def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> MedicationFacts:
+    """Map one MedicationRequest (JSON) to its DrugLine plus order-level hints."""
+    mr = parse(resource, path, "MedicationRequest")
+    med_table = table("medication")
+    codes, display = _drug_codes(mr, path, index)
+
+    dosage = (mr.dosageInstruction or [None])[0]
+    timing = getattr(dosage, "timing", None)
+    repeat = getattr(timing, "repeat", None)
+
+    cycle_length = _cycle_length_days(repeat)
+    days = _days_of_cycle(timing, repeat)
+    count = int(repeat.count) if repeat is not None and repeat.count is not None else None
+    text = " ".join(filter(None, [
+        getattr(dosage, "text", None), getattr(dosage, "patientInstruction", None),
+        *[n.text for n in (mr.note or []) if n.text]])).lower()
+    until_progression = count is None and any(t in text for t in med_table["until_progression_texts"])
+    frequency = _frequency_per_day(repeat, cycle_length, days)
+
+    dose, dose_unit = _dose(dosage)
+    start = _start(mr, repeat)
+    end = as_date(repeat.boundsPeriod.end) if repeat is not None and repeat.boundsPeriod else None
+    if end is None and mr.dispenseRequest and mr.dispenseRequest.validityPeriod:
+        end = as_date(mr.dispenseRequest.validityPeriod.end)
+
+    intent = _intent(mr)
+    role = _role(mr, intent)
+    setting = Setting(intent) if intent in {s.value for s in Setting} else Setting.UNKNOWN
+
+    line = DrugLine(
+        ref=f"MedicationRequest/{mr.id}" if mr.id else path,
+        codes=codes,
+        display=display,
+        role=role,
+        route=_route(dosage),
+        dose=dose,
+        dose_unit=dose_unit,
+        cycle_length_days=cycle_length,
+        administration_days=days,
+        cycles=count,
+        until_progression=until_progression,
+        frequency_per_day=frequency,
+        quantity=_quantity(mr),
+        quantity_unit=_quantity_unit(mr),
+        start=start,
+        end=end,
+    )
+    return MedicationFacts(
+        line=line,
+        setting=setting,
+        line_of_therapy=line_of_therapy_from_extensions(mr),
+        research_study=_research_study(mr),
+        reason_references=tuple(r.reference for r in (mr.reasonReference or []) if r.reference),
+        reason_codes=tuple(c for rc in (mr.reasonCode or [])
+                           for c in codes_in(rc, table("systems")["diagnosis_code_systems"])),
+        requester=mr.requester.reference if mr.requester else None,
+        performer=mr.performer.reference if mr.performer else None,
+        authored_on=as_date(mr.authoredOn),
+        priority=mr.priority,
+        prior_order_id=_prior_order_id(mr),
+    )
+
+
+def _prior_order_id(mr) -> str | None:
+    prior = mr.priorPrescription
+    if prior is None:
+        return None
+    if prior.identifier is not None and prior.identifier.value:
+        return prior.identifier.value
+    return prior.reference
+
+
+# --- drug codes ------------------------------------------------------------------------------
+
+def _drug_codes(mr, path: str, index: ResourceIndex | None) -> tuple[tuple[Code, ...], str | None]:
+    line_systems = table("systems")["line_code_systems"]
+    if mr.medicationCodeableConcept is not None:
+        concept = mr.medicationCodeableConcept
+        return codes_in(concept, line_systems), concept_text(concept) or None
+    ref = mr.medicationReference.reference if mr.medicationReference else None
+    medication = None
+    if ref and ref.startswith("#"):
+        for i, contained in enumerate(getattr(mr, "contained", None) or []):
+            if getattr(contained, "id", None) == ref[1:] and contained.get_resource_type() == "Medication":
+                medication = contained
+                break
+    elif ref and index is not None:
+        raw, mpath = index.resolve(ref)
+        if raw is not None:
+            medication = parse(raw, mpath, "Medication")
+    if medication is None:
+        raise BadRequest(Issue(
+            "required", f"{path}: the ordered medication cannot be read (no medicationCodeableConcept "
+            f"and the Medication {ref or '(none)'} is not included)",
+            expression=[f"{path}.medication"]))
+    concept = medication.code
+    codes = codes_in(concept, line_systems)
+    # A compounded product: its ingredients' codes identify the drugs.
+    for ing in medication.ingredient or []:
+        codes += codes_in(getattr(ing, "itemCodeableConcept", None), line_systems)
+    return codes, concept_text(concept) or None
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+def _cycle_length_days(repeat) -> int | None:
+    if repeat is None or repeat.period is None or not repeat.periodUnit:
+        return None
+    per_unit = table("medication")["period_unit_days"].get(repeat.periodUnit)
+    if per_unit is None:
+        return None
+    days = float(repeat.period) * per_unit
+    if repeat.periodUnit == "d" and days == 1 and repeat.frequency:
+        return None   # daily dosing (e.g. oral BID): a frequency, not a cycle
+    return int(round(days))
+
+
+def _frequency_per_day(repeat, cycle_length: int | None, days: tuple[int, ...]) -> int | None:
+    """Administrations per administration day.
+
+    `frequency` per `period` of 1 day is a daily frequency. With a days-of-cycle extension, the
+    period is the cycle and `frequency` counts administrations on each listed day (CodeX
+    regimen timing). "Once every 21 days" without listed days is a cycle, not a frequency.
+    """
+    if repeat is None or repeat.frequency is None:
+        return None
+    if cycle_length is None and repeat.periodUnit == "d" and float(repeat.period or 1) == 1:
+        return int(repeat.frequency)
+    if days:
+        return int(repeat.frequency)
+    return None
+
+
+def _days_of_cycle(timing, repeat) -> tuple[int, ...]:
+    urls = table("medication")["days_of_cycle_extensions"]
+    days: list[int] = []
+    for holder in (timing, repeat):
+        if holder is None:
+            continue
+        for ext in extensions(holder, urls):
+            for sub in ext.extension or []:
+                if sub.url == "day" and sub.valueInteger is not None:
+                    days.append(int(sub.valueInteger))
+    if not days and timing is not None and timing.event:
+        events = sorted(d for d in (as_date(e) for e in timing.event) if d)
+        if events:
+            first = as_date(repeat.boundsPeriod.start) if repeat is not None and repeat.boundsPeriod else None
+            first = first or events[0]
+            days = [(e - first).days + 1 for e in events if e >= first]
+    return tuple(sorted(set(days)))
+
+
+def _start(mr, repeat) -> date | None:
+    if repeat is not None and repeat.boundsPeriod is not None and repeat.boundsPeriod.start:
+        return as_date(repeat.boundsPeriod.start)
+    if mr.dispenseRequest and mr.dispenseRequest.validityPeriod and mr.dispenseRequest.validityPeriod.start:
+        return as_date(mr.dispenseRequest.validityPeriod.start)
+    return None
+
+
+# --- dose, route, quantity -------------------------------------------------------------------
+
+def _dose(dosage) -> tuple[float | None, str | None]:
+    for dr in (getattr(dosage, "doseAndRate", None) or []):
+        q = dr.doseQuantity
+        if q is None and dr.doseRange is not None:
+            q = dr.doseRange.high or dr.doseRange.low
+        if q is None:
+            q = dr.rateQuantity   # mCODE examples carry mg/m2 in rateQuantity
+        if q is not None and q.value is not None:
+            return float(q.value), _unit(q)
+    return None, None
+
+
+def _unit(quantity) -> str | None:
+    units = table("medication")["dose_units"]
+    for candidate in (quantity.code, quantity.unit):
+        if candidate and candidate in units:
+            return units[candidate]
+    return quantity.unit or quantity.code
+
+
+def _route(dosage) -> str | None:
+    route = getattr(dosage, "route", None)
+    if route is None:
+        return None
+    routes = table("medication")["routes"]
+    for c in codings(route):
+        if c.code in routes:
+            return routes[c.code]
+    return concept_text(route) or None
+
+
+def _quantity(mr) -> float | None:
+    q = mr.dispenseRequest.quantity if mr.dispenseRequest else None
+    return float(q.value) if q is not None and q.value is not None else None
+
+
+def _quantity_unit(mr) -> str | None:
+    q = mr.dispenseRequest.quantity if mr.dispenseRequest else None
+    return (q.code or q.unit) if q is not None and q.value is not None else None
+
+
+# --- role, intent, line of therapy -----------------------------------------------------------
+
+def _intent(mr) -> str | None:
+    """The treatment intent named by mcode-procedure-intent / regimenIntent, as a table value."""
+    clinical = table("clinical")
+    for ext in extensions(mr, clinical["intent_extensions"]):
+        for c in codings(ext.valueCodeableConcept):
+            if c.code in clinical["intents"]:
+                return clinical["intents"][c.code]
+    return None
+
+
+def _role(mr, intent: str | None) -> DrugRole:
+    med = table("medication")
+    systems = set(med["role_category_systems"])
+    for cat in mr.category or []:
+        for c in codings(cat):
+            if c.system in systems and c.code in med["roles"]:
+                return DrugRole(med["roles"][c.code])
+    if intent == "supportive":
+        return DrugRole.SUPPORTIVE
+    return DrugRole.UNKNOWN
+
+
+def _research_study(mr) -> str | None:
+    for ext in extensions(mr, table("medication")["research_study_extensions"]):
+        if ext.valueReference is not None:
+            ref = ext.valueReference
+            if ref.identifier is not None and ref.identifier.value:
+                return ref.identifier.value
+            return ref.reference or ref.display
+    return None
+
+
+def nct_in(text: str | None) -> str | None:
+    """A ClinicalTrials.gov identifier (NCT + 8 digits) within a text, if any."""
+    m = re.search(table("pas")["nct_pattern"], text or "")
+    return m.group(0) if m else None
+

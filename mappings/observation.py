@@ -1,0 +1,263 @@
+"""Observation -> one of: Biomarker(s), ECOG score, stage reading, line of therapy.
+
+Which one is decided by the Observation's code through the data tables (biomarkers.yaml,
+genes.yaml, staging.yaml, clinical.yaml); an Observation the tables do not know is ignored.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from server.domain.order import Biomarker, BiomarkerResult, LineOfTherapy
+
+from mappings.fhir import (
+    arr, codings, concept_text, has_code, lookup, obj, parse, profiles, raw_profiles, system, table,
+    to_code,
+)
+from mappings.therapy import line_of_therapy_from_concept
+
+
+@dataclass(frozen=True)
+class StageReading:
+    scale: str                # tnm-clinical, tnm-pathologic, figo, rai, ...
+    stage: str | None         # "IIB", "IV", ...; None = value not readable
+    group: bool               # True = a stage group the program reads
+
+
+@dataclass(frozen=True)
+class ObservationFacts:
+    ref: str
+    biomarkers: tuple[Biomarker, ...] = ()
+    ecog: int | None = None
+    stage: StageReading | None = None
+    line_of_therapy: LineOfTherapy = LineOfTherapy.UNKNOWN
+    effective: str | None = None   # ISO text, for choosing the most recent reading
+    focus: tuple[str, ...] = field(default=())
+
+
+def is_relevant(resource: dict) -> bool:
+    """Cheap pre-check on raw JSON, so unrelated Observations are never validated (hot path)."""
+    if resource.get("status") in ("entered-in-error", "cancelled"):
+        return False
+    keys = _relevant_keys()
+    code = obj(resource.get("code"))
+    for c in arr(code.get("coding")):
+        pair = (obj(c).get("system"), obj(c).get("code"))
+        if pair in keys or pair[1] in keys:
+            return True
+    if raw_profiles(resource) & set(table("staging")["profiles"]):
+        return True
+    text = code.get("text").lower() if isinstance(code.get("text"), str) else ""
+    return any(t in text for t in table("biomarkers")["cps_text_markers"])
+
+
+_RELEVANT: set | None = None
+
+
+def _relevant_keys() -> set:
+    global _RELEVANT
+    if _RELEVANT is None:
+        keys = set()
+        for e in table("biomarkers")["tests"] + table("staging")["types"]:
+            keys.add((system(e["system"]), str(e["code"])))
+        g = table("genes")["variant_code"]
+        keys.add((system(g["system"]), g["code"]))
+        e = table("clinical")["ecog"]["code"]
+        keys.add((system(e["system"]), e["code"]))
+        keys.add(table("clinical")["line_of_therapy"]["observation_code"])   # any ocpa-codes system
+        _RELEVANT = keys
+    return _RELEVANT
+
+
+def observation_facts(resource: dict, path: str) -> ObservationFacts:
+    obs = parse(resource, path, "Observation")
+    ref = f"Observation/{obs.id}" if obs.id else path
+    effective = str(obs.effectiveDateTime or (obs.effectivePeriod.start if obs.effectivePeriod else "") or obs.issued or "")
+    focus = tuple(f.reference for f in (obs.focus or []) if f.reference)
+    base = dict(ref=ref, effective=effective, focus=focus)
+
+    clinical = table("clinical")
+    ecog_code = clinical["ecog"]["code"]
+    if has_code(obs.code, ecog_code["system"], ecog_code["code"]):
+        return ObservationFacts(**base, ecog=_ecog(obs))
+
+    lot = clinical["line_of_therapy"]
+    if any(c.code == lot["observation_code"] and c.system in clinical["ocpa_code_systems"]
+           for c in codings(obs.code)):
+        return ObservationFacts(**base, line_of_therapy=line_of_therapy_from_concept(obs.valueCodeableConcept))
+
+    variant = table("genes")["variant_code"]
+    if has_code(obs.code, variant["system"], variant["code"]):
+        return ObservationFacts(**base, biomarkers=genomic_variant(obs))
+
+    stage_type = lookup(obs.code, table("staging")["types"])
+    if stage_type is not None or set(profiles(obs)) & set(table("staging")["profiles"]):
+        scale = stage_type["scale"] if stage_type else "unspecified"
+        group = stage_type["group"] if stage_type else True
+        stage = stage_from_concept(obs.valueCodeableConcept) if obs.valueCodeableConcept else None
+        return ObservationFacts(**base, stage=StageReading(scale, stage, group))
+
+    test = lookup(obs.code, table("biomarkers")["tests"])
+    if test is None and _names_cps(obs):
+        test = {"marker": "PDL1_CPS", "method": "IHC", "reading": "score", "positive_at_or_above": 1}
+    if test is not None:
+        return ObservationFacts(**base, biomarkers=(tumor_marker(obs, test),))
+    return ObservationFacts(**base)
+
+
+# --- ECOG ------------------------------------------------------------------------------------
+
+def _ecog(obs) -> int | None:
+    if obs.valueInteger is not None:
+        value = int(obs.valueInteger)
+        return value if 0 <= value <= 5 else None
+    answers = table("clinical")["ecog"]["answers"]
+    for concept in [obs.valueCodeableConcept, *(obs.interpretation or [])]:
+        for c in codings(concept):
+            if c.code in answers:
+                return int(answers[c.code])
+    return None
+
+
+# --- stage -----------------------------------------------------------------------------------
+
+def stage_from_concept(concept) -> str | None:
+    """A stage value (SNOMED / NCIt code, or an AJCC-style display) as the program's string."""
+    if concept is None:
+        return None
+    hit = lookup(concept, table("staging")["values"])
+    if hit is not None:
+        return hit["stage"]
+    pattern = re.compile(table("staging")["display_pattern"], re.IGNORECASE)
+    for text in [concept.text, *(c.display for c in codings(concept))]:
+        m = pattern.search(text or "")
+        if m:
+            return (m.group(1) + (m.group(2) or "")).upper()
+    return None
+
+
+# --- tumor markers ---------------------------------------------------------------------------
+
+def tumor_marker(obs, test: dict) -> Biomarker:
+    code = next((to_code(c) for c in codings(obs.code) if c.code == str(test.get("code", c.code))), None)
+    code = code or (to_code(codings(obs.code)[0]) if codings(obs.code) else None)
+    value = unit = None
+    result = BiomarkerResult.UNKNOWN
+    if obs.valueQuantity is not None and obs.valueQuantity.value is not None:
+        value = float(obs.valueQuantity.value)
+        unit = obs.valueQuantity.unit or obs.valueQuantity.code
+        threshold = test.get("positive_at_or_above")
+        if threshold is not None:
+            result = BiomarkerResult.POSITIVE if value >= threshold else BiomarkerResult.NEGATIVE
+    elif obs.valueCodeableConcept is not None:
+        result = answer_result(obs.valueCodeableConcept)
+    elif obs.valueString is not None:
+        result = text_result(obs.valueString)
+    if result is BiomarkerResult.UNKNOWN and value is None:
+        for interp in obs.interpretation or []:
+            result = answer_result(interp)
+            if result is not BiomarkerResult.UNKNOWN:
+                break
+    return Biomarker(name=test["marker"], result=result, value=value, unit=unit,
+                     variant=test.get("variant"), method=test.get("method"), code=code)
+
+
+def answer_result(concept) -> BiomarkerResult:
+    hit = lookup(concept, table("biomarkers")["answers"])
+    if hit is not None:
+        return BiomarkerResult(hit["result"])
+    return text_result(concept_text(concept))
+
+
+def text_result(text: str | None) -> BiomarkerResult:
+    """Free-text answers, whole-phrase and case-insensitive (e.g. HER2 IHC '3+', '2+')."""
+    t = (text or "").strip().lower()
+    if not t:
+        return BiomarkerResult.UNKNOWN
+    texts = table("biomarkers")["answer_texts"]
+    # Exact phrases first, so "not detected" is not read as "detected".
+    for result, phrases in texts.items():
+        if t in (p.lower() for p in phrases):
+            return BiomarkerResult(result)
+    best = None
+    for result, phrases in texts.items():
+        for p in phrases:
+            if re.search(rf"(?<![\w+-]){re.escape(p.lower())}(?![\w+])", t):
+                if best is None or len(p) > len(best[1]):
+                    best = (result, p)
+    return BiomarkerResult(best[0]) if best else BiomarkerResult.UNKNOWN
+
+
+def _names_cps(obs) -> bool:
+    text = (obs.code.text or "").lower() if obs.code else ""
+    return any(t in text for t in table("biomarkers")["cps_text_markers"])
+
+
+# --- genomic variants ------------------------------------------------------------------------
+
+def genomic_variant(obs) -> tuple[Biomarker, ...]:
+    """mCODE GenomicVariant: one Biomarker per gene studied, with the variant's short name."""
+    genes_t = table("genes")
+    comp = genes_t["component_codes"]
+    genes: list[str] = []
+    texts: dict[str, str] = {}
+    for c in obs.component or []:
+        key = next((k for k, v in comp.items() for cc in codings(c.code) if cc.code == v), None)
+        if key == "gene_studied":
+            symbol = _gene_symbol(c.valueCodeableConcept)
+            if symbol and symbol not in genes:
+                genes.append(symbol)
+        elif key is not None and key not in texts:
+            value = c.valueCodeableConcept
+            if value is not None:
+                texts[key] = concept_text(value) or (codings(value)[0].code if codings(value) else "")
+            elif c.valueString:
+                texts[key] = c.valueString
+    result = answer_result(obs.valueCodeableConcept) if obs.valueCodeableConcept else BiomarkerResult.UNKNOWN
+    variant = None
+    if result is BiomarkerResult.POSITIVE:
+        variant = (_short_protein(texts.get("protein_hgvs"))
+                   or _short_protein(_protein_in(texts.get("variation_name")))
+                   or texts.get("dna_hgvs") or texts.get("variation_name")
+                   or texts.get("genomic_hgvs") or texts.get("structural_type")
+                   or (texts.get("molecular_consequence") or "").replace("_", " ") or None)
+        if variant is None and len(genes) > 1:
+            variant = "-".join(genes) + " fusion"
+    code = to_code(codings(obs.code)[0]) if codings(obs.code) else None
+    method = "NGS" if any("sequenc" in (c.display or "").lower() for c in codings(obs.method)) else None
+    return tuple(
+        Biomarker(name=genes_t["markers"].get(g, g), result=result, variant=variant,
+                  method=method, code=code)
+        for g in genes)
+
+
+def _gene_symbol(concept) -> str | None:
+    """HGNC id through the table first (displays in the wild are sometimes wrong), else a display."""
+    hgnc = table("genes")["hgnc"]
+    for cc in codings(concept):
+        if cc.system == system("hgnc") and cc.code in hgnc:
+            return hgnc[cc.code]
+    for cc in codings(concept):
+        if cc.display:
+            return cc.display.strip().upper()
+    text = concept_text(concept)
+    return text.strip().upper() if text else None
+
+
+_PROTEIN = re.compile(r"\(?(p\.\(?[A-Za-z]{3}\d+[A-Za-z*]{1,3}\)?)\)?")
+
+
+def _protein_in(text: str | None) -> str | None:
+    m = _PROTEIN.search(text or "")
+    return m.group(1) if m else None
+
+
+def _short_protein(hgvs: str | None) -> str | None:
+    """p.Val600Glu / p.(Leu858Arg) -> V600E / L858R; other p. forms are kept as sent."""
+    if not hgvs:
+        return None
+    aa = table("genes")["amino_acids"]
+    m = re.fullmatch(r"(?:[\w.]+:)?p\.\(?([A-Z][a-z]{2})(\d+)([A-Z][a-z]{2}|\*)\)?", hgvs.strip())
+    if m and m.group(1) in aa and (m.group(3) in aa or m.group(3) == "*"):
+        return f"{aa[m.group(1)]}{m.group(2)}{aa.get(m.group(3), '*')}"
+    return hgvs.strip()
