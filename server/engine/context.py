@@ -1,0 +1,148 @@
+"""The working state of one review: built inside `decide`, never shared between calls.
+
+Each step module reads the order and knowledge from here and records what it found
+(statuses, deviations, notices, pend reasons) plus a trace line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from server.domain.decision import (
+    Alternative,
+    Deviation,
+    DrugStatus,
+    PathwayMatch,
+    Reason,
+    Severity,
+)
+from server.domain.order import DrugLine, DrugRole, History, Order
+from server.knowledge.model import CancerType, Drug, Knowledge, Pathway, Regimen
+
+from .trace import Trace
+
+# Statuses that take a drug out of the program's own review for good.
+SETTLED = frozenset({
+    DrugStatus.REFER_TO_HEALTH_PLAN,
+    DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED,
+    DrugStatus.OTHER_IMPACT,
+})
+
+
+@dataclass
+class DrugWork:
+    """One drug line on its way to a DrugDecision."""
+    line: DrugLine
+    drug: Drug | None
+    role: DrugRole
+    status: DrugStatus | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    contact: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return self.drug.key if self.drug else None
+
+    @property
+    def display(self) -> str:
+        if self.line.display:
+            return self.line.display
+        if self.drug:
+            return self.drug.name
+        return self.line.codes[0].code if self.line.codes else self.line.ref
+
+    @property
+    def investigational(self) -> bool:
+        return self.role is DrugRole.INVESTIGATIONAL
+
+    @property
+    def supportive(self) -> bool:
+        return self.role is DrugRole.SUPPORTIVE
+
+    @property
+    def managed(self) -> bool:
+        """Medical-benefit drug the program reviews itself (R2), trial drugs excluded (R14)."""
+        return self.drug is not None and self.drug.managed and not self.investigational
+
+    @property
+    def open(self) -> bool:
+        """Still to be decided by this program (not referred elsewhere)."""
+        return self.status not in SETTLED
+
+    def settle(self, status: DrugStatus, reason: Reason, contact: str | None = None) -> None:
+        self.status = status
+        self.reasons.append(reason)
+        if contact:
+            self.contact = contact
+
+
+@dataclass
+class Candidate:
+    """A regimen whose drug set matches, with its pathway criteria evaluated (R4)."""
+    pathway: Pathway
+    regimen: Regimen
+    checks: list  # list[criteria.Check]
+
+    @property
+    def unknown(self) -> list:
+        return [c for c in self.checks if c.status is None]
+
+    @property
+    def failed(self) -> list:
+        return [c for c in self.checks if c.status is False]
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """All met first, then unknown-but-not-failed, then failed; fewer problems first."""
+        if self.failed:
+            return (2, len(self.failed))
+        if self.unknown:
+            return (1, len(self.unknown))
+        return (0, 0)
+
+
+@dataclass
+class Case:
+    order: Order
+    kb: Knowledge
+    history: History
+    trace: Trace
+    date_of_service: date
+    drugs: list[DrugWork] = field(default_factory=list)
+    cancer: CancerType | None = None
+    deviations: list[Deviation] = field(default_factory=list)
+    notices: list[Reason] = field(default_factory=list)
+    case_pends: list[Reason] = field(default_factory=list)   # pend the whole case
+    supportive_only: bool = False
+    candidate: Candidate | None = None                        # best regimen match
+    custom_plan: bool = False
+    pathway: PathwayMatch | None = None
+    alternatives: list[Alternative] = field(default_factory=list)
+    duplicate_of: str | None = None
+
+    # --- helpers shared by the step modules ---------------------------------------------
+    @property
+    def regimen(self) -> Regimen | None:
+        return self.candidate.regimen if self.candidate else None
+
+    def reviewed(self) -> list[DrugWork]:
+        """Resolved drugs that are not trial drugs: the regimen under review (R1, R14)."""
+        return [w for w in self.drugs if w.drug is not None and not w.investigational]
+
+    def managed_open(self) -> list[DrugWork]:
+        return [w for w in self.drugs if w.managed and w.open]
+
+    def deviate(self, deviation: Deviation) -> None:
+        self.deviations.append(deviation)
+        self.trace.add(deviation.rule, f"deviation {deviation.kind.value} ({deviation.severity.value}): "
+                                       f"{deviation.text}")
+        if deviation.severity is Severity.PEND:
+            self.pend(Reason(deviation.kind.value, deviation.text, deviation.rule))
+
+    def pend(self, reason: Reason) -> None:
+        if reason not in self.case_pends:
+            self.case_pends.append(reason)
+
+    def notice(self, reason: Reason) -> None:
+        if reason not in self.notices:
+            self.notices.append(reason)

@@ -1,0 +1,42 @@
+"""R8: a similar request on file with overlapping dates ⇒ Duplicate Order notice and review."""
+from __future__ import annotations
+
+from datetime import date
+
+from server.domain.decision import CaseStatus, DrugStatus, Reason
+
+from .context import Case
+from .dates import add_months
+from .regimens import regimen_end
+
+_INACTIVE = frozenset({CaseStatus.REVIEW_CANCELLED.value, DrugStatus.VOLUNTARILY_CANCELLED.value})
+
+
+def duplicate_check(case: Case) -> None:
+    managed = {w.key for w in case.drugs if w.managed}
+    if not managed:
+        return
+    start = case.date_of_service
+    end = regimen_end(case.regimen, start)
+    for prior in case.history.prior_cases:
+        if prior.status in _INACTIVE or prior.request_id == case.order.request_id:
+            continue
+        shared = managed & set(prior.drug_keys)
+        if not shared or not _overlaps(prior.start, prior.end, start, end):
+            continue
+        case.duplicate_of = prior.order_id
+        reason = Reason("duplicate-order",
+                        f"Duplicate Order: similar request on file (Order ID {prior.order_id}): "
+                        f"{', '.join(sorted(shared))} with overlapping dates", "R8")
+        case.notice(reason)
+        case.pend(reason)
+        case.trace.add("R8", f"possible duplicate of Order ID {prior.order_id} ({prior.status}): pended for RN review")
+        return
+    case.trace.add("R8", "no similar request on file with overlapping dates")
+
+
+def _overlaps(p_start: date | None, p_end: date | None, start: date, end: date) -> bool:
+    if p_start is None:
+        return True          # dates unknown: let a reviewer look
+    p_end = p_end or add_months(p_start, 6)
+    return p_start <= end and start <= p_end

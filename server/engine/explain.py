@@ -1,0 +1,126 @@
+"""Decision ⇄ readable text (the CLI, the order summary) and ⇄ JSON-safe dict (storage, --json).
+
+`decision_from_dict(decision_to_dict(d)) == d` for every Decision: the dict form is driven by
+the dataclasses' own type hints, so a field added to the domain model round-trips without
+touching this module.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from server.domain import decision as _decision_module
+from server.domain.decision import Decision
+
+
+# ----------------------------------------------------------------------------- dict form
+def decision_to_dict(decision: Decision) -> dict:
+    return _dump(decision)
+
+
+def decision_from_dict(data: dict) -> Decision:
+    return _load(Decision, data)
+
+
+def _dump(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):   # datetime first: it is a date too
+        return value.isoformat()
+    if isinstance(value, (tuple, list, frozenset, set)):
+        return [_dump(v) for v in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls, vars(_decision_module))
+    return _HINTS[cls]
+
+
+def _load(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _load(inner[0], value)
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        return tuple(_load(item, v) for v in value)
+    if isinstance(tp, type):
+        if dataclasses.is_dataclass(tp):
+            hints = _hints(tp)
+            return tp(**{f.name: _load(hints[f.name], value[f.name])
+                         for f in dataclasses.fields(tp) if f.name in value})
+        if issubclass(tp, Enum):
+            return tp(value)
+        if tp is datetime:
+            return datetime.fromisoformat(value)
+        if tp is date:
+            return date.fromisoformat(value)
+        if tp is float:
+            return float(value)
+    return value
+
+
+# ----------------------------------------------------------------------------- text form
+def explain(decision: Decision) -> str:
+    d = decision
+    out: list[str] = [f"Case status: {d.case_status.value}"
+                      + ("" if d.in_program else " (not in program)")]
+    if d.program_reason:
+        out.append(f"  {d.program_reason.text}")
+    out.append(f"Knowledge base: {d.kb_version}" + (f"   Cancer type: {d.cancer_type}" if d.cancer_type else ""))
+    out.append("Drugs:")
+    for drug in d.drugs:
+        head = f"  - {drug.display} [{drug.drug_key or 'unrecognized'}]: {drug.status.value}"
+        extras = [x for x in (
+            f"HCPCS {drug.hcpcs}" if drug.hcpcs else "",
+            f"{drug.benefit.value} benefit" if drug.benefit else "",
+            f"{drug.authorized_from.isoformat()}..{drug.authorized_to.isoformat()}"
+            if drug.authorized_from and drug.authorized_to else "",
+            f"visits {drug.visits}" if drug.visits is not None else "",
+            f"billing units {drug.billing_units:g}" if drug.billing_units is not None else "",
+            f"contact {drug.contact}" if drug.contact else "",
+        ) if x]
+        out.append(head + (f" ({'; '.join(extras)})" if extras else ""))
+        out.extend(f"      {r.text}" for r in drug.reasons)
+    if d.pathway:
+        pm = d.pathway
+        eligible = f"Pathway Eligible ID {pm.pathway_eligible_id}" if pm.pathway_eligible_id \
+            else "not pathway-eligible yet"
+        out.append(f"Pathway: {pm.pathway_name} / {pm.regimen_name} ({eligible})")
+    elif d.in_program:
+        out.append("Pathway: none (off pathway)")
+    _section(out, "Deviations", [f"[{x.severity.value}] {x.kind.value}: {x.text}" for x in d.deviations])
+    _section(out, "On-pathway alternatives", [
+        f"{a.regimen_name} ({', '.join(a.drug_keys)})" + (" [precision]" if a.precision else "")
+        for a in d.alternatives])
+    _section(out, "S-codes", [f"{s.code} {s.valid_from.isoformat()}..{s.valid_to.isoformat()} "
+                              f"max {s.max_units} unit(s): {s.note}" for s in d.s_codes])
+    _section(out, "Precision benefit", [f"{p.drug_key} ({p.biomarker}): {p.text}" for p in d.precision_benefits])
+    _section(out, "Trial options", [t.text for t in d.trial_pointers])
+    _section(out, "Notices", [n.text for n in d.notices])
+    _section(out, "Pended because", [r.text for r in d.pend_reasons])
+    if d.due_by:
+        out.append(f"Decision due by: {d.due_by.isoformat()}")
+    if d.duplicate_of:
+        out.append(f"Possible duplicate of Order ID {d.duplicate_of}")
+    _section(out, "Trace", [f"{t.rule}: {t.text}" for t in d.trace])
+    return "\n".join(out)
+
+
+def _section(out: list[str], title: str, lines: list[str]) -> None:
+    if lines:
+        out.append(f"{title}:")
+        out.extend(f"  - {x}" for x in lines)

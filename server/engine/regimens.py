@@ -1,0 +1,73 @@
+"""Facts about a knowledge-base regimen the rules share: its drug entries and duration."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from server.domain.decision import DeviationKind
+from server.domain.order import DrugLine
+
+from server.knowledge.model import Regimen, RegimenDrug
+
+from .dates import add_months
+
+INDEFINITE_MONTHS = 6   # R15/R16: an indefinite regimen is authorized 6 months at a time
+
+
+def regimen_drug(regimen: Regimen | None, key: str | None) -> RegimenDrug | None:
+    """The regimen's entry for a drug, interchangeable drugs included."""
+    if regimen is None or key is None:
+        return None
+    for rd in regimen.drugs:
+        if rd.drug_key == key or key in rd.alternatives:
+            return rd
+    return None
+
+
+def cycle_length(regimen: Regimen) -> int | None:
+    if regimen.cycle_length_days:
+        return regimen.cycle_length_days
+    return next((d.cycle_length_days for d in regimen.drugs if d.cycle_length_days), None)
+
+
+def fixed_days(regimen: Regimen | None) -> int | None:
+    """Planned duration of a fixed-duration regimen in days; None when indefinite or unknown."""
+    if regimen is None or not regimen.fixed_duration:
+        return None
+    length = cycle_length(regimen)
+    if not regimen.planned_cycles or not length:
+        return None
+    return regimen.planned_cycles * length
+
+
+def regimen_end(regimen: Regimen | None, start: date) -> date:
+    """Last day of the regimen: its planned cycles if fixed, else six months (then a new request)."""
+    days = fixed_days(regimen)
+    if days is not None:
+        return start + timedelta(days=days - 1)
+    return add_months(start, INDEFINITE_MONTHS) - timedelta(days=1)
+
+
+def schedule_changes(line: DrugLine, rd: RegimenDrug, regimen: Regimen) -> Iterator[tuple[DeviationKind, str]]:
+    """R5: each reported schedule field that differs from the regimen's."""
+    expected_len = rd.cycle_length_days or regimen.cycle_length_days
+    if line.cycle_length_days is not None and expected_len is not None \
+            and line.cycle_length_days != expected_len:
+        yield DeviationKind.CYCLE_LENGTH, \
+            f"cycle length {line.cycle_length_days} d differs from pathway {expected_len} d"
+    if regimen.fixed_duration:
+        expected_cycles = rd.cycles or regimen.planned_cycles
+        if line.cycles is not None and expected_cycles is not None and line.cycles != expected_cycles:
+            yield DeviationKind.CYCLE_COUNT, \
+                f"{line.cycles} cycles differs from pathway {expected_cycles} cycles"
+    if line.administration_days and rd.administration_days \
+            and tuple(line.administration_days) != tuple(rd.administration_days):
+        yield DeviationKind.ADMINISTRATION_DAYS, \
+            f"days per cycle {_days(line.administration_days)} differ from pathway {_days(rd.administration_days)}"
+    if line.frequency_per_day is not None and line.frequency_per_day != rd.frequency_per_day:
+        yield DeviationKind.FREQUENCY, \
+            f"frequency {line.frequency_per_day} per day differs from pathway {rd.frequency_per_day} per day"
+
+
+def _days(days) -> str:
+    return "D" + ",".join(str(d) for d in days)

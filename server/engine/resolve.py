@@ -1,0 +1,79 @@
+"""Resolve what arrived as codes into the knowledge base's drugs and cancer type."""
+from __future__ import annotations
+
+from server.domain.order import Code, DrugLine, DrugRole
+from server.knowledge.model import ICD10CM, CancerType, Drug, DrugCategory, Knowledge
+
+from .context import Case, DrugWork
+
+
+def resolve_drug(line: DrugLine, kb: Knowledge) -> Drug | None:
+    """First code that the knowledge base knows wins (RxNorm, HCPCS or NDC, as sent)."""
+    for code in line.codes:
+        drug = kb.drug_for(code)
+        if drug is not None:
+            return drug
+    return None
+
+
+def role_of(line: DrugLine, drug: Drug | None) -> DrugRole:
+    if line.role is not DrugRole.UNKNOWN:
+        return line.role
+    if drug is not None and drug.category is DrugCategory.SUPPORTIVE:
+        return DrugRole.SUPPORTIVE
+    return DrugRole.THERAPEUTIC
+
+
+def resolve_drugs(case: Case) -> None:
+    for line in case.order.drugs:
+        drug = resolve_drug(line, case.kb)
+        role = role_of(line, drug)
+        if drug is None and case.order.clinical_trial_nct and role is not DrugRole.SUPPORTIVE:
+            # An unknown code on a trial order is taken as the trial drug (R14).
+            role = DrugRole.INVESTIGATIONAL
+        work = DrugWork(line=line, drug=drug, role=role)
+        case.drugs.append(work)
+        codes = ", ".join(f"{_system_name(c.system)} {c.code}" for c in line.codes) or "no code"
+        if drug is None:
+            case.trace.add("resolve", f"{line.ref} ({codes}): not in the knowledge base; role {role.value}")
+        else:
+            case.trace.add("resolve", f"{line.ref} ({codes}) -> {drug.key} [{drug.category.value}, "
+                                      f"{drug.benefit.value} benefit]; role {role.value}")
+
+
+def resolve_cancer(case: Case) -> None:
+    dx = case.order.diagnosis
+    case.cancer = case.kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology))
+    if case.cancer is not None:
+        case.trace.add("resolve", f"cancer type {case.cancer.key} ({case.cancer.name})")
+    else:
+        shown = ", ".join(c.code for c in dx.codes) or "none"
+        case.trace.add("resolve", f"diagnosis codes {shown}: no cancer type in the knowledge base")
+
+
+def is_oncology(codes: tuple[Code, ...], cancer: CancerType | None) -> bool | None:
+    """Neoplasm chapter of ICD-10-CM (C00–D49), or a cancer type the knowledge base knows.
+
+    None when it cannot be told: no diagnosis at all, or only codes (e.g. SNOMED) outside
+    the knowledge base. Unknown pends; it is not read as "not oncology".
+    """
+    if cancer is not None:
+        return True
+    icd = [c.code.upper() for c in codes if c.system == ICD10CM and c.code]
+    for head in icd:
+        if head[0] == "C":
+            return True
+        if head[0] == "D" and head[1:3].isdigit() and int(head[1:3]) <= 49:
+            return True
+    return False if icd else None
+
+
+_SYSTEM_NAMES = {
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "HCPCS",
+    "http://hl7.org/fhir/sid/ndc": "NDC",
+}
+
+
+def _system_name(system: str) -> str:
+    return _SYSTEM_NAMES.get(system, system)
