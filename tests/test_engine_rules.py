@@ -103,10 +103,10 @@ def test_her2_equivocal_is_unknown_not_negative():
     assert not any(x.kind is DeviationKind.BIOMARKER_MISMATCH for x in d.deviations)
 
 
-def test_a_drug_without_a_medical_policy_is_pended():
+def test_a_drug_without_a_medical_policy_is_pended_and_pathway_eligibility_waits_for_review():
     d = run(order(line("gemcitabine"), line("carboplatin"), cancer="nsclc", ecog=1,
                   biomarkers=[marker("EGFR", "negative"), marker("ALK", "negative")]))
-    assert d.on_pathway is True
+    assert d.pathway is not None and d.pathway.pathway_eligible_id is None and d.on_pathway is False
     gem = d.drug("MedicationRequest/gemcitabine")
     assert gem.status is DrugStatus.IN_PROGRESS
     assert codes(gem.reasons) == {"no-medical-policy"}

@@ -142,6 +142,14 @@ def _on_pathway(regimen_id: str, s_codes: tuple[str, ...] | None = None):
     return check
 
 
+def _matched_but_deferred(regimen_id: str):
+    """Pended case: the regimen match is kept for the reviewer, eligibility is not yet awarded."""
+    def check(d: Decision) -> None:
+        assert d.pathway is not None and d.pathway.regimen_id == regimen_id
+        assert d.pathway.pathway_eligible_id is None and not d.on_pathway and d.s_codes == ()
+    return check
+
+
 def _off_pathway(*alternative_ids: str):
     def check(d: Decision) -> None:
         assert not d.on_pathway and d.s_codes == ()
@@ -435,7 +443,7 @@ SCENARIOS: list[Scenario] = [
             received=datetime(2021, 3, 1, 9, tzinfo=timezone.utc),
             biomarkers=[bm("ER", "negative"), bm("PR", "negative"), bm("HER2", "negative")]),
       CaseStatus.IN_PROGRESS, {"atezolizumab": IP, "nab-paclitaxel": A}, ["policy-not-indicated"],
-      check=_on_pathway("breast-tnbc-met-atezolizumab-nab-paclitaxel")),
+      check=_matched_but_deferred("breast-tnbc-met-atezolizumab-nab-paclitaxel")),
     # ---- R19 precision benefit, R20 trial pointers
     S("osimertinib-for-egfr-positive-nsclc-gets-the-precision-benefit", "R19",
       order(rx("osimertinib"), cancer="nsclc", biomarkers=[bm("EGFR", variant="exon 19 deletion")]),

@@ -7,6 +7,8 @@ R3 medical policy → R17 status / R10 due-by → R15 S-codes → R16 figures �
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from server.domain.decision import CaseStatus, Decision, DrugDecision, DrugStatus
 from server.domain.order import History, Order
 from server.knowledge.model import Knowledge
@@ -57,6 +59,11 @@ def decide(order: Order, knowledge: Knowledge, history: History | None = None) -
     trace.add("R17", f"case status {status.value}")
     if due is not None:
         trace.add("R10", f"{order.urgency.value} request pended: decision due by {due.isoformat()}")
+    if pended and case.pathway is not None and case.pathway.pathway_eligible_id is not None:
+        # FAQ: an In Progress case has "pathway eligibility not determined"; the reviewer's
+        # approval awards it. The regimen match stays so the reviewer sees it.
+        case.pathway = replace(case.pathway, pathway_eligible_id=None)
+        trace.add("R4", f"{case.pathway.regimen_id}: pathway eligibility deferred to clinical review")
     s_codes = scodes.award_s_codes(case, pended)
     drugs = tuple(_drug_decision(case, w) for w in case.drugs)
     benefits = precision.precision_benefits(case)
