@@ -42,7 +42,9 @@ def _register_surfaces(app: Flask) -> None:
     """Blueprints per surface; each module exposes `init_app(app)`."""
     import importlib
 
-    for name in ("server.store.extension", "server.http.cors", "server.http.hooks", "server.http.fhir"):
+    for name in ("server.store.extension", "server.http.cors", "server.http.hooks", "server.http.fhir",
+                 "server.http.reviewer", "server.http.subscriptions", "server.http.summary",
+                 "server.http.portal"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -25,9 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     review.add_argument("--json", action="store_true", help="machine-readable output")
     review.add_argument("--knowledge-dir", default=None)
 
+    reviewer = sub.add_parser("reviewer", help="manage clinical reviewer accounts")
+    rsub = reviewer.add_subparsers(dest="reviewer_command", required=True)
+    create = rsub.add_parser("create", help="create a nurse or physician reviewer; the password is read "
+                                            "from ONCOPATH_REVIEWER_PASSWORD or prompted for")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=["nurse", "physician"])
+    create.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "reviewer":
+        from server.review.cli import create_reviewer
+        return create_reviewer(args.username, args.role, database_url=args.database_url)
     from server.review_cli import run_review
     return run_review(args.file, as_json=args.json, knowledge_dir=args.knowledge_dir)
 

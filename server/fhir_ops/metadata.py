@@ -26,9 +26,16 @@ def capability_statement(*, software_version: str, base_url: str | None, payer_n
                  ]},
                 {"type": "Subscription",
                  "supportedProfile": ["http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-subscription"],
-                 "documentation": "PAS pended-result notifications (R5 Backport, rest-hook): "
-                                  "create, read, update and delete are planned, not yet served.",
-                 "interaction": [{"code": "create"}, {"code": "read"}, {"code": "update"}, {"code": "delete"}]},
+                 "documentation": "PAS pended-result notifications (R4 Subscriptions Backport, rest-hook, "
+                                  "full-resource): criteria = the PAS SubscriptionTopic with the "
+                                  "backport-filter-criteria orgIdentifier=<submitter id>; a notification "
+                                  "(history Bundle) is POSTed when a reviewer decides a pended case.",
+                 "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}]},
+                {"type": "ClaimResponse",
+                 "supportedProfile": ["http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-claimresponse"],
+                 "documentation": "read: the current ClaimResponse of a case by Order ID, for the submitting "
+                                  "provider (?npi=) or a reviewer.",
+                 "interaction": [{"code": "read"}]},
             ],
         }],
     }

@@ -25,8 +25,18 @@ def _m001_initial(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
+def _m002_review_and_notifications(conn: Connection) -> None:
+    from server.store import review_models as rm
+
+    tables = [rm.ReviewerRow.__table__, rm.ReviewerTokenRow.__table__, rm.ReviewActionRow.__table__,
+              rm.SubscriptionRow.__table__, rm.NotificationRow.__table__, rm.DeliveryRow.__table__]
+    Base.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "cases, case_events, audit, feedback", _m001_initial),
+    (2, "reviewers, tokens, review actions, subscriptions, notifications, deliveries",
+     _m002_review_and_notifications),
 ]
 
 LATEST = MIGRATIONS[-1][0]

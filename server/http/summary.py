@@ -1,0 +1,70 @@
+"""R16 order summary and the current ClaimResponse of a case.
+
+- `GET /orders/<order_id>/summary?npi=<submitting provider NPI>` — printable HTML
+  (print CSS): drugs with HCPCS codes, dosing, visits, billing units, valid dates, Order ID,
+  Pathway Eligible ID, S-codes with their billing windows, case and drug statuses.
+- `GET /fhir/ClaimResponse/<order_id>?npi=...` — the case's current PAS ClaimResponse
+  (`Accept: application/fhir+json`).
+
+Access: a signed-in reviewer (portal session or bearer token) sees every case; anyone else
+must give the NPI of the provider who submitted the case. A wrong NPI is answered exactly
+like an unknown Order ID (404): an Order ID alone never reveals another provider's case.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Flask, current_app, render_template, request, session
+
+from server.errors import Issue, NotFound
+from server.http.reviewer import bearer_actor, get_review
+from server.review.summary import summary_view
+from server.store.service import CaseRecord
+
+bp = Blueprint("summary", __name__)
+
+
+def viewer_is_reviewer() -> bool:
+    if session.get("reviewer_id"):
+        reviewer = get_review().reviews.reviewer_by_id(session["reviewer_id"])
+        return reviewer is not None and reviewer.active
+    if request.headers.get("Authorization"):
+        bearer_actor()   # a bad token is a 401, not a silent fallback
+        return True
+    return False
+
+
+def case_for_viewer(order_id: str, npi: str | None) -> CaseRecord:
+    """The case if this viewer may see it; otherwise NotFound (same answer as unknown)."""
+    record = get_review().cases.get_case((order_id or "").strip().upper())
+    if record is not None and (viewer_is_reviewer() or (npi and npi.strip() == record.provider_npi)):
+        return record
+    raise NotFound(Issue("not-found", "no case with this Order ID for this provider NPI"))
+
+
+def summary_for(record: CaseRecord) -> dict:
+    return summary_view(record.order_id, record.order_obj(), record.decision_obj(), status=record.status,
+                        received_at=record.received_at, updated_at=record.updated_at)
+
+
+@bp.get("/orders/<order_id>/summary")
+def order_summary(order_id: str):
+    npi = request.args.get("npi")
+    record = case_for_viewer(order_id, npi)
+    view = summary_for(record)
+    if request.args.get("format") == "json":
+        return view
+    return render_template("summary.html", s=view, npi=npi)
+
+
+@bp.get("/fhir/ClaimResponse/<order_id>")
+def claim_response(order_id: str):
+    record = case_for_viewer(order_id, request.args.get("npi"))
+    bundle = get_review().current_claim_response_bundle(record)
+    body = bundle["entry"][0]["resource"]
+    return current_app.response_class(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                                      mimetype="application/fhir+json")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
