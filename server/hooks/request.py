@@ -1,0 +1,175 @@
+"""A CDS Hooks call, parsed and checked. Anything malformed is a 400 with an OperationOutcome."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server.errors import BadRequest, Issue
+from server.hooks.registry import CARD_OPTIONS, HookService
+
+
+@dataclass(frozen=True)
+class CrdConfiguration:
+    """`extension["davinci-crd.configuration"]`: card types switched off, max-cards. Unknown keys ignored."""
+    disabled: frozenset[str] = frozenset()
+    max_cards: int = 10
+
+    def enabled(self, card_type: str) -> bool:
+        return card_type not in self.disabled
+
+
+@dataclass
+class HookRequest:
+    hook: str
+    hook_instance: str
+    context: dict
+    patient_id: str
+    user_id: str | None
+    encounter_id: str | None
+    draft_orders: list[dict]                 # the draftOrders Bundle's resources, in order
+    selections: list[str] | None             # order-select only
+    fhir_server: str | None
+    access_token: str | None
+    prefetch: dict                           # key -> value (may hold None = "no data")
+    configuration: CrdConfiguration
+    raw: dict = field(repr=False, default_factory=dict)
+
+    def ref(self, resource: dict) -> str:
+        return f"{resource['resourceType']}/{resource['id']}"
+
+    @property
+    def targets(self) -> list[dict]:
+        """The orders this call advises on: the selections (order-select) or every draft order."""
+        if self.selections is None:
+            return list(self.draft_orders)
+        wanted = set(self.selections)
+        return [r for r in self.draft_orders if self.ref(r) in wanted]
+
+
+def _bad(diagnostics: str, expression: str, code: str = "invalid") -> BadRequest:
+    return BadRequest(Issue(code, diagnostics, expression=[expression]))
+
+
+def _string(obj: dict, key: str, where: str, required: bool) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise _bad(f"{where}{key} is required", f"{where}{key}", "required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(f"{where}{key} must be a non-empty string", f"{where}{key}")
+    return value
+
+
+def parse(body: object, service: HookService) -> HookRequest:
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object", "$", "structure")
+    hook = _string(body, "hook", "", True)
+    hook_instance = _string(body, "hookInstance", "", True)
+    if hook != service.hook:
+        raise _bad(f"service {service.id} answers the {service.hook} hook, not {hook}", "hook", "not-supported")
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise _bad("context is required and must be an object", "context", "required")
+    patient_id = _string(context, "patientId", "context.", True)
+    user_id = _string(context, "userId", "context.", False)
+    encounter_id = _string(context, "encounterId", "context.", False)
+    draft_orders = _draft_orders(context)
+    selections = None
+    if hook == "order-select":
+        selections = _selections(context, draft_orders)
+
+    fhir_server = _string(body, "fhirServer", "", False)
+    access_token = None
+    auth = body.get("fhirAuthorization")
+    if auth is not None:
+        if not isinstance(auth, dict):
+            raise _bad("fhirAuthorization must be an object", "fhirAuthorization")
+        if fhir_server is None:
+            raise _bad("fhirServer is required when fhirAuthorization is sent", "fhirServer", "required")
+        access_token = _string(auth, "access_token", "fhirAuthorization.", True)
+    if fhir_server is not None and not fhir_server.startswith(("http://", "https://")):
+        raise _bad("fhirServer must be an http(s) URL", "fhirServer")
+
+    prefetch = body.get("prefetch", {})
+    if prefetch is None:
+        prefetch = {}
+    if not isinstance(prefetch, dict):
+        raise _bad("prefetch must be an object", "prefetch")
+    for key, value in prefetch.items():
+        if value is not None and not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
+            raise _bad(f"prefetch.{key} must be a FHIR resource or null", f"prefetch.{key}")
+
+    return HookRequest(hook=hook, hook_instance=hook_instance, context=context, patient_id=patient_id,
+                       user_id=user_id, encounter_id=encounter_id, draft_orders=draft_orders,
+                       selections=selections, fhir_server=fhir_server, access_token=access_token,
+                       prefetch=prefetch, configuration=_configuration(body.get("extension")), raw=body)
+
+
+def _draft_orders(context: dict) -> list[dict]:
+    bundle = context.get("draftOrders")
+    if bundle is None:
+        raise _bad("context.draftOrders is required", "context.draftOrders", "required")
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise _bad("context.draftOrders must be a FHIR Bundle", "context.draftOrders", "structure")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise _bad("context.draftOrders.entry must be an array", "context.draftOrders.entry", "structure")
+    out: list[dict] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"context.draftOrders.entry[{i}].resource"
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            raise _bad("each draft order entry needs a resource", where, "required")
+        rtype, rid = resource.get("resourceType"), resource.get("id")
+        if not isinstance(rtype, str) or not rtype:
+            raise _bad("draft order has no resourceType", f"{where}.resourceType", "required")
+        if not isinstance(rid, str) or not rid:
+            # The coverage-information systemAction must name the order it updates.
+            raise _bad(f"draft {rtype} has no id", f"{where}.id", "required")
+        ref = f"{rtype}/{rid}"
+        if ref in seen:
+            raise _bad(f"draft order {ref} appears twice", f"{where}.id", "duplicate")
+        seen.add(ref)
+        out.append(resource)
+    return out
+
+
+def _selections(context: dict, draft_orders: list[dict]) -> list[str]:
+    selections = context.get("selections")
+    if not isinstance(selections, list) or not selections or not all(isinstance(s, str) for s in selections):
+        raise _bad("context.selections is required for order-select: an array of references",
+                   "context.selections", "required")
+    known = {f"{r['resourceType']}/{r['id']}" for r in draft_orders}
+    missing = [s for s in selections if s not in known]
+    if missing:
+        raise _bad(f"context.selections names orders not in draftOrders: {', '.join(missing)}",
+                   "context.selections", "value")
+    return selections
+
+
+def _configuration(extension: object) -> CrdConfiguration:
+    if not isinstance(extension, dict):
+        return CrdConfiguration()
+    raw = extension.get("davinci-crd.configuration")
+    if not isinstance(raw, dict):
+        return CrdConfiguration()
+    known = {o.code: o for o in CARD_OPTIONS}
+    disabled = set()
+    max_cards = 10
+    for key, value in raw.items():
+        option = known.get(key)
+        if option is None:
+            continue  # CRD dev-16: ignore options we do not offer
+        if option.type == "boolean":
+            if not isinstance(value, bool):
+                raise _bad(f"configuration option {key} must be a boolean",
+                           f'extension["davinci-crd.configuration"].{key}')
+            if value is False:
+                disabled.add(key)
+        else:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise _bad(f"configuration option {key} must be a non-negative integer",
+                           f'extension["davinci-crd.configuration"].{key}')
+            max_cards = value
+    return CrdConfiguration(frozenset(disabled), max_cards)

@@ -1,0 +1,94 @@
+"""CDS Hooks surface: discovery, the two hook services, feedback, and the worksheets they link to.
+
+Routes
+- GET  /cds-services                       discovery (no JWT: the Sandbox probes it without one)
+- POST /cds-services/<id>                  a hook call (JWT when CDS_JWT_REQUIRED)
+- POST /cds-services/<id>/feedback         card outcomes (JWT when CDS_JWT_REQUIRED)
+- GET  /fhir/Questionnaire/<id>            tumor-specific worksheet linked from pended cards
+OPTIONS preflights are answered by server.http.cors for every path.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from server.errors import BadRequest, Issue, NotFound
+from server.hooks import feedback as feedback_parser
+from server.hooks import questionnaires, registry, services
+from server.security.jwt import CdsJwtVerifier
+
+bp = Blueprint("cds_hooks", __name__)
+_VERIFIER = "oncopath.cds_jwt"
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_VERIFIER] = CdsJwtVerifier(app.config.get("CDS_TRUSTED_ISSUERS") or {},
+                                               timeout=float(app.config.get("FHIR_FETCH_TIMEOUT", 3.0)))
+    app.register_blueprint(bp)
+
+
+def _base_url() -> str:
+    public = current_app.config.get("PUBLIC_BASE_URL")
+    return (public or request.url_root).rstrip("/")
+
+
+def _require_client() -> None:
+    """CDS Hooks JWT: `aud` must be the exact URL called (PUBLIC_BASE_URL + path behind a proxy)."""
+    if not current_app.config.get("CDS_JWT_REQUIRED", True):
+        return
+    public = current_app.config.get("PUBLIC_BASE_URL")
+    audience = public.rstrip("/") + request.path if public else request.base_url
+    current_app.extensions[_VERIFIER].verify(request.headers.get("Authorization"), audience)
+
+
+def _service(service_id: str) -> registry.HookService:
+    service = registry.get(service_id)
+    if service is None:
+        raise NotFound(Issue("not-found", f"no CDS service {service_id!r}; see GET /cds-services",
+                             expression=["id"]))
+    return service
+
+
+def _json_body() -> object:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise BadRequest(Issue("structure", "the request body is not valid JSON"))
+    return body
+
+
+@bp.get("/cds-services")
+def discovery():
+    return jsonify(registry.discovery())
+
+
+@bp.post("/cds-services/<service_id>")
+def call(service_id: str):
+    service = _service(service_id)
+    _require_client()
+    clock = current_app.extensions.get("oncopath.clock")   # tests pin it: R9/R10 depend on the day
+    body = services.handle_call(service, _json_body(), extensions=current_app.extensions,
+                                config=current_app.config, base_url=_base_url(),
+                                now=clock() if clock else None)
+    return jsonify(body)
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str):
+    service = _service(service_id)
+    _require_client()
+    items = feedback_parser.parse(_json_body())
+    store = current_app.extensions.get("oncopath.store")
+    if store is not None and hasattr(store, "record_feedback"):
+        store.record_feedback(service.id, items)
+    return jsonify({})
+
+
+@bp.get("/fhir/Questionnaire/<questionnaire_id>")
+def worksheet(questionnaire_id: str):
+    kb = current_app.extensions.get("oncopath.knowledge")
+    cancer_type = questionnaires.cancer_type_of(questionnaire_id)
+    if cancer_type is None or cancer_type not in questionnaires.known_cancer_types(kb):
+        raise NotFound(Issue("not-found", f"no worksheet Questionnaire/{questionnaire_id}"))
+    url = f"{_base_url()}/fhir/Questionnaire/{questionnaire_id}"
+    resp = jsonify(questionnaires.worksheet(cancer_type, kb, url, getattr(kb, "version", None)))
+    resp.mimetype = "application/fhir+json"
+    return resp

@@ -1,0 +1,182 @@
+"""End to end through HTTP, with the real mapping, engine, knowledge base and store:
+one test per card type, asserting the card and the coverage-information it comes with."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from cards.codes import COVERAGE_INFORMATION_URL
+from cards.invariants import response_problems
+from server.app import create_app
+
+SIGN = "/cds-services/oncopath-order-sign"
+SELECT = "/cds-services/oncopath-order-select"
+BASE = "https://oncopath.example.org"
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)   # the fixtures' treatment starts 2026-12-01
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+                      "CDS_JWT_REQUIRED": False, "PUBLIC_BASE_URL": BASE, "PAYER_NAME": "Summit Health Plan"})
+    app.extensions["oncopath.clock"] = lambda: NOW
+    return app
+
+
+@pytest.fixture
+def hook(app, fixtures_dir):
+    client = app.test_client()
+
+    def call(name_or_body, path=None):
+        body = name_or_body if isinstance(name_or_body, dict) else \
+            json.loads((fixtures_dir / "hooks" / name_or_body).read_text())
+        path = path or (SIGN if body["hook"] == "order-sign" else SELECT)
+        resp = client.post(path, json=body)
+        assert resp.status_code == 200, resp.get_json()
+        out = resp.get_json()
+        assert response_problems(out, hook=body["hook"]) == []
+        return out
+    return call
+
+
+def fixture(fixtures_dir, name) -> dict:
+    return json.loads((fixtures_dir / "hooks" / name).read_text())
+
+
+def cards_by_topic(body) -> dict[str, dict]:
+    return {c["source"]["topic"]["code"]: c for c in body["cards"]}
+
+
+def info(action) -> dict[str, list]:
+    ext = next(e for e in action["resource"]["extension"] if e["url"] == COVERAGE_INFORMATION_URL)
+    out: dict[str, list] = {}
+    for sub in ext["extension"]:
+        value = sub if sub["url"] == "detail" else next(v for k, v in sub.items() if k.startswith("value"))
+        out.setdefault(sub["url"], []).append(value)
+    return out
+
+
+def actions_by_id(body) -> dict[str, dict]:
+    return {a["resource"]["id"]: info(a) for a in body["systemActions"]}
+
+
+def test_thp_for_a_her2_positive_patient_is_on_pathway_and_authorized_with_the_order_id(app, hook):
+    body = hook("order-sign-thp-her2-positive.json")
+    card = cards_by_topic(body)["guideline"]
+    assert card["indicator"] == "info"
+    assert card["source"]["label"] == "Summit Health Plan"
+    assert card["summary"].startswith("On pathway: THP (docetaxel, trastuzumab, pertuzumab) — authorized (Order ONC-")
+    order_id = card["summary"].rsplit("Order ", 1)[1].rstrip(")")
+    actions = actions_by_id(body)
+    assert set(actions) == {"docetaxel", "trastuzumab", "pertuzumab"}
+    for drug, hcpcs in {"docetaxel": "J9171", "trastuzumab": "J9355", "pertuzumab": "J9306"}.items():
+        a = actions[drug]
+        assert a["covered"] == ["covered"] and a["pa-needed"] == ["satisfied"]
+        assert a["satisfied-pa-id"] == [order_id]
+        assert a["billingCode"][0]["code"] == hcpcs
+        assert a["coverage"] == [{"reference": "Coverage/coverage"}]
+    case = app.extensions["oncopath.store"].get_case(order_id)
+    assert case.source == "cds" and case.status == "Authorized"
+    assert case.request_key == "6b0f1f0e-5d3c-4a57-9a43-1f1a3c2b7e01"
+
+
+def test_the_same_hook_instance_again_gets_the_same_answer_and_stores_nothing_new(app, hook):
+    first = hook("order-sign-thp-her2-positive.json")
+    again = hook("order-sign-thp-her2-positive.json")
+    assert again == first
+    assert app.extensions["oncopath.store"].counts()["cases"] == 1
+
+
+def test_thp_for_a_her2_negative_patient_is_pended_naming_her2_with_the_worksheet(app, hook):
+    body = hook("order-sign-thp-her2-negative.json")
+    card = cards_by_topic(body)["coverage-info"]
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Pended for review: trastuzumab requires HER2 positive; reported HER2 negative")
+    assert "pertuzumab requires HER2 positive" in card["detail"]
+    worksheet = f"{BASE}/fhir/Questionnaire/oncopath-worksheet-breast"
+    assert card["links"][0] == {"label": "Oncology worksheet: Breast cancer", "url": worksheet, "type": "absolute"}
+    for drug in ("trastuzumab", "pertuzumab"):
+        a = actions_by_id(body)[drug]
+        assert a["covered"] == ["conditional"] and a["pa-needed"] == ["auth-needed"]
+        assert a["info-needed"] == ["OTH"] and a["doc-needed"] == ["clinical"] and a["doc-purpose"] == ["withpa"]
+        assert a["questionnaire"] == [worksheet]
+        assert "HER2 negative" in a["reason"][0]["text"]
+        assert "satisfied-pa-id" not in a
+    order_id = next(d["extension"][2]["valueString"] for d in actions_by_id(body)["trastuzumab"]["detail"]
+                    if d["extension"][1]["valueCodeableConcept"]["coding"][0]["code"] == "order-id")
+    assert app.extensions["oncopath.store"].get_case(order_id).status == "In Progress"
+
+    questionnaire = app.test_client().get("/fhir/Questionnaire/oncopath-worksheet-breast")
+    assert questionnaire.status_code == 200
+    q = questionnaire.get_json()
+    assert q["resourceType"] == "Questionnaire" and q["url"] == worksheet
+    markers = [i["linkId"] for g in q["item"] if g["linkId"] == "biomarkers" for i in g["item"]]
+    assert "biomarkers.HER2" in markers and "biomarkers.ER" in markers
+
+
+def test_an_off_pathway_regimen_gets_the_pathway_regimen_as_a_suggestion(hook):
+    body = hook("order-sign-her2-positive-docetaxel-trastuzumab.json")
+    card = cards_by_topic(body)["off-guideline"]
+    assert card["indicator"] == "warning" and card["selectionBehavior"] == "at-most-one"
+    assert card["summary"] == "Off pathway for Breast cancer: consider THP (docetaxel, trastuzumab, pertuzumab)"
+    [suggestion] = card["suggestions"]
+    deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
+    assert deletes == ["MedicationRequest/docetaxel", "MedicationRequest/trastuzumab"]
+    creates = [a["resource"]["medicationCodeableConcept"]["coding"][0]["code"]
+               for a in suggestion["actions"] if a["type"] == "create"]
+    assert creates == ["72962", "224905", "1298944"]   # RxNorm from the knowledge base
+    assert actions_by_id(body)["trastuzumab"]["pa-needed"] == ["auth-needed"]
+
+
+def test_a_growth_factor_with_a_low_fn_risk_regimen_gets_an_appropriate_use_card(hook):
+    body = hook("order-sign-pembrolizumab-pegfilgrastim.json")
+    card = cards_by_topic(body)["appropriate-use"]
+    assert card["extension"]["davinci-crd.associated-resource"] == [{"reference": "MedicationRequest/pegfilgrastim"}]
+    assert "low FN-risk" in card["summary"]
+    peg = actions_by_id(body)["pegfilgrastim"]
+    assert peg["pa-needed"] == ["auth-needed"] and "FN-risk" in peg["reason"][0]["text"]
+
+
+def test_a_second_thp_request_for_the_same_patient_gets_a_duplicate_therapy_card(hook, fixtures_dir):
+    first = hook("order-sign-thp-her2-positive.json")
+    order_id = actions_by_id(first)["docetaxel"]["satisfied-pa-id"][0]
+    second = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
+    second["hookInstance"] = "another-signing-of-the-same-regimen"
+    body = hook(second)
+    card = body["cards"][0]
+    assert card["source"]["topic"]["code"] == "duplicate-therapy"
+    assert card["summary"] == f"Possible duplicate: Order {order_id} is on file for a similar regimen"
+    assert all("satisfied-pa-id" not in a for a in actions_by_id(body).values())
+
+
+def test_a_commercial_ppo_member_is_outside_the_program(hook):
+    body = hook("order-sign-thp-commercial-ppo.json")
+    assert list(cards_by_topic(body)) == ["insurance"]
+    assert "Commercial PPO" in body["cards"][0]["summary"]
+    for a in actions_by_id(body).values():
+        assert a["pa-needed"] == ["no-auth"] and a["reason"][0]["coding"][0]["code"] == "not-in-program"
+
+
+def test_an_out_of_network_ordering_provider_gets_a_network_card(hook, fixtures_dir):
+    body = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
+    body["prefetch"]["practitioner"]["extension"][0]["valueCode"] = "out-of-network"
+    card = cards_by_topic(hook(body))["network"]
+    assert "out of network" in card["summary"]
+
+
+def test_order_select_advises_on_the_selection_and_records_nothing(app, hook):
+    body = hook("order-select-thp-her2-positive.json")
+    assert [a["resource"]["id"] for a in body["systemActions"]] == ["trastuzumab"]
+    a = info(body["systemActions"][0])
+    assert a["pa-needed"] == ["auth-needed"] and "satisfied-pa-id" not in a
+    card = cards_by_topic(body)["guideline"]
+    assert card["summary"].endswith("meets policy; authorized when signed")
+    assert card["extension"]["davinci-crd.associated-resource"] == [{"reference": "MedicationRequest/trastuzumab"}]
+    assert app.extensions["oncopath.store"].counts()["cases"] == 0
+
+
+def test_an_unknown_worksheet_is_a_404(app):
+    resp = app.test_client().get("/fhir/Questionnaire/oncopath-worksheet-spleen")
+    assert resp.status_code == 404 and resp.get_json()["resourceType"] == "OperationOutcome"
