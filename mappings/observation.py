@@ -42,8 +42,10 @@ def is_relevant(resource: dict) -> bool:
     keys = _relevant_keys()
     code = obj(resource.get("code"))
     for c in arr(code.get("coding")):
-        pair = (obj(c).get("system"), obj(c).get("code"))
-        if pair in keys or pair[1] in keys:
+        system, value = obj(c).get("system"), obj(c).get("code")
+        if not isinstance(value, str):
+            continue  # malformed coding: not one we read, so it is never validated or used
+        if (system if isinstance(system, str) else None, value) in keys or value in keys:
             return True
     if raw_profiles(resource) & set(table("staging")["profiles"]):
         return True

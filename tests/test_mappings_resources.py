@@ -305,3 +305,17 @@ def test_odd_json_in_resources_the_mapping_does_not_validate_never_crashes_it():
            {"resourceType": "RequestGroup", "id": "rg", "extension": ["1L"]}]
     order = order_from_resources(drafts, prefetch + odd, request_id="h", received_at=NOW)
     assert order.clinical_trial_nct is None and order.ecog == 1
+
+
+def test_an_observation_whose_coding_system_or_code_is_an_object_is_skipped_not_a_crash():
+    from datetime import datetime, timezone
+
+    from mappings import order_from_resources
+
+    bad = {"resourceType": "Observation", "id": "x", "status": "final",
+           "code": {"coding": [{"system": {"not": "a string"}, "code": {"also": "wrong"}}]},
+           "subject": {"reference": "Patient/p1"}}
+    order = order_from_resources([], [bad], request_id="r1",
+                                 received_at=datetime(2026, 11, 22, tzinfo=timezone.utc), patient_id="p1")
+    assert order.biomarkers == ()
+    assert order.ecog is None
