@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The development configuration: CDS Hooks JWT verification off so the README's curl examples
+# work as they are. `oncopath serve` alone requires JWTs (see README, Security).
 serve: $(STAMP)
-	$(VENV)/bin/oncopath serve
+	ONCOPATH_CDS_JWT_REQUIRED=$${ONCOPATH_CDS_JWT_REQUIRED:-0} $(VENV)/bin/oncopath serve
 
 # The browser test (tests/browser) drives Debian's chromium, never a downloaded browser build:
 # install it when missing, if we are root with apt-get; otherwise that test skips (fails under CI=true).

@@ -57,6 +57,15 @@ def _serve(args) -> int:
     from server.app import create_app
 
     workers = args.workers or os.cpu_count() or 1
+    if not os.environ.get("ONCOPATH_SECRET_KEY"):
+        # One key for every worker of this run, made before they fork: otherwise each worker
+        # signs portal sessions with its own key and a sign-in works on one worker only.
+        # It still ends with the process; production sets ONCOPATH_SECRET_KEY.
+        import secrets
+        import sys as _sys
+        os.environ["ONCOPATH_SECRET_KEY"] = secrets.token_hex(32)
+        print("oncopath: no ONCOPATH_SECRET_KEY set; portal sessions last until this server stops",
+              file=_sys.stderr)
 
     class _App(BaseApplication):
         def load_config(self):
