@@ -136,9 +136,21 @@ def test_crd_examples_for_other_hooks_are_refused_with_a_400(client, examples_di
     assert req["hook"] in issue["diagnostics"]
 
 
-def test_the_pre_1_0_docs_example_without_draft_orders_is_a_400_naming_draft_orders(client, examples_dir):
+def test_the_pre_1_0_docs_example_is_read_through_context_medications_and_gets_no_pa(client, examples_dir):
     req = load(examples_dir / "cds-hooks-spec" / "order-sign-request-docs.json")
     assert "medications" in req["context"] and "draftOrders" not in req["context"]
+    with responses.RequestsMock() as ehr:
+        ehr.get(re.compile(r"http://fhir\.example\.com/Coverage\?.*"), json=coverage_bundle())
+        body = ok(client.post(SIGN, json=req))
+    assert body["cards"] == []
+    [action] = body["systemActions"]
+    assert action["resource"]["id"] == "medrx001"
+    assert coverage_info(action)["pa-needed"] == ["no-auth"]
+
+
+def test_a_context_with_neither_draft_orders_nor_medications_is_a_400_naming_draft_orders(client, examples_dir):
+    req = load(examples_dir / "cds-hooks-spec" / "order-sign-request-docs.json")
+    del req["context"]["medications"]
     assert outcome(client.post(SIGN, json=req), 400)["expression"] == ["context.draftOrders"]
 
 
@@ -427,3 +439,13 @@ def test_context_values_are_url_encoded_in_the_queries_made_to_the_ehr(client, t
         ehr.get(re.compile(r"https://ehr\.example\.org/fhir/Patient/.*"), status=404)
         outcome(client.post(SIGN, json=req), 412)
         assert ehr.calls[0].request.url == f"{EHR}/Patient/p1%26_include%3D%2A"
+
+
+def test_prefetch_keys_the_service_did_not_ask_for_are_ignored_and_legacy_wrappers_unwrapped(client, fixtures_dir):
+    req = thp(fixtures_dir)
+    req["prefetch"]["somethingElse"] = "not a resource at all"   # not ours: ignored, not refused
+    req["prefetch"]["patient"] = {"response": {"status": "200 OK"}, "resource": req["prefetch"]["patient"]}
+    with responses.RequestsMock():   # the unwrapped patient is used: nothing is fetched
+        body = ok(client.post(SIGN, json=req))
+    assert body["cards"][0]["summary"].startswith("On pathway: THP")
+    assert {coverage_info(a)["pa-needed"][0] for a in body["systemActions"]} == {"satisfied"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from server.errors import BadRequest, Issue
+from server.http import limits
 from server.hooks.registry import CARD_OPTIONS, HookService
 
 
@@ -95,9 +96,13 @@ def parse(body: object, service: HookService) -> HookRequest:
         prefetch = {}
     if not isinstance(prefetch, dict):
         raise _bad("prefetch must be an object", "prefetch")
+    # Only the keys this service declared are read; others (a client's own, or another
+    # service's) are ignored rather than refused, as CDS Hooks clients may send extra keys.
+    prefetch = {k: _unwrap_legacy(v) for k, v in prefetch.items() if k in service.prefetch}
     for key, value in prefetch.items():
         if value is not None and not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
             raise _bad(f"prefetch.{key} must be a FHIR resource or null", f"prefetch.{key}")
+        limits.check_bundle_entries(value, f"prefetch.{key}.entry")
 
     return HookRequest(hook=hook, hook_instance=hook_instance, context=context, patient_id=patient_id,
                        user_id=user_id, encounter_id=encounter_id, draft_orders=draft_orders,
@@ -105,8 +110,22 @@ def parse(body: object, service: HookService) -> HookRequest:
                        prefetch=prefetch, configuration=_configuration(body.get("extension")), raw=body)
 
 
+def _unwrap_legacy(value: object) -> object:
+    """Pre-1.0 prefetch values were `{"response": {...}, "resource": {...}}`: take the resource."""
+    if isinstance(value, dict) and "resourceType" not in value and isinstance(value.get("resource"), dict) \
+            and isinstance(value.get("response"), dict):
+        return value["resource"]
+    return value
+
+
 def _draft_orders(context: dict) -> list[dict]:
     bundle = context.get("draftOrders")
+    if bundle is None and isinstance(context.get("medications"), list):
+        # Pre-1.0 clients (and the spec's own docs example) send `context.medications`, an
+        # array of orders. Conformance replayers send it too: read it as the draft orders
+        # rather than refuse the call; it gets the same per-order answer.
+        bundle = {"resourceType": "Bundle", "type": "collection",
+                  "entry": [{"resource": r} for r in context["medications"]]}
     if bundle is None:
         raise _bad("context.draftOrders is required", "context.draftOrders", "required")
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
@@ -114,6 +133,7 @@ def _draft_orders(context: dict) -> list[dict]:
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise _bad("context.draftOrders.entry must be an array", "context.draftOrders.entry", "structure")
+    limits.check_bundle_entries(bundle, "context.draftOrders.entry")   # 413 past MAX_BUNDLE_ENTRIES
     out: list[dict] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
