@@ -441,8 +441,8 @@ def test_context_values_are_url_encoded_in_the_queries_made_to_the_ehr(client, t
         assert ehr.calls[0].request.url == f"{EHR}/Patient/p1%26_include%3D%2A"
 
 
-def test_prefetch_keys_the_service_did_not_ask_for_are_ignored_and_legacy_wrappers_unwrapped(client, fixtures_dir):
-    req = thp(fixtures_dir)
+def test_prefetch_keys_the_service_did_not_ask_for_are_ignored_and_legacy_wrappers_unwrapped(client, thp):
+    req = thp
     req["prefetch"]["somethingElse"] = "not a resource at all"   # not ours: ignored, not refused
     req["prefetch"]["patient"] = {"response": {"status": "200 OK"}, "resource": req["prefetch"]["patient"]}
     with responses.RequestsMock():   # the unwrapped patient is used: nothing is fetched
