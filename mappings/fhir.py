@@ -33,6 +33,11 @@ def system(key: str) -> str:
     return table("systems").get(key, key)
 
 
+def canonical_system(uri: str) -> str:
+    """The canonical URI for a known variant (e.g. https:// RxNorm), else the URI as sent."""
+    return table("systems")["aliases"].get(uri, uri)
+
+
 # --- parsing ---------------------------------------------------------------------------------
 
 def parse(resource: Any, path: str, expected: str | Iterable[str] | None = None):
@@ -110,7 +115,7 @@ def codings(concept) -> list:
 def to_code(coding) -> Code | None:
     if coding is None or not coding.code:
         return None
-    return Code(system=coding.system or "", code=coding.code, display=coding.display)
+    return Code(system=canonical_system(coding.system or ""), code=coding.code, display=coding.display)
 
 
 def codes_in(concept, systems: Iterable[str] | None = None) -> tuple[Code, ...]:

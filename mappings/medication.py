@@ -14,9 +14,31 @@ from server.domain.order import Code, DrugLine, DrugRole, LineOfTherapy, Setting
 from server.errors import BadRequest, Issue
 
 from mappings.fhir import (
-    ResourceIndex, as_date, codes_in, codings, concept_text, extensions, parse, table,
+    ResourceIndex, as_date, canonical_system, codes_in, codings, concept_text, extensions, parse, table,
 )
 from mappings.therapy import line_of_therapy_from_extensions
+
+
+def raw_drug_codes(resource: dict) -> list[Code]:
+    """The drug codes of a MedicationRequest read from raw JSON, without validating it: a cheap
+    first look, so orders no program drug is on are never parsed (hot path). Inline concept or a
+    contained Medication; system variants folded to their canonical URI like every mapping."""
+    if not isinstance(resource, dict):
+        return []
+    concepts = [resource.get("medicationCodeableConcept")]
+    ref = resource.get("medicationReference")
+    ref = ref.get("reference") if isinstance(ref, dict) else None
+    if isinstance(ref, str) and ref.startswith("#"):
+        contained = resource.get("contained")
+        concepts += [c.get("code") for c in (contained if isinstance(contained, list) else [])
+                     if isinstance(c, dict) and c.get("id") == ref[1:]]
+    out = []
+    for concept in concepts:
+        codings_ = concept.get("coding") if isinstance(concept, dict) else None
+        for c in codings_ if isinstance(codings_, list) else []:
+            if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str):
+                out.append(Code(canonical_system(c["system"]), c["code"], c.get("display")))
+    return out
 
 
 @dataclass(frozen=True)

@@ -180,3 +180,13 @@ def test_order_select_advises_on_the_selection_and_records_nothing(app, hook):
 def test_an_unknown_worksheet_is_a_404(app):
     resp = app.test_client().get("/fhir/Questionnaire/oncopath-worksheet-spleen")
     assert resp.status_code == 404 and resp.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_drugs_coded_with_the_https_rxnorm_variant_are_reviewed_like_the_canonical_uri(client, fixtures_dir):
+    req = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
+    for entry in req["context"]["draftOrders"]["entry"]:
+        for coding in entry["resource"]["medicationCodeableConcept"]["coding"]:
+            coding["system"] = coding["system"].replace("http://", "https://")
+    req["hookInstance"] = "https-variant-" + req["hookInstance"]
+    body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
+    assert body["cards"][0]["summary"].startswith("On pathway: THP")

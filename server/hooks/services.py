@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 import mappings
 from cards import RenderContext, render, render_unmanaged
 from server import engine
-from server.domain.order import Code, History
+from mappings.medication import raw_drug_codes
+from server.domain.order import History
 from server.errors import Issue, ServiceError
 from server.hooks import prefetch as prefetching
 from server.hooks import request as hook_request
@@ -20,12 +21,6 @@ from server.hooks.questionnaires import questionnaire_id
 from server.hooks.registry import REQUIRED_PREFETCH, HookService
 
 log = logging.getLogger(__name__)
-
-# Some EHRs (and CRD's own examples) send https:// variants of the standard code-system URIs.
-_SYSTEM_ALIASES = {
-    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "https://www.nlm.nih.gov/research/umls/rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
-}
 
 
 class ServiceUnavailable(ServiceError):
@@ -102,30 +97,8 @@ def _set_coverage(ctx: RenderContext, data: prefetching.PatientData) -> None:
         ctx.coverage_state = "none"
 
 
-def medication_codes(order: dict) -> list[Code]:
-    """RxNorm/HCPCS/NDC codes of a draft MedicationRequest (inline, or a contained Medication)."""
-    concepts = []
-    if isinstance(order.get("medicationCodeableConcept"), dict):
-        concepts.append(order["medicationCodeableConcept"])
-    medication_ref = order.get("medicationReference")
-    ref = medication_ref.get("reference") if isinstance(medication_ref, dict) else None
-    if isinstance(ref, str) and ref.startswith("#"):
-        contained_list = order.get("contained")
-        for contained in contained_list if isinstance(contained_list, list) else []:
-            if isinstance(contained, dict) and contained.get("id") == ref[1:] and isinstance(contained.get("code"), dict):
-                concepts.append(contained["code"])
-    codes = []
-    for cc in concepts:
-        codings = cc.get("coding")
-        for coding in codings if isinstance(codings, list) else []:
-            if isinstance(coding, dict) and isinstance(coding.get("system"), str) and isinstance(coding.get("code"), str):
-                codes.append(Code(_SYSTEM_ALIASES.get(coding["system"], coding["system"]), coding["code"],
-                                  coding.get("display")))
-    return codes
-
-
 def is_oncology_order(order: dict, kb) -> bool:
     """A draft MedicationRequest for a drug the knowledge base knows (chemo, immuno, supportive...)."""
     if order.get("resourceType") != "MedicationRequest":
         return False
-    return any(kb.drug_for(code) is not None for code in medication_codes(order))
+    return any(kb.drug_for(code) is not None for code in raw_drug_codes(order))
