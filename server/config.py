@@ -15,8 +15,16 @@ DEFAULTS = {
     # Public base URL of this service, used for JWT `aud` and links; None = from the request.
     "PUBLIC_BASE_URL": None,
     "PAYER_NAME": "oncopath demo health plan",
+    # Outbound FHIR reads (missing prefetch): a deadline in seconds for each read as a whole
+    # (connect + the complete body), and a cap on the bytes of one response (read streamed).
     "FHIR_FETCH_TIMEOUT": 3.0,
+    "FHIR_FETCH_MAX_BYTES": 5 * 1024 * 1024,
+    # Request limits (server/http/limits.py), each answered with a 413 OperationOutcome:
+    # body bytes, JSON nesting depth, and entries in one Bundle (PAS request, draftOrders,
+    # each prefetched Bundle).
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "MAX_JSON_DEPTH": 64,
+    "MAX_BUNDLE_ENTRIES": 1000,
     "DEV": False,
 }
 

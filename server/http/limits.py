@@ -1,0 +1,125 @@
+"""Request limits, checked before any route reads a body. Each one is a 413 OperationOutcome
+(issue code `too-costly`) naming the limit and its config key, and nothing is stored.
+
+- `MAX_CONTENT_LENGTH` (bytes): checked here from Content-Length; a chunked body without one is
+  cut by Werkzeug at the same limit (RequestEntityTooLarge, also a 413 OperationOutcome).
+- `MAX_JSON_DEPTH`: nesting of arrays/objects in a JSON body. Python's json parser and every
+  recursive walk after it would otherwise hit RecursionError (a 500) on `[[[[...]]]]`.
+- `MAX_BUNDLE_ENTRIES`: entries in one Bundle (PAS request/inquiry, CDS draftOrders, each
+  prefetched Bundle) — `check_bundle_entries`, called by the parsers of those bodies.
+
+Outbound FHIR reads have their own limits (FHIR_FETCH_TIMEOUT, FHIR_FETCH_MAX_BYTES): see
+server/hooks/fetcher.py.
+"""
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+
+from flask import Flask, current_app, has_app_context, request
+
+from server import config
+from server.errors import BadRequest, Issue, PayloadTooLarge
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A JSON string literal (unrolled loop: linear, no backtracking blow-up on long strings).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [0] * 256
+for _b in b"[{":
+    _STEP[_b] = 1
+for _b in b"]}":
+    _STEP[_b] = -1
+
+
+# A \uD800-\uDFFF escape not part of a high+low pair (an even run of backslashes before it
+# is escaped backslashes, not an escape).
+_LONE_SURROGATE = re.compile(
+    rb'(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})'
+    rb'|(?<!\\)(?:\\\\)*(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}')
+_NUL = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')
+
+
+def setting(key: str):
+    """A limit from the app's config (or its default outside an app context)."""
+    if has_app_context():
+        value = current_app.config.get(key)
+        if value is not None:
+            return value
+    return config.DEFAULTS[key]
+
+
+def json_depth(raw: bytes) -> int:
+    """Deepest nesting of arrays/objects in a JSON text (brackets inside strings not counted).
+    Runs at C speed (regex + translate + accumulate): it sits in front of the hot path."""
+    if b'\\"' in raw:   # escaped quotes: strings need the full regex
+        stripped = _STRING.sub(b"", raw)
+    else:                 # no escaped quote: every other piece between quotes is a string
+        stripped = b"".join(raw.split(b'"')[0::2])
+    brackets = stripped.translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    return max(0, max(accumulate(map(_STEP.__getitem__, brackets))))
+
+
+def too_large(diagnostics: str, expression: str | None = None) -> PayloadTooLarge:
+    return PayloadTooLarge(Issue("too-costly", diagnostics, expression=[expression] if expression else []))
+
+
+def check_json_depth(raw: bytes, limit: int | None = None) -> None:
+    limit = int(limit if limit is not None else setting("MAX_JSON_DEPTH"))
+    # Cheap pre-check: fewer opening brackets than the limit cannot nest deeper than it.
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return
+    depth = json_depth(raw)
+    if depth > limit:
+        raise too_large(f"the JSON body nests {depth} levels deep; at most {limit} are accepted "
+                        f"(MAX_JSON_DEPTH)")
+
+
+def check_json_text(raw: bytes) -> None:
+    """400 for JSON escapes that are no text: an unpaired UTF-16 surrogate (`\\ud800`: not a
+    Unicode character, it cannot be encoded into the database) or NUL (`\\u0000`: FHIR strings
+    may not hold it, PostgreSQL cannot store it). Found by fuzzing: both were 500s."""
+    if b"\\u" not in raw:   # the usual case: no escapes at all
+        return
+    if _LONE_SURROGATE.search(raw):
+        raise BadRequest(Issue("invalid", "the body contains an unpaired UTF-16 surrogate escape "
+                                          "(\\ud800-\\udfff), which is not a Unicode character"))
+    if _NUL.search(raw):
+        raise BadRequest(Issue("invalid", "the body contains a NUL character (\\u0000), "
+                                          "which FHIR strings may not hold"))
+
+
+def check_bundle_entries(bundle: dict, expression: str, limit: int | None = None) -> None:
+    """At most MAX_BUNDLE_ENTRIES entries in one Bundle."""
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    limit = int(limit if limit is not None else setting("MAX_BUNDLE_ENTRIES"))
+    if isinstance(entries, list) and len(entries) > limit:
+        raise too_large(f"the Bundle has {len(entries)} entries; at most {limit} are accepted "
+                        f"(MAX_BUNDLE_ENTRIES)", expression)
+
+
+def check_request() -> None:
+    """before_request: body size from Content-Length, then JSON depth and text of a non-form body."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length and request.content_length > limit:
+        raise too_large(f"the body is {request.content_length} bytes; at most {limit} are accepted "
+                        f"(MAX_CONTENT_LENGTH)")
+    if request.mimetype in _FORM_TYPES:
+        return
+    raw = request.get_data(cache=True)   # cached: the route reads the same bytes again
+    if limit and request.content_length is None and len(raw) >= limit:
+        # A chunked body is cut by Werkzeug at the limit without a word: one more byte means
+        # it was longer (else the route would answer "not JSON" about a truncated body).
+        if request.environ["wsgi.input"].read(1):
+            raise too_large(f"the body is larger than {limit} bytes (MAX_CONTENT_LENGTH)")
+    if raw:
+        check_json_depth(raw)
+        check_json_text(raw)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_request)
