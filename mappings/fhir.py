@@ -7,6 +7,7 @@ the element path, e.g. `Bundle.entry[2].resource.dosageInstruction[0].timing`.
 from __future__ import annotations
 
 from datetime import date, datetime
+import copy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -61,7 +62,34 @@ def parse(resource: Any, path: str, expected: str | Iterable[str] | None = None)
     try:
         return model.model_validate(resource)
     except ValidationError as exc:
+        lenient = _repeating_elements_as_lists(resource, exc)
+        if lenient is None:
+            raise _bad_request(exc, rtype, path) from None
+    try:
+        return model.model_validate(lenient)
+    except ValidationError as exc:
         raise _bad_request(exc, rtype, path) from None
+
+
+def _repeating_elements_as_lists(resource: dict, exc: ValidationError) -> dict | None:
+    """A repeating (0..*) element sent as one object is read as a one-item list: the CDS Hooks
+    Sandbox sends MedicationRequest.category that way (an STU3 habit). Only that kind of error
+    is forgiven; a copy is corrected, the request itself is kept as sent. None: nothing to fix."""
+    fixed, changed = copy.deepcopy(resource), False
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        if err.get("type") != "list_type" or not isinstance(err.get("input"), dict) or not loc:
+            continue
+        node = fixed
+        try:
+            for part in loc[:-1]:
+                node = node[part]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(node, dict) and isinstance(node.get(loc[-1]), dict):
+            node[loc[-1]] = [node[loc[-1]]]
+            changed = True
+    return fixed if changed else None
 
 
 def _bad_request(exc: ValidationError, rtype: str, path: str) -> BadRequest:

@@ -238,3 +238,31 @@ def test_the_input_dict_is_not_modified():
     before = copy.deepcopy(mr)
     line(mr)
     assert mr == before
+
+
+def test_a_category_sent_as_one_object_instead_of_a_list_is_read_as_that_one_category():
+    """The CDS Hooks Sandbox sends MedicationRequest.category as an object (STU3 style)."""
+    from mappings.fhir import parse
+
+    mr = {"resourceType": "MedicationRequest", "id": "m1", "status": "draft", "intent": "order",
+          "subject": {"reference": "Patient/p1"},
+          "category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                                   "code": "community"}]},
+          "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                    "code": "224905"}]}}
+    parsed = parse(mr, "draftOrders[0]", "MedicationRequest")
+    assert [c.code for c in parsed.category[0].coding] == ["community"]
+    assert isinstance(mr["category"], dict)   # the caller's copy is untouched
+
+
+def test_a_wrong_type_that_is_not_a_single_object_for_a_list_is_still_a_bad_request():
+    import pytest
+
+    from mappings.fhir import parse
+    from server.errors import BadRequest
+
+    mr = {"resourceType": "MedicationRequest", "id": "m1", "status": "draft", "intent": "order",
+          "subject": {"reference": "Patient/p1"}, "category": "community"}
+    with pytest.raises(BadRequest) as err:
+        parse(mr, "draftOrders[0]", "MedicationRequest")
+    assert err.value.issues[0].expression == ["draftOrders[0].category"]
