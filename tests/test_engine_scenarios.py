@@ -464,6 +464,12 @@ SCENARIOS: list[Scenario] = [
       order(*thp(), rx("ondansetron"), rx("dexamethasone"), biomarkers=HER2_POS), CaseStatus.AUTHORIZED,
       {**dict.fromkeys(OUT, A), "ondansetron": A, "dexamethasone": A}, ["policy-met"],
       check=_all(_on_pathway("breast-her2-met-thp"), _trace_mentions("R1", "5 drug line(s) evaluated together"))),
+    # ---- R2 + R5: an unmatched regimen of pharmacy-benefit drugs only has nothing to pend
+    S("oral-drugs-only-without-a-regimen-match-are-other-impact-not-a-pended-custom-plan", "R2",
+      order(rx("capecitabine"), biomarkers=[bm("HER2", "negative"), bm("ER", "positive")]),
+      CaseStatus.COMPLETED, {"capecitabine": OI}, ["pharmacy-benefit"],
+      check=lambda d: d.pend_reasons == () and d.due_by is None
+      and [x.severity.value for x in d.deviations if x.kind.value == "custom-treatment-plan"] == ["warning"]),
 ]
 
 
@@ -541,3 +547,12 @@ def test_every_scenario_decision_round_trips_through_its_dict_form():
     for sc in SCENARIOS:
         d = decide(sc.order, KB, sc.history)
         assert decision_from_dict(decision_to_dict(d)) == d, sc.id
+
+
+def test_alternatives_are_biomarker_matched_only_when_the_biomarker_was_reported_and_fits():
+    unreported = decide(order(rx("gemcitabine"), rx("trastuzumab")), KB, History.empty())
+    her2_alts = [a for a in unreported.alternatives if a.pathway_id.startswith("breast-her2")]
+    assert her2_alts and all(not a.precision and not a.criteria_met for a in her2_alts)
+    reported = decide(order(rx("gemcitabine"), rx("trastuzumab"), biomarkers=HER2_POS), KB, History.empty())
+    her2_alts = [a for a in reported.alternatives if a.pathway_id.startswith("breast-her2")]
+    assert her2_alts and all(a.precision and a.criteria_met for a in her2_alts)

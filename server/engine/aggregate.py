@@ -30,7 +30,7 @@ def apply_case_pends(case: Case) -> None:
 
 def case_status(case: Case) -> CaseStatus:
     statuses = [w.status for w in case.drugs]
-    if case.custom_plan or DrugStatus.IN_PROGRESS in statuses:
+    if (case.custom_plan and any(w.managed for w in case.drugs)) or DrugStatus.IN_PROGRESS in statuses:
         return CaseStatus.IN_PROGRESS
     if DrugStatus.AUTHORIZED in statuses:
         return CaseStatus.AUTHORIZED

@@ -130,11 +130,14 @@ def find_alternatives(case: Case) -> None:
         checks = pathway_checks(p, case.order)
         if any(c.status is False for c in checks):
             continue
-        bucket = met if all(c.status is True for c in checks) else possible
+        all_met = all(c.status is True for c in checks)
+        bucket = met if all_met else possible
         for r in p.regimens:
             if r.id == requested:
                 continue
-            bucket.append(Alternative(p.id, r.id, r.name, _drug_keys(r), precision=_targeted(p)))
+            # "biomarker-matched" only when the biomarker was reported and fits, never on a guess
+            bucket.append(Alternative(p.id, r.id, r.name, _drug_keys(r), precision=all_met and _targeted(p),
+                                      criteria_met=all_met))
     case.alternatives = (met + possible)[:MAX_ALTERNATIVES]
     if case.alternatives:
         case.trace.add("R4", "on-pathway alternatives: " + ", ".join(a.regimen_id for a in case.alternatives))
@@ -149,8 +152,13 @@ def _schedule_misfits(case: Case, regimen: Regimen) -> int:
 
 def _custom(case: Case, why: str) -> None:
     case.custom_plan = True
-    case.deviate(Deviation(DeviationKind.CUSTOM_TREATMENT_PLAN, Severity.PEND,
-                           f"Custom Treatment Plan: {why}; all managed drugs pend for review"))
+    if any(w.managed for w in case.drugs):
+        case.deviate(Deviation(DeviationKind.CUSTOM_TREATMENT_PLAN, Severity.PEND,
+                               f"Custom Treatment Plan: {why}; all managed drugs pend for review"))
+    else:
+        # Nothing here is this program's to review (e.g. oral drugs only): nothing to pend.
+        case.deviate(Deviation(DeviationKind.CUSTOM_TREATMENT_PLAN, Severity.WARNING,
+                               f"Custom Treatment Plan: {why}; no drug in it is managed by this program"))
 
 
 def _mismatch_kind(check: Check) -> DeviationKind:
