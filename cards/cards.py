@@ -159,7 +159,10 @@ def alternative_suggestion(alt: Alternative, decision: Decision, ctx: RenderCont
     label = f"Switch to {alt.regimen_name} (on pathway)"
     if alt.precision:
         label += " — biomarker-matched"
-    return {"label": _clip(label, 120), "uuid": str(uuid.uuid4()), "isRecommended": recommended,
+    elif not alt.criteria_met:
+        label += " — if eligibility is confirmed"
+    return {"label": _clip(label, 120), "uuid": str(uuid.uuid4()),
+            "isRecommended": recommended and alt.criteria_met,
             "actions": actions}
 
 

@@ -158,6 +158,20 @@ def test_an_off_pathway_regimen_gets_a_warning_with_the_pathway_regimen_as_a_del
     assert card["overrideReasons"][0]["display"]
 
 
+def test_an_alternative_whose_criteria_are_not_yet_met_is_offered_but_not_recommended(kb):
+    alt = Alternative("breast-her2pos-metastatic-1l", "breast-her2-met-thp", "THP (docetaxel, trastuzumab, pertuzumab)",
+                      ("docetaxel", "trastuzumab", "pertuzumab"), precision=False, criteria_met=False)
+    decision = _decision(on_pathway=False, matched=False, alternatives=(alt,), deviations=(
+        Deviation(DeviationKind.CUSTOM_TREATMENT_PLAN, Severity.PEND, "no pathway regimen matches"),),
+        status=CaseStatus.IN_PROGRESS, drug_status=DrugStatus.IN_PROGRESS)
+    body = render(decision, _ctx(kb))
+    card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "off-guideline")
+    [suggestion] = card["suggestions"]
+    assert suggestion["isRecommended"] is False
+    assert suggestion["label"].endswith("— if eligibility is confirmed")
+    assert "biomarker-matched" not in suggestion["label"]
+
+
 def test_a_pended_regimen_names_what_is_missing_and_links_the_tumor_worksheet(kb):
     decision = _decision(status=CaseStatus.IN_PROGRESS, drug_status=DrugStatus.IN_PROGRESS, on_pathway=False,
                          deviations=(Deviation(DeviationKind.MISSING_BIOMARKER, Severity.PEND,

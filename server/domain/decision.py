@@ -109,7 +109,8 @@ class Alternative:
     regimen_id: str
     regimen_name: str
     drug_keys: tuple[str, ...]
-    precision: bool = False            # biomarker-matched targeted option (R19)
+    precision: bool = False            # biomarker-matched targeted option (R19): criteria met
+    criteria_met: bool = True          # False: the patient may qualify once missing data is reported
 
 
 @dataclass(frozen=True)
