@@ -192,3 +192,21 @@ def test_with_jwt_off_for_development_calls_need_no_token(tmp_path, fixtures_dir
                               "CDS_JWT_REQUIRED": False}))
     body = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
     assert app.test_client().post(SIGN, json=body).status_code == 200
+
+
+def test_an_issuer_pinned_to_a_local_copy_of_its_published_key_set_accepts_its_jku_without_fetching(
+        tmp_path, keys, fixtures_dir):
+    published = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+    jwks_file = tmp_path / "pinned-jwks.json"
+    jwks_file.write_text(json.dumps(_jwks(keys)))
+    app = _pinned(create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'pin.db'}",
+                              "CDS_JWT_REQUIRED": True, "PUBLIC_BASE_URL": BASE,
+                              "CDS_TRUSTED_ISSUERS": {ISS: {"jku": published, "jwks": str(jwks_file)}}}))
+    body = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
+    client = app.test_client()
+    with responses.RequestsMock():   # any fetch of the published URL would fail the test
+        ok = client.post(SIGN, json=body, headers={"Authorization": "Bearer " + es384(keys, headers={"jku": published})})
+        assert ok.status_code == 200, ok.get_json()
+        other = client.post(SIGN, json=body, headers={
+            "Authorization": "Bearer " + es384(keys, headers={"jku": "https://evil.example.com/jwks.json"})})
+    rejected(other, "jku")

@@ -1,7 +1,7 @@
 """Verify the `Authorization: Bearer <JWT>` a CDS client sends with each call.
 
 Rules (CDS Hooks 2.0): the issuer must be allow-listed (`CDS_TRUSTED_ISSUERS` maps iss to a
-JWKS file path or URL); the key is found by `kid`; only ES384 and RS384 (never `none` or HMAC);
+JWKS file path or URL, or to {"jku": url, "jwks": file-or-url} to pin a published key set); the key is found by `kid`; only ES384 and RS384 (never `none` or HMAC);
 `aud` is the exact URL called; `exp` is required and not past; `iat` not in the future; each
 `jti` is accepted once. A `jku` header, if present, must be the JWKS URL configured for the iss.
 
@@ -92,8 +92,17 @@ class VerifiedClient:
     jti: str
 
 
+def _issuer_keys(entry: str | dict) -> tuple[str, str | None]:
+    """(where to read the JWKS, the jku the issuer may name). An entry is the JWKS URL (also its
+    jku) or file, or {"jku": url, "jwks": file-or-url} to pin a key set the issuer publishes at
+    `jku` to a local copy (offline, or to avoid trusting a live fetch)."""
+    if isinstance(entry, dict):
+        return entry.get("jwks") or entry.get("jku"), entry.get("jku")
+    return entry, entry
+
+
 class CdsJwtVerifier:
-    def __init__(self, trusted_issuers: dict[str, str], *, timeout: float = 3.0):
+    def __init__(self, trusted_issuers: dict[str, str | dict], *, timeout: float = 3.0):
         self.trusted_issuers = dict(trusted_issuers or {})
         self.jwks = JwksCache(timeout)
         self.jtis = JtiCache()
@@ -114,11 +123,12 @@ class CdsJwtVerifier:
         if not kid:
             raise _reject("JWT header has no kid")
         iss = claims.get("iss")
-        source = self.trusted_issuers.get(iss) if isinstance(iss, str) else None
-        if source is None:
+        entry = self.trusted_issuers.get(iss) if isinstance(iss, str) else None
+        if entry is None:
             raise _reject("JWT issuer is not trusted")
+        source, expected_jku = _issuer_keys(entry)
         jku = header.get("jku")
-        if jku is not None and jku != source:
+        if jku is not None and jku != expected_jku:
             raise _reject("JWT jku is not the key set registered for this issuer")
         key = self._key(source, kid, alg)
         try:
