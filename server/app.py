@@ -42,9 +42,10 @@ def _register_surfaces(app: Flask) -> None:
     """Blueprints per surface; each module exposes `init_app(app)`."""
     import importlib
 
-    for name in ("server.store.extension", "server.http.cors", "server.http.hooks", "server.http.fhir",
-                 "server.http.reviewer", "server.http.subscriptions", "server.http.summary",
-                 "server.http.portal"):
+    # limits first: its before_request must see a body before any route or auth check reads it.
+    for name in ("server.http.limits", "server.store.extension", "server.http.cors", "server.http.hooks",
+                 "server.http.fhir", "server.http.reviewer", "server.http.subscriptions",
+                 "server.http.summary", "server.http.portal", "server.http.openapi"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -34,6 +34,16 @@ def _order_ids(claim: dict) -> set[str]:
     return ids
 
 
+def _audit_foreign_order_ids(store: CaseStore, order_ids: set[str], npis: list[str]) -> None:
+    """An inquiry naming another provider's Order ID finds nothing (the store only searches the
+    inquirer's cases); the attempt is audited as a refusal."""
+    foreign = [oid for oid in sorted(order_ids)[:20]
+               if (rec := store.get_case(oid)) is not None and rec.provider_npi not in npis]
+    if foreign:
+        from server.http.errors import audit_refusal
+        audit_refusal(404, f"PAS inquiry named {len(foreign)} Order ID(s) of another provider")
+
+
 def inquire(bundle: dict, *, store: CaseStore, now: datetime) -> dict:
     claim = pas_validate.validate_inquiry_bundle(bundle)
     index = pas_validate.BundleIndex(bundle)
@@ -50,6 +60,7 @@ def inquire(bundle: dict, *, store: CaseStore, now: datetime) -> dict:
     if issues:
         raise Unprocessable(issues)
 
+    _audit_foreign_order_ids(store, _order_ids(claim), npis)
     records, seen = [], set()
     for npi in npis:
         for rec in store.cases_for_inquiry(members, npi, pas_validate.payer_ids(index, claim),

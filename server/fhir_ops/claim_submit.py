@@ -50,6 +50,8 @@ def related_request_key(bundle: dict, claim: dict) -> str | None:
 def _same_submitter(record, submitter_npis: list[str], field: str, error, text: str) -> None:
     """A provider only ever sees or changes its own cases (the NPI of Claim.provider)."""
     if record.provider_npi and record.provider_npi not in submitter_npis:
+        from server.http.errors import audit_refusal
+        audit_refusal(error.status, f"PAS {field}: a case of another submitter")
         raise error(Issue("business-rule" if error is Unprocessable else "conflict", text,
                           expression=[f"{pas_validate.CLAIM_PATH}.{field}"]))
 

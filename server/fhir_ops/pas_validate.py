@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import pydantic
 
 from server.errors import BadRequest, Issue, Unprocessable
+from server.http import limits
 
 PAS_SD = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 EXT_REQUEST_TYPE = (PAS_SD + "extension-serviceItemRequestType", PAS_SD + "extension-requestType")
@@ -58,6 +59,7 @@ def parse_body(raw: bytes) -> dict:
     if body.get("resourceType") != "Bundle":
         raise BadRequest(Issue("structure", f"expected a Bundle, got resourceType "
                                f"{body.get('resourceType')!r}", expression=["Bundle.resourceType"]))
+    limits.check_bundle_entries(body, "Bundle.entry")   # 413 past MAX_BUNDLE_ENTRIES
     return body
 
 
@@ -284,10 +286,17 @@ def validate_inquiry_bundle(bundle: dict) -> dict:
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 
 
+def _text(value: Any) -> str | None:
+    """A non-empty string, else None: resources other than the Claim are not validated, and a
+    list or number where a string belongs was a 500 (found by fuzzing)."""
+    return value if isinstance(value, str) and value else None
+
+
 def _identifier_values(resource: dict | None, system: str | None = None) -> list[str]:
     out = []
-    for ident in (resource or {}).get("identifier") or []:
-        if isinstance(ident, dict) and ident.get("value") and (system is None or ident.get("system") == system):
+    idents = resource.get("identifier") if isinstance(resource, dict) else None
+    for ident in idents if isinstance(idents, list) else []:
+        if isinstance(ident, dict) and _text(ident.get("value")) and (system is None or ident.get("system") == system):
             out.append(ident["value"])
     return out
 
@@ -295,8 +304,9 @@ def _identifier_values(resource: dict | None, system: str | None = None) -> list
 def provider_npis(index: BundleIndex, ref: dict | None) -> list[str]:
     """NPIs of the provider a Claim names (a PractitionerRole counts for its practitioner and
     organization too); an identifier-only reference counts if it is an NPI."""
-    if isinstance(ref, dict) and (ref.get("identifier") or {}).get("system") == NPI_SYSTEM:
-        return [ref["identifier"].get("value")]
+    ident = ref.get("identifier") if isinstance(ref, dict) else None
+    if isinstance(ident, dict) and ident.get("system") == NPI_SYSTEM and _text(ident.get("value")):
+        return [ident["value"]]
     resource = index.resolve_resource(ref)
     npis = _identifier_values(resource, NPI_SYSTEM)
     if resource and resource.get("resourceType") == "PractitionerRole":
@@ -311,14 +321,14 @@ def member_ids(index: BundleIndex, claim: dict) -> set[str]:
     patient_entry = index.resolve((claim.get("patient") or {}).get("reference"))
     patient = patient_entry.resource if patient_entry else None
     ids = set(_identifier_values(patient))
-    if patient and patient.get("id"):
+    if patient and _text(patient.get("id")):
         ids.add(patient["id"])
     coverages = [index.resolve_resource(i.get("coverage")) for i in claim.get("insurance") or []
                  if isinstance(i, dict)]
     for cov in coverages:
         if cov:
             ids.update(_identifier_values(cov))
-            if cov.get("subscriberId"):
+            if _text(cov.get("subscriberId")):
                 ids.add(cov["subscriberId"])
     return ids
 
@@ -327,12 +337,8 @@ def payer_ids(index: BundleIndex, claim: dict) -> set[str]:
     ref = claim.get("insurer") or {}
     insurer = index.resolve_resource(ref)
     ids = set(_identifier_values(insurer))
-    if insurer and insurer.get("id"):
-        ids.add(insurer["id"])
-    if insurer and insurer.get("name"):
-        ids.add(insurer["name"])
-    if ref.get("reference"):
-        ids.add(ref["reference"])
-    if (ref.get("identifier") or {}).get("value"):
-        ids.add(ref["identifier"]["value"])
+    for value in ((insurer or {}).get("id"), (insurer or {}).get("name"), ref.get("reference"),
+                  (ref.get("identifier") or {}).get("value")):
+        if _text(value):
+            ids.add(value)
     return ids

@@ -5,10 +5,16 @@ the data was required (412) or optional (carry on, noting it).
 """
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
+
+from server.errors import BadRequest, PayloadTooLarge
+from server.http import limits
 
 DEFAULT_PAGE_CAP = 5
 
@@ -27,11 +33,15 @@ class FetchResult:
 
 class FhirFetcher:
     def __init__(self, base_url: str | None, access_token: str | None, *, timeout: float,
-                 page_cap: int = DEFAULT_PAGE_CAP, session: requests.Session | None = None):
+                 page_cap: int = DEFAULT_PAGE_CAP, session: requests.Session | None = None,
+                 max_bytes: int | None = None, max_entries: int | None = None):
         self.base_url = base_url.rstrip("/") if base_url else None
         self.access_token = access_token
         self.timeout = timeout
         self.page_cap = page_cap
+        self.max_bytes = int(max_bytes if max_bytes is not None else limits.setting("FHIR_FETCH_MAX_BYTES"))
+        # Resources kept from one search (all pages): past it the rest is not read (truncated).
+        self.max_entries = int(max_entries if max_entries is not None else limits.setting("MAX_BUNDLE_ENTRIES"))
         self.session = session or requests.Session()
 
     def _headers(self) -> dict:
@@ -48,23 +58,63 @@ class FhirFetcher:
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
     def _get(self, url: str) -> tuple[dict | None, str | None, int | None]:
+        """One read, bounded: FHIR_FETCH_TIMEOUT for the whole exchange (not per socket read,
+        so a server dripping bytes cannot hold the hook) and FHIR_FETCH_MAX_BYTES of body."""
+        deadline = time.monotonic() + self.timeout
         try:
-            resp = self.session.get(url, headers=self._headers(), timeout=self.timeout)
+            resp = self.session.get(url, headers=self._headers(), timeout=self.timeout, stream=True)
         except requests.Timeout:
             return None, "timeout", None
         except requests.RequestException as exc:
             return None, f"connection error ({type(exc).__name__})", None
-        if resp.status_code != 200:
-            return None, f"HTTP {resp.status_code}", resp.status_code
         try:
-            body = resp.json()
-        except ValueError:
+            if resp.status_code != 200:
+                return None, f"HTTP {resp.status_code}", resp.status_code
+            raw, error = self._read_body(resp, deadline)
+        finally:
+            resp.close()
+        if error:
+            return None, error, resp.status_code
+        try:
+            limits.check_json_depth(raw)
+            limits.check_json_text(raw)
+            body = json.loads(raw)
+        except PayloadTooLarge:
+            return None, "response nests deeper than MAX_JSON_DEPTH", resp.status_code
+        except BadRequest:
+            return None, "response holds a NUL or an unpaired surrogate escape", resp.status_code
+        except (ValueError, RecursionError):
             return None, "response is not JSON", resp.status_code
         if not isinstance(body, dict) or "resourceType" not in body:
             return None, "response is not a FHIR resource", resp.status_code
         if body["resourceType"] == "OperationOutcome":
             return None, "server answered with an OperationOutcome", resp.status_code
         return body, None, 200
+
+    def _read_body(self, resp: requests.Response, deadline: float) -> tuple[bytes, str | None]:
+        too_big = f"response larger than {self.max_bytes} bytes (FHIR_FETCH_MAX_BYTES)"
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return b"", too_big
+        chunks, size = [], 0
+        read1 = getattr(resp.raw, "read1", None)
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    return b"", "timeout"
+                # read1: whatever has arrived (up to 64 KiB), without waiting to fill the chunk.
+                chunk = read1(65536, decode_content=True) if read1 else resp.raw.read(65536, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > self.max_bytes:
+                    return b"", too_big
+                chunks.append(chunk)
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            if "timed out" in str(exc).lower() or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
+                return b"", "timeout"
+            return b"", f"connection error ({type(exc).__name__})"
+        return b"".join(chunks), None
 
     def fetch(self, query: str) -> FetchResult:
         """`query` is a relative FHIR read or search (`Patient/1`, `Coverage?patient=1`)."""
@@ -84,9 +134,9 @@ class FhirFetcher:
         resources = entries_of(bundle)
         pages = 1
         next_url = next_link(bundle)
-        while next_url:
-            if pages >= self.page_cap:
-                return FetchResult(resources, truncated=True)
+        while next_url or len(resources) > self.max_entries:
+            if pages >= self.page_cap or len(resources) > self.max_entries:
+                return FetchResult(resources[:self.max_entries], truncated=True)
             if not self._same_server(next_url):
                 return FetchResult(resources, error="next link points outside fhirServer")
             body, error, _ = self._get(next_url)

@@ -2,14 +2,15 @@
 (issue code `too-costly`) naming the limit and its config key, and nothing is stored.
 
 - `MAX_CONTENT_LENGTH` (bytes): checked here from Content-Length; a chunked body without one is
-  cut by Werkzeug at the same limit (RequestEntityTooLarge, also a 413 OperationOutcome).
+  cut by Werkzeug at the limit, and one byte more makes it a 413 here too.
 - `MAX_JSON_DEPTH`: nesting of arrays/objects in a JSON body. Python's json parser and every
   recursive walk after it would otherwise hit RecursionError (a 500) on `[[[[...]]]]`.
 - `MAX_BUNDLE_ENTRIES`: entries in one Bundle (PAS request/inquiry, CDS draftOrders, each
   prefetched Bundle) — `check_bundle_entries`, called by the parsers of those bodies.
 
-Outbound FHIR reads have their own limits (FHIR_FETCH_TIMEOUT, FHIR_FETCH_MAX_BYTES): see
-server/hooks/fetcher.py.
+Also here, as a 400: JSON escapes that are not text (`\\u0000`, an unpaired surrogate), which
+no database column can hold. Outbound FHIR reads have their own limits (FHIR_FETCH_TIMEOUT,
+FHIR_FETCH_MAX_BYTES): see server/hooks/fetcher.py.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from flask import Flask, current_app, has_app_context, request
 from server import config
 from server.errors import BadRequest, Issue, PayloadTooLarge
 
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A JSON string literal (unrolled loop: linear, no backtracking blow-up on long strings).
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -101,16 +101,16 @@ def check_bundle_entries(bundle: dict, expression: str, limit: int | None = None
 
 
 def check_request() -> None:
-    """before_request: body size from Content-Length, then JSON depth and text of a non-form body."""
+    """before_request: body size from Content-Length, then JSON depth and text of the body."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length and request.content_length > limit:
         raise too_large(f"the body is {request.content_length} bytes; at most {limit} are accepted "
                         f"(MAX_CONTENT_LENGTH)")
-    if request.mimetype in _FORM_TYPES:
-        return
-    raw = request.get_data(cache=True)   # cached: the route reads the same bytes again
+    # Every body, whatever its Content-Type: the hook routes parse JSON with force=True, and no
+    # route takes uploads (the portal's forms are small and parsed from the cached bytes).
+    raw = request.get_data(cache=True)   # cached: the route (or the form parser) reads it again
     if limit and request.content_length is None and len(raw) >= limit:
         # A chunked body is cut by Werkzeug at the limit without a word: one more byte means
         # it was longer (else the route would answer "not JSON" about a truncated body).

@@ -27,6 +27,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
                    url_for)
 
 from server.errors import Issue, NotFound, ServiceError
+from server.http.errors import audit_refusal
 from server.http.reviewer import get_review, metrics_period, now
 from server.http.summary import summary_for
 from server.review import metrics
@@ -98,6 +99,8 @@ def status():
         return render_template("status.html", summary=None, order_id="", npi="")
     record = get_review().cases.get_case(order_id) if order_id else None
     if record is None or not npi or record.provider_npi != npi:
+        if record is not None:   # on file, but not this provider's: audited, answered as unknown
+            audit_refusal(404, "case status refused: the NPI given is not the submitting provider's")
         # Same answer for unknown and not-yours: an Order ID alone reveals nothing.
         return render_template("status.html", summary=None, order_id=order_id, npi=npi,
                                error="No order was found for this Order ID and provider NPI."), 404
@@ -112,6 +115,7 @@ def login():
             reviewer = get_review().authenticate(request.form.get("username"), request.form.get("password"))
         except ServiceError:
             error = "Unknown reviewer or wrong password."
+            audit_refusal(401, "portal sign-in refused: unknown reviewer or wrong password")
         else:
             session.clear()
             session["reviewer_id"] = reviewer.id

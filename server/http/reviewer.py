@@ -78,6 +78,9 @@ def _authenticate():
 def token():
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     body = body if isinstance(body, dict) else {}
+    for key in ("username", "password"):
+        if not isinstance(body.get(key, ""), str):   # a list or number here was a 500 (fuzzing)
+            raise BadRequest(Issue("structure", f"{key} must be a string", expression=[key]))
     service = get_review()
     reviewer = service.authenticate(body.get("username"), body.get("password"))
     token, expires = service.issue_token(reviewer, now())

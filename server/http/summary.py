@@ -17,6 +17,7 @@ import json
 from flask import Blueprint, Flask, current_app, render_template, request, session
 
 from server.errors import Issue, NotFound
+from server.http.errors import audit_refusal
 from server.http.reviewer import bearer_actor, get_review
 from server.review.summary import summary_view
 from server.store.service import CaseRecord
@@ -39,6 +40,8 @@ def case_for_viewer(order_id: str, npi: str | None) -> CaseRecord:
     record = get_review().cases.get_case((order_id or "").strip().upper())
     if record is not None and (viewer_is_reviewer() or (npi and npi.strip() == record.provider_npi)):
         return record
+    if record is not None:   # on file, but not this viewer's: answered as unknown, audited
+        audit_refusal(404, "case read refused: the NPI given is not the submitting provider's")
     raise NotFound(Issue("not-found", "no case with this Order ID for this provider NPI"))
 
 
