@@ -1,9 +1,6 @@
 """Flask app factory. Nothing is created at import time."""
 from __future__ import annotations
 
-import logging
-import os
-
 from flask import Flask, jsonify
 
 from server import config
@@ -31,29 +28,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _init_knowledge(app: Flask) -> None:
     """Load and validate the knowledge base once, at start-up: a broken file fails fast."""
-    try:
-        from server.knowledge.loader import load_knowledge
-    except ImportError:  # knowledge loader not present yet
-        return
+    from server.knowledge.loader import load_knowledge
+
     app.extensions["oncopath.knowledge"] = load_knowledge(app.config["KNOWLEDGE_DIR"])
 
 
 def _register_surfaces(app: Flask) -> None:
-    """Blueprints per surface; each module exposes `init_app(app)`."""
-    import importlib
+    """Blueprints per surface; each module exposes `init_app(app)`. Order matters: limits first
+    (its before_request must see a body before any route or auth check reads it), then the store
+    every surface uses, then CORS (so even refusals carry its headers), then the surfaces."""
+    from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, subscriptions, summary
+    from server.store import extension as store
 
-    # limits first: its before_request must see a body before any route or auth check reads it.
-    for name in ("server.http.limits", "server.store.extension", "server.http.cors", "server.http.hooks",
-                 "server.http.fhir", "server.http.reviewer", "server.http.subscriptions",
-                 "server.http.summary", "server.http.portal", "server.http.openapi"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in (limits, store, cors, hooks, fhir, reviewer, subscriptions, summary, portal, openapi):
         module.init_app(app)
-
-
-def knowledge(app: Flask):
-    return app.extensions["oncopath.knowledge"]
