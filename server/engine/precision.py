@@ -36,7 +36,7 @@ def precision_benefits(case: Case) -> tuple[PrecisionBenefit, ...]:
 
 
 def trial_pointers(case: Case) -> tuple[TrialPointer, ...]:
-    trial_markers = {arm.biomarker.marker for arm in case.kb.trials}
+    trial_markers = case.kb.trial_markers or {arm.biomarker.marker for arm in case.kb.trials}
     actionable = sorted({b.name for b in case.order.biomarkers
                          if b.result is BiomarkerResult.POSITIVE and b.name in trial_markers})
     if not actionable:

@@ -192,6 +192,10 @@ class Knowledge:
     pathways_by_cancer: dict[str, tuple[Pathway, ...]] = field(default_factory=dict, repr=False)
     regimens_by_drugset: dict[tuple[str, frozenset[str]], tuple[tuple[Pathway, Regimen], ...]] = field(
         default_factory=dict, repr=False)
+    # diagnosis code -> cancer type: ICD-10-CM prefix -> (position in cancer_types, key); SNOMED code -> key
+    cancer_by_icd10_prefix: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
+    cancer_by_snomed: dict[str, str] = field(default_factory=dict, repr=False)
+    trial_markers: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def drug_for(self, code: Code) -> Drug | None:
         """Resolve an RxNorm / HCPCS / NDC code to a drug (NDC by labeler-product prefix)."""
@@ -205,6 +209,24 @@ class Knowledge:
         return self.drugs.get(key) if key else None
 
     def cancer_type_for(self, codes: tuple[Code, ...]) -> CancerType | None:
+        """The first cancer type (in knowledge-base order) that a code names, codes in turn.
+        Indexed: the cost does not grow with the number of cancer types."""
+        if not self.cancer_by_icd10_prefix and not self.cancer_by_snomed:
+            return self._cancer_type_scan(codes)
+        for code in codes:
+            if code.system == ICD10CM:
+                text = code.code.upper()
+                hits = [hit for n in range(len(text) + 1)
+                        if (hit := self.cancer_by_icd10_prefix.get(text[:n])) is not None]
+                if hits:
+                    return self.cancer_types[min(hits)[1]]
+            elif code.system == SNOMED:
+                key = self.cancer_by_snomed.get(code.code)
+                if key is not None:
+                    return self.cancer_types[key]
+        return None
+
+    def _cancer_type_scan(self, codes: tuple[Code, ...]) -> CancerType | None:
         for code in codes:
             for ct in self.cancer_types.values():
                 if code.system == ICD10CM and code.code.upper().startswith(ct.icd10_prefixes):
@@ -235,7 +257,17 @@ def build_indexes(kb: Knowledge) -> Knowledge:
         for r in p.regimens:
             for variant in _drugset_variants(r):
                 by_set.setdefault((p.cancer_type, variant), []).append((p, r))
+    icd10: dict[str, tuple[int, str]] = {}
+    snomed: dict[str, str] = {}
+    for position, ct in enumerate(kb.cancer_types.values()):
+        for prefix in ct.icd10_prefixes:
+            icd10.setdefault(prefix, (position, ct.key))
+        for code in ct.snomed:
+            snomed.setdefault(code, ct.key)
     object.__setattr__(kb, "by_code", by_code)
+    object.__setattr__(kb, "cancer_by_icd10_prefix", icd10)
+    object.__setattr__(kb, "cancer_by_snomed", snomed)
+    object.__setattr__(kb, "trial_markers", frozenset(arm.biomarker.marker for arm in kb.trials))
     object.__setattr__(kb, "pathways_by_cancer", {k: tuple(v) for k, v in by_cancer.items()})
     object.__setattr__(kb, "regimens_by_drugset", {k: tuple(v) for k, v in by_set.items()})
     return kb

@@ -8,6 +8,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option of read-only sessions (CaseStore.uow(read_only=True)).
+READ_ONLY = "oncopath_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -49,7 +51,9 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn):
         # IMMEDIATE: take the write lock up front, so two writers queue instead of deadlocking.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work reads a WAL snapshot instead: it never waits for a writer's commit.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -15,7 +15,7 @@ from server.domain.decision import CaseStatus, Decision, DrugStatus
 from server.domain.order import History, Order, PriorCase
 from server.errors import NotFound
 from server.store import serialize
-from server.store.db import make_engine
+from server.store.db import READ_ONLY, make_engine
 from server.store.migrations import migrate
 from server.store.models import AuditRow, CaseEventRow, CaseRow, FeedbackRow
 from server.store.repository import UnitOfWork, utcnow
@@ -121,6 +121,7 @@ class CaseStore:
     def __init__(self, engine: Engine, *, order_ids: Callable[[], str] = new_order_id):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(engine, expire_on_commit=False, execution_options={READ_ONLY: True})
         self._order_ids = order_ids
 
     @classmethod
@@ -132,8 +133,9 @@ class CaseStore:
     def migrate(self) -> int:
         return migrate(self.engine)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A transaction. `read_only`: it only reads (on SQLite it then takes no write lock)."""
+        return UnitOfWork(self._read_sessions if read_only else self._sessions)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -143,32 +145,36 @@ class CaseStore:
     def find_case_by_request_key(self, key: str) -> CaseRecord | None:
         """The case a request belongs to, with the response that request was given: the case's
         own request, or an update/cancel request recorded in its history."""
-        with self.uow() as uow:
-            row = uow.cases.by_request_key(key)
-            if row is not None:
-                if row.revision > 1:   # changed since: that request's own answer is in its event
-                    created = next((e for e in uow.cases.events(row.order_id) if e.kind == "created"), None)
-                    if created is not None and created.response is not None:
-                        return CaseRecord.of(row, response=created.response)
-                return CaseRecord.of(row)
-            event = uow.cases.event_by_request_key(key)
-            if event is None:
-                return None
-            row = uow.cases.get(event.order_id)
-            return CaseRecord.of(row, response=event.response)
+        with self.uow(read_only=True) as uow:
+            return self._case_by_request_key(uow, key)
+
+    @staticmethod
+    def _case_by_request_key(uow: UnitOfWork, key: str) -> CaseRecord | None:
+        row = uow.cases.by_request_key(key)
+        if row is not None:
+            if row.revision > 1:   # changed since: that request's own answer is in its event
+                created = next((e for e in uow.cases.events(row.order_id) if e.kind == "created"), None)
+                if created is not None and created.response is not None:
+                    return CaseRecord.of(row, response=created.response)
+            return CaseRecord.of(row)
+        event = uow.cases.event_by_request_key(key)
+        if event is None:
+            return None
+        row = uow.cases.get(event.order_id)
+        return CaseRecord.of(row, response=event.response)
 
     def get_case(self, order_id: str) -> CaseRecord | None:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             row = uow.cases.get(order_id)
             return CaseRecord.of(row) if row else None
 
     def case_events(self, order_id: str) -> list[CaseEvent]:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return [CaseEvent(_utc(e.at), e.kind, e.status, e.actor, e.note, e.request_key)
                     for e in uow.cases.events(order_id)]
 
     def audit_trail(self, entity_id: str) -> list[AuditEntry]:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return [AuditEntry(_utc(a.at), a.actor, a.action, a.entity, a.entity_id, a.before, a.after)
                     for a in uow.audit.for_entity(entity_id)]
 
@@ -187,7 +193,7 @@ class CaseStore:
         members.discard(None)
         if not members or not provider_npi:
             return []
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             rows = uow.cases.for_inquiry(members, provider_npi)
             out = []
             for row in rows:
@@ -202,7 +208,7 @@ class CaseStore:
         """Cases on file for the member (R7, R8, R15), oldest first."""
         if not member_id:
             return History.empty()
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             rows = uow.cases.for_member(member_id)
             return History(tuple(
                 PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
@@ -213,7 +219,7 @@ class CaseStore:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (tests and health checks)."""
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return {m.__tablename__: uow.count(m) for m in (CaseRow, CaseEventRow, AuditRow, FeedbackRow)}
 
     # -- writes --------------------------------------------------------------------------
@@ -225,32 +231,24 @@ class CaseStore:
         (also when another process wins a race to write it) the existing record comes back
         unchanged, with created=False. `provider_npi` defaults to the ordering provider's;
         PAS passes the submitting provider's (Claim.provider), who may inquire later."""
-        existing = self.find_case_by_request_key(request_key)
-        if existing is not None:
-            return existing
         for _attempt in range(3):
-            order_id = self._order_ids()
-            response = render_response(order_id)
-            now = utcnow()
-            row = CaseRow(order_id=order_id, source=source, request_key=request_key,
-                          member_id=order.member.id,
-                          provider_npi=provider_npi or order.ordering_provider.npi,
-                          payer_id=order.payer_id, status=decision.case_status.value,
-                          received_at=_utc(order.received_at), due_by=_utc(decision.due_by),
-                          updated_at=now, raw_request=raw_request,
-                          order=serialize.order_to_dict(order),
-                          decision=serialize.decision_to_dict(decision), response=response,
-                          kb_version=decision.kb_version, revision=1,
-                          **_history_columns(order, decision))
             try:
                 with self.uow() as uow:
+                    # The idempotency check shares the write transaction: one round of
+                    # connect/BEGIN/COMMIT per new case instead of two (hot path).
+                    existing = self._case_by_request_key(uow, request_key)
+                    if existing is not None:
+                        return existing
+                    row = self._new_case_row(source=source, request_key=request_key, order=order,
+                                             decision=decision, raw_request=raw_request,
+                                             render_response=render_response, provider_npi=provider_npi)
                     uow.cases.add(row)
                     uow.session.flush()   # the case row first: events reference it
-                    uow.cases.add_event(CaseEventRow(order_id=order_id, at=now, kind="created",
+                    uow.cases.add_event(CaseEventRow(order_id=row.order_id, at=row.updated_at, kind="created",
                                                      status=row.status, actor=actor, note=source,
-                                                     response=response))
+                                                     response=row.response))
                     uow.audit.record(actor=actor, action="case.create", entity="case",
-                                     entity_id=order_id, after=_summary(decision))
+                                     entity_id=row.order_id, after=_summary(decision))
                     uow.commit()
                     return CaseRecord.of(row, created=True)
             except IntegrityError:
@@ -259,6 +257,23 @@ class CaseStore:
                     return existing
                 # Otherwise an Order ID collision: draw another one.
         raise RuntimeError("could not allocate a unique Order ID")
+
+    def _new_case_row(self, *, source, request_key, order, decision, raw_request, render_response,
+                  provider_npi) -> CaseRow:
+        order_id = self._order_ids()
+        response = render_response(order_id)
+        now = utcnow()
+        row = CaseRow(order_id=order_id, source=source, request_key=request_key,
+                      member_id=order.member.id,
+                      provider_npi=provider_npi or order.ordering_provider.npi,
+                      payer_id=order.payer_id, status=decision.case_status.value,
+                      received_at=_utc(order.received_at), due_by=_utc(decision.due_by),
+                      updated_at=now, raw_request=raw_request,
+                      order=serialize.order_to_dict(order),
+                      decision=serialize.decision_to_dict(decision), response=response,
+                      kb_version=decision.kb_version, revision=1,
+                      **_history_columns(order, decision))
+        return row
 
     def update_case(self, order_id: str, *, request_key: str, order: Order, decision: Decision,
                     raw_request: Any, render_response: Callable[[str], Any], kind: str = "updated",
@@ -341,7 +356,7 @@ class CaseStore:
         return len(rows)
 
     def feedback_for(self, service_id: str) -> list[dict]:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return [r.body for r in uow.feedback.for_service(service_id)]
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: throughput, tail latency and scaling (see benchmarks/README.md)."""
