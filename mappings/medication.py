@@ -41,6 +41,16 @@ def raw_drug_codes(resource: dict) -> list[Code]:
     return out
 
 
+def raw_drug_labels(resource: dict) -> list[str]:
+    """Every human label of the drug on a MedicationRequest (coding displays, concept text),
+    read from raw JSON like `raw_drug_codes`."""
+    labels = [c.display for c in raw_drug_codes(resource) if c.display]
+    concept = resource.get("medicationCodeableConcept") if isinstance(resource, dict) else None
+    if isinstance(concept, dict) and isinstance(concept.get("text"), str):
+        labels.append(concept["text"])
+    return labels
+
+
 @dataclass(frozen=True)
 class MedicationFacts:
     """What one MedicationRequest says beyond the drug line: hints for the whole order."""

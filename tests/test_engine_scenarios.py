@@ -556,3 +556,21 @@ def test_alternatives_are_biomarker_matched_only_when_the_biomarker_was_reported
     reported = decide(order(rx("gemcitabine"), rx("trastuzumab"), biomarkers=HER2_POS), KB, History.empty())
     her2_alts = [a for a in reported.alternatives if a.pathway_id.startswith("breast-her2")]
     assert her2_alts and all(a.precision and a.criteria_met for a in her2_alts)
+
+
+def test_an_rxnorm_product_code_not_in_the_knowledge_base_is_resolved_by_its_product_name():
+    products = (DrugLine(ref="MedicationRequest/d", codes=(Code(RXNORM, "9900001", "docetaxel 20 MG/ML Injectable Solution"),)),
+                DrugLine(ref="MedicationRequest/t", codes=(Code(RXNORM, "9900002", "trastuzumab 150 MG Injection [Herceptin]"),)),
+                DrugLine(ref="MedicationRequest/p", codes=(Code(RXNORM, "9900003", "pertuzumab 30 MG/ML Injectable Solution"),)))
+    d = decide(order(*products, biomarkers=HER2_POS), KB, History.empty())
+    assert d.case_status is CaseStatus.AUTHORIZED and d.on_pathway
+    assert [x.drug_key for x in d.drugs] == ["docetaxel", "trastuzumab", "pertuzumab"]
+    assert any("product name 'trastuzumab 150 MG Injection [Herceptin]' names trastuzumab" in s.text
+               for s in d.trace if s.rule == "resolve")
+
+
+def test_free_text_alone_does_not_resolve_a_drug_it_pends():
+    line = DrugLine(ref="MedicationRequest/t", codes=(), display="Trastuzumab 440 mg")
+    d = decide(order(line, biomarkers=HER2_POS), KB, History.empty())
+    assert d.case_status is CaseStatus.IN_PROGRESS
+    assert d.drugs[0].drug_key is None and d.drugs[0].status is DrugStatus.IN_PROGRESS

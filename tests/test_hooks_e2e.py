@@ -190,3 +190,30 @@ def test_drugs_coded_with_the_https_rxnorm_variant_are_reviewed_like_the_canonic
     req["hookInstance"] = "https-variant-" + req["hookInstance"]
     body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
     assert body["cards"][0]["summary"].startswith("On pathway: THP")
+
+
+def test_a_regimen_ordered_by_rxnorm_product_codes_is_reviewed_like_its_ingredients(client, fixtures_dir):
+    req = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
+    # product codes the knowledge base (keyed by ingredient) does not hold; their displays name the drug
+    products = {"72962": ("9900001", "docetaxel 20 MG/ML Injectable Solution"),
+                "224905": ("9900002", "trastuzumab 150 MG Injection [Herceptin]"),
+                "1298944": ("9900003", "pertuzumab 30 MG/ML Injectable Solution")}
+    for entry in req["context"]["draftOrders"]["entry"]:
+        for coding in entry["resource"]["medicationCodeableConcept"]["coding"]:
+            if coding["code"] in products:
+                coding["code"], coding["display"] = products[coding["code"]]
+    req["hookInstance"] = "product-codes-" + req["hookInstance"]
+    body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
+    assert body["cards"][0]["summary"].startswith("On pathway: THP")
+
+
+def test_a_draft_naming_a_program_drug_only_in_text_goes_to_review_not_no_auth(client, fixtures_dir):
+    req = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
+    first = req["context"]["draftOrders"]["entry"][1]["resource"]
+    first["medicationCodeableConcept"] = {"text": "Trastuzumab 8 mg/kg IV"}
+    req["hookInstance"] = "text-only-" + req["hookInstance"]
+    body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
+    action = next(a for a in body["systemActions"] if a["resource"]["id"] == first["id"])
+    info = {e["url"]: e for e in next(x for x in action["resource"]["extension"]
+                                      if x["url"] == COVERAGE_INFORMATION_URL)["extension"]}
+    assert info["pa-needed"]["valueCode"] != "no-auth"

@@ -362,3 +362,33 @@ def test_every_regimen_dose_lies_within_the_drug_dose_range(kb):
                 ranges = [r for r in kb.drugs[rd.drug_key].dose_range if r.unit == rd.dose_unit]
                 assert ranges, (regimen.id, rd.drug_key, rd.dose_unit)
                 assert any(r.min <= rd.dose <= r.max for r in ranges), (regimen.id, rd.drug_key)
+
+
+@pytest.mark.parametrize("label, key", [
+    ("trastuzumab 150 MG Injection [Herceptin]", "trastuzumab"),
+    ("paclitaxel protein-bound 100 MG Injectable Suspension", "nab-paclitaxel"),   # not plain paclitaxel
+    ("paclitaxel 6 MG/ML Injectable Solution", "paclitaxel"),
+    ("nivolumab and relatlimab-rmbw 240 MG", "relatlimab"),                         # the longest name wins
+    ("pegfilgrastim-jmdb 6 MG/0.6ML Prefilled Syringe", "pegfilgrastim"),
+    ("ado-trastuzumab emtansine 100 MG Injection", "ado-trastuzumab-emtansine"),
+    ("Amoxicillin 500 MG Oral Capsule", None),
+    ("trastuzumab and pertuzumab kit", None),                                       # two drugs: not guessed
+    ("", None),
+])
+def test_a_product_label_names_the_drug_by_its_longest_whole_word_name(kb, label, key):
+    drug = kb.drug_named_in(label)
+    assert (drug.key if drug else None) == key
+
+
+def test_a_name_two_drugs_share_resolves_to_neither(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    text = (data / "drugs.yaml").read_text()
+    text = text.replace("    synonyms: [Kadcyla]", "    synonyms: [Kadcyla, Herceptin]", 1)
+    text = text.replace("    name: Trastuzumab\n", "    name: Trastuzumab\n    synonyms: [Herceptin]\n", 1)
+    (data / "drugs.yaml").write_text(text)
+    kb = load_knowledge(str(data))
+    assert kb.drug_named_in("Herceptin 150 MG") is None
+    assert kb.drug_named_in("Kadcyla 100 MG").key == "ado-trastuzumab-emtansine"

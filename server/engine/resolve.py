@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from server.domain.order import Code, DrugLine, DrugRole
-from server.knowledge.model import ICD10CM, CancerType, Drug, DrugCategory, Knowledge
+from server.knowledge.model import ICD10CM, RXNORM, CancerType, Drug, DrugCategory, Knowledge
 
 from .context import Case, DrugWork
 
@@ -13,6 +13,18 @@ def resolve_drug(line: DrugLine, kb: Knowledge) -> Drug | None:
         drug = kb.drug_for(code)
         if drug is not None:
             return drug
+    return None
+
+
+def resolve_by_product_name(line: DrugLine, kb: Knowledge) -> tuple[Drug, Code] | None:
+    """EHRs order RxNorm products (SCD/SBD: "trastuzumab 150 MG Injection [Herceptin]") whose
+    codes the knowledge base, keyed by ingredient, does not hold: the product's RxNorm display
+    names the drug. Only an RxNorm-coded display counts; free text alone stays unresolved."""
+    for code in line.codes:
+        if code.system == RXNORM and code.display:
+            drug = kb.drug_named_in(code.display)
+            if drug is not None:
+                return drug, code
     return None
 
 
@@ -27,6 +39,10 @@ def role_of(line: DrugLine, drug: Drug | None) -> DrugRole:
 def resolve_drugs(case: Case) -> None:
     for line in case.order.drugs:
         drug = resolve_drug(line, case.kb)
+        if drug is None and (named := resolve_by_product_name(line, case.kb)) is not None:
+            drug, code = named
+            case.trace.add("resolve", f"{line.ref}: RxNorm {code.code} is not in the knowledge base; "
+                                      f"its product name {code.display!r} names {drug.key}")
         role = role_of(line, drug)
         if drug is None and case.order.clinical_trial_nct and role is not DrugRole.SUPPORTIVE:
             # An unknown code on a trial order is taken as the trial drug (R14).

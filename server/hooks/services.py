@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import mappings
 from cards import RenderContext, render, render_unmanaged
 from server import engine
-from mappings.medication import raw_drug_codes
+from mappings.medication import raw_drug_codes, raw_drug_labels
 from server.domain.order import History
 from server.errors import Issue, ServiceError
 from server.hooks import prefetch as prefetching
@@ -101,4 +101,8 @@ def is_oncology_order(order: dict, kb) -> bool:
     """A draft MedicationRequest for a drug the knowledge base knows (chemo, immuno, supportive...)."""
     if order.get("resourceType") != "MedicationRequest":
         return False
-    return any(kb.drug_for(code) is not None for code in raw_drug_codes(order))
+    if any(kb.drug_for(code) is not None for code in raw_drug_codes(order)):
+        return True
+    # A product code or free text naming a program drug goes to review too (it pends there if
+    # it cannot be resolved): never wave a known oncology drug through as "no PA needed".
+    return any(kb.drug_named_in(label) is not None for label in raw_drug_labels(order))

@@ -211,6 +211,7 @@ class _Loader:
                 dose_range=tuple(DoseRange(r["unit"], float(r["min"]), float(r["max"])) for r in d.get("dose_range", ())),
                 contact=d.get("contact"),
                 source=d["source"],
+                synonyms=tuple(d.get("synonyms", ())),
             )
         return out
 

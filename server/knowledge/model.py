@@ -6,6 +6,7 @@ that matching cost does not grow with the number of pathways.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -62,6 +63,7 @@ class Drug:
     dose_range: tuple[DoseRange, ...] = ()
     contact: str | None = None         # who reviews it when not us (pharmacy benefit manager)
     source: str = ""
+    synonyms: tuple[str, ...] = ()     # other names a label may use (brand, product name)
 
     @property
     def managed(self) -> bool:
@@ -196,6 +198,7 @@ class Knowledge:
     cancer_by_icd10_prefix: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
     cancer_by_snomed: dict[str, str] = field(default_factory=dict, repr=False)
     trial_markers: frozenset[str] = field(default_factory=frozenset, repr=False)
+    drug_names: dict[str, str] = field(default_factory=dict, repr=False)   # name words -> drug key
 
     def drug_for(self, code: Code) -> Drug | None:
         """Resolve an RxNorm / HCPCS / NDC code to a drug (NDC by labeler-product prefix)."""
@@ -207,6 +210,18 @@ class Knowledge:
                     key = d.key
                     break
         return self.drugs.get(key) if key else None
+
+    def drug_named_in(self, label: str | None) -> Drug | None:
+        """The drug a label names, for a code the knowledge base does not hold (an RxNorm
+        product such as "trastuzumab 150 MG Injection [Herceptin]"): the longest known name
+        standing in it as whole words. None when none does, or two different drugs do."""
+        words = name_words(label)
+        for n in range(min(MAX_NAME_WORDS, len(words)), 0, -1):
+            keys = {k for i in range(len(words) - n + 1)
+                    if (k := self.drug_names.get(" ".join(words[i:i + n]))) is not None}
+            if keys:
+                return self.drugs[keys.pop()] if len(keys) == 1 else None
+        return None
 
     def cancer_type_for(self, codes: tuple[Code, ...]) -> CancerType | None:
         """The first cancer type (in knowledge-base order) that a code names, codes in turn.
@@ -265,12 +280,37 @@ def build_indexes(kb: Knowledge) -> Knowledge:
         for code in ct.snomed:
             snomed.setdefault(code, ct.key)
     object.__setattr__(kb, "by_code", by_code)
+    object.__setattr__(kb, "drug_names", _drug_name_index(kb.drugs.values()))
     object.__setattr__(kb, "cancer_by_icd10_prefix", icd10)
     object.__setattr__(kb, "cancer_by_snomed", snomed)
     object.__setattr__(kb, "trial_markers", frozenset(arm.biomarker.marker for arm in kb.trials))
     object.__setattr__(kb, "pathways_by_cancer", {k: tuple(v) for k, v in by_cancer.items()})
     object.__setattr__(kb, "regimens_by_drugset", {k: tuple(v) for k, v in by_set.items()})
     return kb
+
+
+MAX_NAME_WORDS = 6
+
+
+def name_words(label: str | None) -> list[str]:
+    """Lower-case words of a label: hyphens and punctuation separate words ("T-DM1" -> t dm1)."""
+    return re.findall(r"[a-z0-9]+", label.lower()) if label else []
+
+
+def _drug_name_index(drugs) -> dict[str, str]:
+    """Every name a drug goes by (key, name, the name's parenthesis, synonyms) as words -> key.
+    A name two drugs share names neither: it is dropped rather than guessed."""
+    index: dict[str, str] = {}
+    shared: set[str] = set()
+    for d in drugs:
+        outside, _, inside = d.name.partition("(")
+        for label in (d.key, outside, inside.rstrip(")"), *d.synonyms):
+            words = " ".join(name_words(label)[:MAX_NAME_WORDS])
+            if not words:
+                continue
+            if index.setdefault(words, d.key) != d.key:
+                shared.add(words)
+    return {w: k for w, k in index.items() if w not in shared}
 
 
 def _drugset_variants(r: Regimen) -> list[frozenset[str]]:
