@@ -574,3 +574,25 @@ def test_free_text_alone_does_not_resolve_a_drug_it_pends():
     d = decide(order(line, biomarkers=HER2_POS), KB, History.empty())
     assert d.case_status is CaseStatus.IN_PROGRESS
     assert d.drugs[0].drug_key is None and d.drugs[0].status is DrugStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize("line", [
+    DrugLine(ref="MedicationRequest/c", codes=(Code(RXNORM, "9900004", "Cyclophosphamide 50 MG Oral Tablet"),)),
+    DrugLine(ref="MedicationRequest/c", codes=(Code(RXNORM, "3002", "cyclophosphamide"),), route="PO"),
+    DrugLine(ref="item/1", codes=(Code(HCPCS, "J8530", "Cyclophosphamide; oral, 25 mg"),)),
+], ids=["rxnorm-oral-product", "route-po", "oral-hcpcs"])
+def test_an_oral_form_of_a_drug_managed_for_infusion_is_pharmacy_benefit_not_billed_as_an_injection(line):
+    d = decide(order(line), KB, History.empty())
+    [drug] = d.drugs
+    assert drug.drug_key == "cyclophosphamide"
+    assert drug.status is DrugStatus.OTHER_IMPACT and drug.benefit.value == "pharmacy"
+    assert drug.hcpcs == "J8530"   # never the injection code J9070
+    assert "ordered as an oral form" in drug.reasons[0].text
+    assert d.case_status is CaseStatus.COMPLETED
+
+
+def test_the_infused_form_of_the_same_drug_stays_managed():
+    d = decide(order(DrugLine(ref="MedicationRequest/c", codes=(Code(RXNORM, "3002", "cyclophosphamide"),),
+                              route="IV")), KB, History.empty())
+    assert d.drugs[0].benefit.value == "medical" and d.drugs[0].hcpcs == "J9070"
+    assert d.drugs[0].status is DrugStatus.IN_PROGRESS

@@ -5,6 +5,7 @@ Each step module reads the order and knowledge from here and records what it fou
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,11 +18,13 @@ from server.domain.decision import (
     Severity,
 )
 from server.domain.order import DrugLine, DrugRole, History, Order
-from server.knowledge.model import CancerType, Drug, Knowledge, Pathway, Regimen
+from server.knowledge.model import HCPCS, RXNORM, CancerType, Drug, Knowledge, Pathway, Regimen
 
 from .trace import Trace
 
 # Statuses that take a drug out of the program's own review for good.
+_ORAL_FORM = re.compile(r"\boral\b", re.IGNORECASE)
+
 SETTLED = frozenset({
     DrugStatus.REFER_TO_HEALTH_PLAN,
     DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED,
@@ -56,13 +59,24 @@ class DrugWork:
         return self.role is DrugRole.INVESTIGATIONAL
 
     @property
+    def oral(self) -> bool:
+        """Ordered as an oral form: route PO, an RxNorm product with an oral dose form
+        ("... 50 MG Oral Tablet"), or an oral HCPCS code (J8530). Oral is the pharmacy benefit."""
+        if (self.line.route or "").strip().upper() in ("PO", "ORAL"):
+            return True
+        if any(c.system == RXNORM and c.display and _ORAL_FORM.search(c.display) for c in self.line.codes):
+            return True
+        oral_hcpcs = {h.code for h in self.drug.hcpcs if _ORAL_FORM.search(h.description)} if self.drug else set()
+        return any(c.system == HCPCS and c.code in oral_hcpcs for c in self.line.codes)
+
+    @property
     def supportive(self) -> bool:
         return self.role is DrugRole.SUPPORTIVE
 
     @property
     def managed(self) -> bool:
         """Medical-benefit drug the program reviews itself (R2), trial drugs excluded (R14)."""
-        return self.drug is not None and self.drug.managed and not self.investigational
+        return self.drug is not None and self.drug.managed and not self.investigational and not self.oral
 
     @property
     def open(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from server.domain.decision import CaseStatus, Decision, DrugDecision, DrugStatus
+from server.domain.decision import Benefit, CaseStatus, Decision, DrugDecision, DrugStatus
 from server.domain.order import History, Order
 from server.knowledge.model import Knowledge
 
@@ -93,8 +93,8 @@ def _drug_decision(case: Case, w: DrugWork) -> DrugDecision:
     status = w.status or DrugStatus.IN_PROGRESS   # never left undecided: unknown pends
     fields = dict(
         ref=w.line.ref, drug_key=w.key, display=w.display, status=status, reasons=tuple(w.reasons),
-        managed=w.managed, benefit=drug.benefit if drug else None,
-        hcpcs=drug.hcpcs[0].code if drug and drug.hcpcs else None, contact=w.contact,
+        managed=w.managed, benefit=(Benefit.PHARMACY if w.oral else drug.benefit) if drug else None,
+        hcpcs=_billing_code(w), contact=w.contact,
     )
     if status is DrugStatus.AUTHORIZED:
         fig = figures_for(w, case.regimen, case.date_of_service)
@@ -104,6 +104,16 @@ def _drug_decision(case: Case, w: DrugWork) -> DrugDecision:
                               f"HCPCS {fig.hcpcs or '-'}, visits {fig.visits if fig.visits is not None else '-'}, "
                               f"billing units {fig.billing_units if fig.billing_units is not None else '-'}")
     return DrugDecision(**fields)
+
+
+def _billing_code(w: DrugWork) -> str | None:
+    """The drug's HCPCS code for the form ordered: an oral form never gets an injection code."""
+    if w.drug is None or not w.drug.hcpcs:
+        return None
+    if not w.oral:
+        return w.drug.hcpcs[0].code
+    oral = [h.code for h in w.drug.hcpcs if "oral" in h.description.lower()]
+    return oral[0] if oral else None
 
 
 def _outside_program(case: Case, reason, drug_status: DrugStatus) -> Decision:

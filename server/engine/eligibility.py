@@ -124,15 +124,16 @@ def trial_drugs(case: Case) -> None:
 def pharmacy_benefit(case: Case) -> None:
     """R2: oral / pharmacy-benefit drugs go to the PBM; they still count for the regimen (R1)."""
     for w in case.drugs:
-        if w.drug is None or w.investigational or w.drug.managed:
+        if w.drug is None or w.investigational or (w.drug.managed and not w.oral):
             continue
         contact = w.drug.contact or PBM
+        form = " ordered as an oral form" if w.drug.managed else ""
         w.settle(DrugStatus.OTHER_IMPACT,
                  Reason("pharmacy-benefit",
-                        f"{w.drug.name} is covered under the pharmacy benefit: not reviewed by this program; "
+                        f"{w.drug.name}{form} is covered under the pharmacy benefit: not reviewed by this program; "
                         f"contact: {contact}", "R2"),
                  contact=contact)
-        case.trace.add("R2", f"{w.drug.key}: pharmacy benefit -> Other Impact ({contact})")
+        case.trace.add("R2", f"{w.drug.key}{form}: pharmacy benefit -> Other Impact ({contact})")
 
 
 def non_drug_services(case: Case) -> None:
