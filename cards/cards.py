@@ -24,10 +24,21 @@ def _orders_in_words(orders: list[dict]) -> str:
     return "; ".join(f"{display_of(o)} ({ref_of(o)})" for o in orders)
 
 
+def _paragraphs(detail: str) -> str:
+    """Markdown: a line after a list item is glued to that item unless a blank line ends the
+    list, so one is put wherever list items give way to text."""
+    out: list[str] = []
+    for line in detail.strip().split("\n"):
+        if out and out[-1].startswith("- ") and line and not line.startswith("- "):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
 def card(ctx: RenderContext, *, topic: str, indicator: str, summary: str, detail: str,
          orders: list[dict], suggestions: list[dict] | None = None, links: list[dict] | None = None,
          override_reasons: bool = False) -> dict:
-    lines = [detail.strip()] if detail.strip() else []
+    lines = [_paragraphs(detail)] if detail.strip() else []
     if orders:
         lines.append(f"**Orders:** {_orders_in_words(orders)}")
     if ctx.notes:
@@ -225,7 +236,6 @@ def pended_card(decision: Decision, ctx: RenderContext) -> dict | None:
     orders = [o for o in regimen_orders(decision, ctx)
               if (d := decision.drug(ref_of(o))) is not None and d.status is DrugStatus.IN_PROGRESS] \
         or regimen_orders(decision, ctx)
-    # A duplicate has its own card, and the FN-risk check too: this card says what else is needed.
     # A duplicate and an FN-risk deviation have their own cards; this one says what else is
     # needed, and repeats them only when nothing else is.
     def own_card(code: str) -> bool:
@@ -240,15 +250,20 @@ def pended_card(decision: Decision, ctx: RenderContext) -> dict | None:
         if text not in bucket:
             bucket.append(text)
     items = items or elsewhere
+    # order-select only advises: nothing is submitted or stored, so nothing "is" pended yet.
+    advisory = ctx.hook != "order-sign"
+    lead = "Would pend for review" if advisory else "Pended for review"
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-    summary = f"Pended for review: {items[0]}{more}" if items else "Pended for clinical review"
+    summary = f"{lead}: {items[0]}{more}" if items else f"{lead}: clinical review"
     if len(summary) > MAX_SUMMARY:
-        summary = _clip(f"Pended for review: {items[0]}", MAX_SUMMARY - len(more)) + more
-    lines = ["Prior authorization is pended for clinical review (no automated denial). What is needed:"]
+        summary = _clip(f"{lead}: {items[0]}", MAX_SUMMARY - len(more)) + more
+    lines = ["If signed as is, prior authorization would be pended for clinical review (no automated "
+             "denial). What is needed:" if advisory else
+             "Prior authorization is pended for clinical review (no automated denial). What is needed:"]
     lines += [f"- {t}" for t in items] or ["- clinical review of the regimen"]
-    if ctx.order_id:
+    if ctx.order_id and not advisory:
         lines.append(f"Order ID {ctx.order_id} (status In Progress).")
-    if decision.due_by is not None:
+    if decision.due_by is not None and not advisory:
         lines.append(f"Review due by {decision.due_by.strftime('%Y-%m-%d %H:%M UTC')}.")
     lines.append("Complete the worksheet linked below and send it with the request.")
     lines += _extras(decision)

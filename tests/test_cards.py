@@ -301,3 +301,25 @@ def test_order_select_on_a_drug_outside_the_regimen_gets_no_regimen_cards(kb):
     assert body["cards"] == []
     assert [a["resource"]["id"] for a in body["systemActions"]] == ["amox"]
     assert _coverage_info(body["systemActions"][0])["pa-needed"] == ["no-auth"]
+
+
+def test_order_select_says_a_regimen_would_pend_and_gives_no_order_id_or_due_date(kb):
+    decision = _decision(status=CaseStatus.IN_PROGRESS, drug_status=DrugStatus.IN_PROGRESS, on_pathway=False,
+                         deviations=(Deviation(DeviationKind.MISSING_BIOMARKER, Severity.PEND,
+                                               "HER2 result not reported (required for trastuzumab)"),),
+                         due_by=datetime(2026, 11, 25, 17, tzinfo=timezone.utc))
+    body = render(decision, _ctx(kb, hook="order-select", order_id=None))
+    card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
+    assert card["summary"] == "Would pend for review: HER2 result not reported (required for trastuzumab)"
+    assert "If signed as is" in card["detail"]
+    assert "Review due by" not in card["detail"] and "Order ID" not in card["detail"]
+
+
+def test_text_after_a_list_in_a_card_detail_is_its_own_paragraph(kb):
+    decision = _decision(status=CaseStatus.IN_PROGRESS, drug_status=DrugStatus.IN_PROGRESS, on_pathway=False,
+                         deviations=(Deviation(DeviationKind.MISSING_BIOMARKER, Severity.PEND,
+                                               "HER2 result not reported (required for trastuzumab)"),),
+                         due_by=datetime(2026, 11, 25, 17, tzinfo=timezone.utc))
+    detail = next(c for c in render(decision, _ctx(kb))["cards"]
+                  if c["source"]["topic"]["code"] == "coverage-info")["detail"]
+    assert "- HER2 result not reported (required for trastuzumab)\n\nOrder ID" in detail
