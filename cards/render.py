@@ -36,7 +36,17 @@ def assertion_for(order: dict, decision: Decision | None, ctx: RenderContext) ->
 def system_actions(decision: Decision | None, ctx: RenderContext) -> list[dict]:
     if not ctx.configuration.enabled("coverage-info"):
         return []
-    return [system_action(o, assertion_for(o, decision, ctx), ctx) for o in ctx.targets]
+    return [system_action(o, assertion_for(o, decision, ctx), ctx) for o in ctx.targets if _names_an_item(o)]
+
+
+def _names_an_item(order: dict) -> bool:
+    """A draft MedicationRequest with no medication yet (a half-filled order form) is nothing
+    coverage can be stated for: no action rather than a 'covered' that means nothing."""
+    if order.get("resourceType") != "MedicationRequest":
+        return True
+    concept = order.get("medicationCodeableConcept")
+    return bool(order.get("medicationReference")) or (
+        isinstance(concept, dict) and bool(concept.get("coding") or concept.get("text")))
 
 
 def _select(candidates: list[dict | None], ctx: RenderContext) -> list[dict]:

@@ -449,3 +449,14 @@ def test_prefetch_keys_the_service_did_not_ask_for_are_ignored_and_legacy_wrappe
         body = ok(client.post(SIGN, json=req))
     assert body["cards"][0]["summary"].startswith("On pathway: THP")
     assert {coverage_info(a)["pa-needed"][0] for a in body["systemActions"]} == {"satisfied"}
+
+
+def test_a_draft_medication_request_naming_no_medication_gets_no_coverage_action(client, examples_dir):
+    req = load(examples_dir / "cds-hooks-spec" / "order-sign-request.json")
+    blank = dict(req["context"]["draftOrders"]["entry"][0]["resource"], id="blank-rx")
+    blank.pop("medicationCodeableConcept")
+    req["context"]["draftOrders"]["entry"].append({"resource": blank})
+    with responses.RequestsMock() as ehr:
+        ehr.get(re.compile(r"https://ehr\.example\.org/fhir/Coverage\?.*"), json=coverage_bundle())
+        body = ok(client.post(SIGN, json=req))
+    assert [a["resource"]["id"] for a in body["systemActions"]] == ["draft\u2011rx\u20111"]
