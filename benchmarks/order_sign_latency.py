@@ -11,7 +11,6 @@ Target: p95 < 50 ms. Not a test: numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
 import sys
@@ -23,56 +22,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "fixtures" / "hooks"))
 
-from build import hook_request  # noqa: E402  (fixtures/hooks/build.py)
+from benchmarks.workloads import concrete, order_sign  # noqa: E402
 
 from server.app import create_app  # noqa: E402
-
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-
-
-def _ondansetron(subject: dict) -> dict:
-    return {"resourceType": "MedicationRequest", "id": "ondansetron", "status": "draft", "intent": "order",
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "26225", "display": "ondansetron"}],
-                                          "text": "ondansetron 8 mg IV day 1"},
-            "subject": subject,
-            "dosageInstruction": [{"text": "ondansetron 8 mg IV day 1 of each cycle",
-                                   "doseAndRate": [{"doseQuantity": {"value": 8, "unit": "mg",
-                                                                     "system": "http://unitsofmeasure.org",
-                                                                     "code": "mg"}}]}]}
-
-
-def _routine_lab(i: int, subject: dict) -> dict:
-    return {"resourceType": "Observation", "id": f"cbc-{i}", "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                      "code": "laboratory"}]}],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2",
-                                 "display": "Leukocytes [#/volume] in Blood by Automated count"}]},
-            "subject": subject, "effectiveDateTime": f"2026-10-{(i % 28) + 1:02d}",
-            "valueQuantity": {"value": 5.1 + i / 10, "unit": "10*3/uL", "system": "http://unitsofmeasure.org",
-                              "code": "10*3/uL"}}
-
-
-def build_request() -> dict:
-    bundle = json.loads((REPO / "fixtures" / "bundles" / "colorectal-folfox-bevacizumab.json").read_text())
-    subject = next(e["resource"]["subject"] for e in bundle["entry"]
-                   if e["resource"]["resourceType"] == "MedicationRequest")
-    req = hook_request(bundle, "order-sign", "bench", extra_drafts=[_ondansetron(subject)])
-    labs = req["prefetch"]["labs"]
-
-    def count() -> int:
-        n = 0
-        for value in req["prefetch"].values():
-            if isinstance(value, dict):
-                n += len(value.get("entry", [])) if value.get("resourceType") == "Bundle" else 1
-        return n
-    i = 0
-    while count() < 30:
-        labs["entry"].append({"resource": _routine_lab(i, subject)})
-        i += 1
-    assert len(req["context"]["draftOrders"]["entry"]) == 6 and count() == 30
-    return req
 
 
 def percentile(sorted_ms: list[float], p: float) -> float:
@@ -93,16 +46,12 @@ def main(argv=None) -> int:
         # The fixtures' regimen starts 2026-12-01: review it as of a day before, whatever today is.
         app.extensions["oncopath.clock"] = lambda: datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
         client = app.test_client()
-        template = build_request()
+        template = order_sign("on-pathway", prefetch=30)   # __UNIQ__ marks hookInstance and member
         payload_kb = len(json.dumps(template)) / 1024
 
         def one() -> float:
-            req = copy.deepcopy(template)
-            req["hookInstance"] = str(uuid.uuid4())
-            for e in req["prefetch"]["coverage"]["entry"]:   # a new member each call: no duplicate history
-                if e["resource"]["resourceType"] == "Coverage":
-                    e["resource"]["subscriberId"] = uuid.uuid4().hex[:12]
-            body = json.dumps(req).encode()
+            # a new hookInstance and member each call: a new case, no duplicate history
+            body = json.dumps(concrete(template, uuid.uuid4().hex[:12])).encode()
             start = time.perf_counter()
             resp = client.post("/cds-services/oncopath-order-sign", data=body, content_type="application/json")
             elapsed = (time.perf_counter() - start) * 1000
@@ -110,7 +59,7 @@ def main(argv=None) -> int:
                 raise SystemExit(f"unexpected {resp.status_code}: {resp.get_data(as_text=True)[:500]}")
             return elapsed
 
-        first = client.post("/cds-services/oncopath-order-sign", json={**template, "hookInstance": "check"}).get_json()
+        first = client.post("/cds-services/oncopath-order-sign", json=concrete(template, "check")).get_json()
         for _ in range(args.warmup):
             one()
         times = sorted(one() for _ in range(args.n))

@@ -1,95 +1,20 @@
 """Decision ⇄ readable text (the CLI, the order summary) and ⇄ JSON-safe dict (storage, --json).
 
-`decision_from_dict(decision_to_dict(d)) == d` for every Decision: the dict form is driven by
-the dataclasses' own type hints, so a field added to the domain model round-trips without
-touching this module.
+`decision_from_dict(decision_to_dict(d)) == d` for every Decision (server.domain.codec).
 """
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from datetime import date, datetime
-from enum import Enum
-from typing import Any
-
-from server.domain import decision as _decision_module
+from server.domain.codec import from_jsonable, to_jsonable
 from server.domain.decision import Decision
 
 
 # ----------------------------------------------------------------------------- dict form
 def decision_to_dict(decision: Decision) -> dict:
-    return _dump(decision)
+    return to_jsonable(decision)
 
 
 def decision_from_dict(data: dict) -> Decision:
-    return _load(Decision, data)
-
-
-_ATOMS = frozenset({str, int, float, bool, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...] | None:
-    """A dataclass' field names, looked up once per class (None: not a dataclass)."""
-    try:
-        return _FIELD_NAMES[cls]
-    except KeyError:
-        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
-        _FIELD_NAMES[cls] = names
-        return names
-
-
-def _dump(value: Any) -> Any:
-    # Hot path (every stored decision): exact-type checks first, dataclass fields cached per class.
-    cls = type(value)
-    if cls in _ATOMS:
-        return value
-    names = _field_names(cls)
-    if names is not None:
-        return {name: _dump(getattr(value, name)) for name in names}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (datetime, date)):   # datetime first: it is a date too
-        return value.isoformat()
-    if isinstance(value, (tuple, list, frozenset, set)):
-        return [_dump(v) for v in value]
-    return value
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls, vars(_decision_module))
-    return _HINTS[cls]
-
-
-def _load(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _load(inner[0], value)
-    if origin is tuple:
-        item = typing.get_args(tp)[0]
-        return tuple(_load(item, v) for v in value)
-    if isinstance(tp, type):
-        if dataclasses.is_dataclass(tp):
-            hints = _hints(tp)
-            return tp(**{f.name: _load(hints[f.name], value[f.name])
-                         for f in dataclasses.fields(tp) if f.name in value})
-        if issubclass(tp, Enum):
-            return tp(value)
-        if tp is datetime:
-            return datetime.fromisoformat(value)
-        if tp is date:
-            return date.fromisoformat(value)
-        if tp is float:
-            return float(value)
-    return value
+    return from_jsonable(Decision, data)
 
 
 # ----------------------------------------------------------------------------- text form

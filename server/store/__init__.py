@@ -37,7 +37,7 @@ CaseStore API (all methods are one transaction each; nothing is half-written):
 
 `CaseRecord` carries plain JSON (`order`, `decision`, `response`, `raw_request`);
 `record.order_obj()` / `record.decision_obj()` give the domain objects back
-(`serialize.py`: our Order codec, the engine's Decision codec when present).
+(`serialize.py`, through the domain codec `server/domain/codec.py`).
 """
 from server.store.service import CaseEvent, CaseRecord, CaseStore, new_order_id
 
