@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import workloads as wl
+from server.cli import DEFAULT_THREADS as SERVE_THREADS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -103,13 +104,16 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int, logdir: Path):
+    def __init__(self, database_url: str, workers: int, logdir: Path, threads: int = 1):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, ONCOPATH_DATABASE_URL=database_url, ONCOPATH_CDS_JWT_REQUIRED="0",
                    ONCOPATH_PUBLIC_BASE_URL=self.base, ONCOPATH_SECRET_KEY="benchmark-only-secret",
                    PYTHONDONTWRITEBYTECODE="1")
-        cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+        # threads > 1: gthread workers, as `oncopath serve --threads N` runs them.
+        thread_args = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
+        cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), *thread_args,
+               "--bind", f"127.0.0.1:{self.port}",
                "--access-logfile", str(logdir / f"access-{self.port}.log"),
                "--access-logformat", ACCESS_LOG_FORMAT, "--error-logfile", str(logdir / f"error-{self.port}.log"),
                APP]
@@ -267,8 +271,8 @@ def preflight(server: Server, run_id: str) -> dict:
 
 def bench_database(db, args, files, tmp: Path, run_id: str) -> dict:
     migrate(db.url)
-    server = Server(db.url, args.workers, tmp)
-    result: dict = {"database": db.name, "workers": args.workers}
+    server = Server(db.url, args.workers, tmp, args.worker_threads)
+    result: dict = {"database": db.name, "workers": args.workers, "worker_threads": args.worker_threads}
     try:
         result["preflight"] = preflight(server, f"{run_id}-{db.name}")
         run_wrk(server, wl.SIGN_PATH, files["order-sign"], duration=args.warmup, connections=args.connections,
@@ -304,7 +308,7 @@ def worker_curve(db, args, files, tmp: Path, run_id: str) -> list[dict]:
     """order-sign throughput against one PostgreSQL with 1, 2 and 4 gunicorn workers."""
     rows = []
     for workers in args.worker_counts:
-        server = Server(db.url, workers, tmp)
+        server = Server(db.url, workers, tmp, args.worker_threads)
         try:
             run_wrk(server, wl.SIGN_PATH, files["order-sign"], duration=args.warmup,
                     connections=args.connections, threads=args.threads, run_id=f"{run_id}-w{workers}-warm",
@@ -348,11 +352,16 @@ def evaluate(result: dict) -> list[dict]:
     return checks
 
 
+def _worker_kind(result: dict) -> str:
+    threads = result.get("worker_threads", 1)
+    return f"gthread ({threads} threads each)" if threads > 1 else "sync"
+
+
 def markdown(result: dict) -> str:
     from benchmarks import scaling
     env = result["environment"]
     lines = [f"## oncopath benchmarks — {result['started']}", "",
-             f"{env['cores']} cores, {env['python']}, gunicorn sync workers = {result['workers']}, "
+             f"{env['cores']} cores, {env['python']}, gunicorn {_worker_kind(result)} workers = {result['workers']}, "
              f"wrk {result['connections']} connections / {result['threads']} threads, {result['duration']:g} s per "
              f"workload, loopback. Load average before / after: {env['load_before']} / {env['load_after']}.", "",
              "| database | workload | req/s | × floor | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req | × floor (CPU) |",
@@ -396,6 +405,9 @@ def main(argv=None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn workers (default: cores)")
+    parser.add_argument("--worker-threads", type=int, default=SERVE_THREADS,
+                        help="threads per gunicorn worker; > 1 runs gthread workers "
+                             f"(default {SERVE_THREADS}, as `oncopath serve`)")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--worker-counts", default="1,2,4", help="worker curve on PostgreSQL ('' to skip)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the in-process scaling curves")
@@ -411,6 +423,7 @@ def main(argv=None) -> int:
     started = datetime.now(timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%S")
     result: dict = {"started": started.isoformat(timespec="seconds"), "workers": args.workers,
+                    "worker_threads": args.worker_threads,
                     "connections": args.connections, "threads": args.threads, "duration": args.duration,
                     "environment": {"cores": os.cpu_count(), "python": platform.python_version(),
                                     "load_before": _load()},

@@ -31,7 +31,9 @@ from mappings.patient import patient_facts
 from mappings.provider import provider_from_reference
 
 
-def order_from_pas_bundle(bundle: dict, *, received_at: datetime) -> Order:
+def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=None) -> Order:
+    """`claim_model`: optional, the first entry's Claim already validated with its R4B model
+    (server/fhir_ops/pas_validate does that on `$submit`): used instead of validating it again."""
     entries = bundle_entries(bundle)
     if bundle.get("type") != "collection":
         raise BadRequest(Issue("structure", "A PAS request Bundle must be of type 'collection'",
@@ -40,7 +42,7 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime) -> Order:
         raise BadRequest(Issue("structure", "The first entry of a PAS request Bundle must be the Claim",
                                expression=["Bundle.entry[0].resource"]))
     raw_claim, claim_path = entries[0]
-    claim = parse(raw_claim, claim_path, "Claim")
+    claim = claim_model if claim_model is not None else parse(raw_claim, claim_path, "Claim")
     pas = table("pas")
 
     index = ResourceIndex()

@@ -9,6 +9,9 @@ from server.http import errors
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    # Responses keep the key order they were built in (FHIR's and CDS Hooks' own order):
+    # sorting every object's keys is per-request work nobody reads.
+    app.json.sort_keys = False
     app.config.from_mapping(config.DEFAULTS)
     app.config.update(config.from_environment())
     if test_config:

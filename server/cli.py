@@ -5,6 +5,13 @@ import argparse
 import os
 import sys
 
+# Threads per gunicorn worker (gthread workers when > 1): a request waiting on the database
+# would leave the worker's CPU to another request. Default 1 = sync workers: on 2 cores against
+# a loopback PostgreSQL, 4 threads cost ~30% more CPU per request (GIL hand-offs) and halved
+# order-sign throughput (benchmarks/run.py --worker-threads); worth re-measuring only against
+# a database with a slow commit (remote, synchronous replication).
+DEFAULT_THREADS = 1
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oncopath", description=__doc__)
@@ -17,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="sqlite:///path or postgresql+psycopg://... (env ONCOPATH_DATABASE_URL)")
     serve.add_argument("--workers", type=int, default=int(os.environ.get("ONCOPATH_WORKERS", "0")),
                        help="gunicorn workers (default: number of cores)")
+    serve.add_argument("--threads", type=int,
+                       default=int(os.environ.get("ONCOPATH_THREADS", str(DEFAULT_THREADS))),
+                       help=f"threads per worker, gthread workers when > 1 (default {DEFAULT_THREADS} = "
+                            "sync workers; env ONCOPATH_THREADS)")
     serve.add_argument("--dev", action="store_true", help="Flask's development server with reloader")
 
     review = sub.add_parser("review", help="evaluate a FHIR Bundle offline and print the decision")
@@ -57,6 +68,7 @@ def _serve(args) -> int:
     from server.app import create_app
 
     workers = args.workers or os.cpu_count() or 1
+    threads = max(1, args.threads)
     if not os.environ.get("ONCOPATH_SECRET_KEY"):
         # One key for every worker of this run, made before they fork: otherwise each worker
         # signs portal sessions with its own key and a sign-in works on one worker only.
@@ -71,6 +83,9 @@ def _serve(args) -> int:
         def load_config(self):
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", workers)
+            if threads > 1:
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             # Access log format without query strings: they can carry member ids.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')

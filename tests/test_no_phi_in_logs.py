@@ -111,7 +111,7 @@ def test_no_patient_name_birth_date_or_member_id_is_logged_at_info(tmp_path, cap
     # an unhandled exception whose message carries PHI: logged as its type only
     import server.fhir_ops.claim_submit as claim_submit
 
-    def boom(bundle, received_at):
+    def boom(bundle, received_at, **_):
         raise ValueError("member MA-100200300 Ana Rivera born 1957-03-14")
 
     monkeypatch.setattr(claim_submit, "map_order", boom)

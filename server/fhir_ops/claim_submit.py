@@ -18,7 +18,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from mappings import order_from_pas_bundle
 from mappings.pas_response import render_claim_response_bundle
+from server.engine import decide as engine_decide
 from server.errors import Conflict, Issue, ServiceError, Unprocessable
 from server.fhir_ops import claim_update, pas_validate
 from server.store import CaseStore
@@ -56,19 +58,13 @@ def _same_submitter(record, submitter_npis: list[str], field: str, error, text: 
                           expression=[f"{pas_validate.CLAIM_PATH}.{field}"]))
 
 
-def map_order(bundle: dict, received_at: datetime):
-    try:
-        from mappings import order_from_pas_bundle
-    except ImportError:
-        raise ServiceError(Issue("exception", "the PAS mapping is not available"), status=503)
-    return order_from_pas_bundle(bundle, received_at=received_at)
+def map_order(bundle: dict, received_at: datetime, claim_model=None):
+    """The Claim's order; `claim_model` is the Claim pas_validate already validated, if any,
+    so it is validated once per request."""
+    return order_from_pas_bundle(bundle, received_at=received_at, claim_model=claim_model)
 
 
 def decide(order, knowledge, history):
-    try:
-        from server.engine import decide as engine_decide
-    except ImportError:
-        raise ServiceError(Issue("exception", "the review engine is not available"), status=503)
     if knowledge is None:
         raise ServiceError(Issue("exception", "the knowledge base is not loaded"), status=503)
     return engine_decide(order, knowledge, history)
@@ -76,7 +72,8 @@ def decide(order, knowledge, history):
 
 def submit(bundle: dict, *, store: CaseStore, knowledge: Any, received_at: datetime,
            base_url: str | None = None) -> dict:
-    claim = pas_validate.validate_request_bundle(bundle)
+    validated: dict = {}   # the Claim's model: validated once, mapped from the same model
+    claim = pas_validate.validate_request_bundle(bundle, validated=validated)
     key = request_key(pas_validate.claim_identifier(claim))
     submitter = pas_validate.provider_npis(pas_validate.BundleIndex(bundle), claim.get("provider"))
 
@@ -95,7 +92,7 @@ def submit(bundle: dict, *, store: CaseStore, knowledge: Any, received_at: datet
             return claim_update.apply(bundle, claim, prior, key=key, store=store, knowledge=knowledge,
                                       received_at=received_at, base_url=base_url)
 
-    order = map_order(bundle, received_at)
+    order = map_order(bundle, received_at, claim_model=validated.get(0))
     history = store.history_for_member(order.member.id)
     decision = decide(order, knowledge, history)
     record = store.save_case(

@@ -125,19 +125,23 @@ def _loc_to_path(prefix: str, loc: tuple) -> str:
     return path
 
 
-def _model_issues(model, data: dict, prefix: str) -> list[Issue]:
+def _model_issues(model, data: dict, prefix: str, validated: list | None = None) -> list[Issue]:
     try:
-        model.model_validate(data)
+        instance = model.model_validate(data)
     except pydantic.ValidationError as exc:
         return [Issue("required" if "missing" in err["type"] else "structure", f"{err['msg']}",
                       expression=[_loc_to_path(prefix, err["loc"])])
                 for err in exc.errors()[:MAX_ISSUES]]
     except (ValueError, TypeError) as exc:   # fhir.resources raises these for some shapes
         return [Issue("structure", str(exc), expression=[prefix])]
+    if validated is not None:
+        validated.append(instance)
     return []
 
 
-def structure_issues(bundle: dict) -> list[Issue]:
+def structure_issues(bundle: dict, validated: dict | None = None) -> list[Issue]:
+    """Structure problems (400). `validated`, if given, receives {entry index: Claim model} for
+    each Claim that validated, so the mapping can use that model instead of validating again."""
     from fhir.resources.R4B.bundle import Bundle
     from fhir.resources.R4B.claim import Claim
 
@@ -160,7 +164,10 @@ def structure_issues(bundle: dict) -> list[Issue]:
     for i, e in enumerate(entries or []):
         if isinstance(e, dict) and isinstance(e.get("resource"), dict) \
                 and e["resource"].get("resourceType") == "Claim":
-            issues += _model_issues(Claim, e["resource"], f"Bundle.entry[{i}].resource")
+            models: list = []
+            issues += _model_issues(Claim, e["resource"], f"Bundle.entry[{i}].resource", models)
+            if validated is not None and models:
+                validated[i] = models[0]
     return issues[:MAX_ISSUES]
 
 
@@ -257,8 +264,8 @@ def _claim_rules(claim: dict, index: BundleIndex, *, inquiry: bool) -> list[Issu
     return issues
 
 
-def _validate(bundle: dict, *, inquiry: bool) -> dict:
-    issues = structure_issues(bundle)
+def _validate(bundle: dict, *, inquiry: bool, validated: dict | None = None) -> dict:
+    issues = structure_issues(bundle, validated)
     if issues:
         raise BadRequest(issues)
     issues = _bundle_rules(bundle, inquiry=inquiry)
@@ -271,9 +278,10 @@ def _validate(bundle: dict, *, inquiry: bool) -> dict:
     return claim
 
 
-def validate_request_bundle(bundle: dict) -> dict:
-    """Raise BadRequest/Unprocessable, or return the Claim (the first entry)."""
-    return _validate(bundle, inquiry=False)
+def validate_request_bundle(bundle: dict, *, validated: dict | None = None) -> dict:
+    """Raise BadRequest/Unprocessable, or return the Claim (the first entry). `validated`: see
+    structure_issues (the Claim's fhir.resources model, to be validated once per request)."""
+    return _validate(bundle, inquiry=False, validated=validated)
 
 
 def validate_inquiry_bundle(bundle: dict) -> dict:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -24,6 +24,10 @@ ORDER_ID_PREFIX = "ONC-"
 # Crockford-like alphabet: no 0/O, 1/I/L confusion when read over the phone.
 _ORDER_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 _INACTIVE_DRUG_STATUSES = {DrugStatus.VOLUNTARILY_CANCELLED, DrugStatus.NOT_REVIEWED}
+# save_case's Core statements (compiled once, cached by SQLAlchemy).
+_INSERT_CASE = CaseRow.__table__.insert()
+_INSERT_EVENT = CaseEventRow.__table__.insert()
+_INSERT_AUDIT = AuditRow.__table__.insert()
 
 
 def new_order_id() -> str:
@@ -74,6 +78,10 @@ class CaseRecord:
                   decision=row.decision, response=row.response, kb_version=row.kb_version,
                   revision=row.revision)
         return replace(rec, **overrides) if overrides else rec
+
+
+# The CaseRecord fields a new case row fills (all but `created`).
+_RECORD_FIELDS = tuple(f for f in CaseRecord.__dataclass_fields__ if f != "created")
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,13 @@ class CaseStore:
         if not member_id:
             return History.empty()
         with self.uow(read_only=True) as uow:
-            rows = uow.cases.for_member(member_id)
+            # Only the columns a PriorCase needs: not the request, decision and response JSON
+            # of every earlier case of the member (on the hot path of every new request).
+            rows = uow.session.execute(
+                select(CaseRow.order_id, CaseRow.request_key, CaseRow.order, CaseRow.status,
+                       CaseRow.drug_keys, CaseRow.start_date, CaseRow.end_date, CaseRow.regimen_id,
+                       CaseRow.s0353_awarded_on)
+                .where(CaseRow.member_id == member_id).order_by(CaseRow.received_at)).all()
             return History(tuple(
                 PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
                           status=r.status, drug_keys=frozenset(r.drug_keys or ()),
@@ -236,21 +250,26 @@ class CaseStore:
                 with self.uow() as uow:
                     # The idempotency check shares the write transaction: one round of
                     # connect/BEGIN/COMMIT per new case instead of two (hot path).
-                    existing = self._case_by_request_key(uow, request_key)
-                    if existing is not None:
-                        return existing
-                    row = self._new_case_row(source=source, request_key=request_key, order=order,
-                                             decision=decision, raw_request=raw_request,
-                                             render_response=render_response, provider_npi=provider_npi)
-                    uow.cases.add(row)
-                    uow.session.flush()   # the case row first: events reference it
-                    uow.cases.add_event(CaseEventRow(order_id=row.order_id, at=row.updated_at, kind="created",
-                                                     status=row.status, actor=actor, note=source,
-                                                     response=row.response))
-                    uow.audit.record(actor=actor, action="case.create", entity="case",
-                                     entity_id=row.order_id, after=_summary(decision))
+                    if self._request_key_known(uow, request_key):
+                        existing = self._case_by_request_key(uow, request_key)
+                        if existing is not None:
+                            return existing
+                    values = self._new_case_values(source=source, request_key=request_key, order=order,
+                                                   decision=decision, raw_request=raw_request,
+                                                   render_response=render_response, provider_npi=provider_npi)
+                    # Core inserts (hot path): three plain rows, no ORM unit-of-work bookkeeping.
+                    # The case row first: the event references it.
+                    session = uow.session
+                    session.execute(_INSERT_CASE, values)
+                    session.execute(_INSERT_EVENT, {
+                        "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
+                        "status": values["status"], "actor": actor, "note": source,
+                        "request_key": None, "raw_request": None, "response": values["response"]})
+                    session.execute(_INSERT_AUDIT, {
+                        "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
+                        "entity_id": values["order_id"], "before": None, "after": _summary(decision)})
                     uow.commit()
-                    return CaseRecord.of(row, created=True)
+                    return CaseRecord(**{f: values[f] for f in _RECORD_FIELDS}, created=True)
             except IntegrityError:
                 existing = self.find_case_by_request_key(request_key)
                 if existing is not None:
@@ -258,22 +277,27 @@ class CaseStore:
                 # Otherwise an Order ID collision: draw another one.
         raise RuntimeError("could not allocate a unique Order ID")
 
-    def _new_case_row(self, *, source, request_key, order, decision, raw_request, render_response,
-                  provider_npi) -> CaseRow:
+    @staticmethod
+    def _request_key_known(uow: UnitOfWork, key: str) -> bool:
+        """One cheap round trip: is the key on file as a case's or an update's request key?"""
+        stmt = (select(CaseRow.order_id).where(CaseRow.request_key == key)
+                .union_all(select(CaseEventRow.order_id).where(CaseEventRow.request_key == key)))
+        return uow.session.execute(stmt).first() is not None
+
+    def _new_case_values(self, *, source, request_key, order, decision, raw_request, render_response,
+                         provider_npi) -> dict:
         order_id = self._order_ids()
         response = render_response(order_id)
-        now = utcnow()
-        row = CaseRow(order_id=order_id, source=source, request_key=request_key,
-                      member_id=order.member.id,
-                      provider_npi=provider_npi or order.ordering_provider.npi,
-                      payer_id=order.payer_id, status=decision.case_status.value,
-                      received_at=_utc(order.received_at), due_by=_utc(decision.due_by),
-                      updated_at=now, raw_request=raw_request,
-                      order=serialize.order_to_dict(order),
-                      decision=serialize.decision_to_dict(decision), response=response,
-                      kb_version=decision.kb_version, revision=1,
-                      **_history_columns(order, decision))
-        return row
+        return dict(order_id=order_id, source=source, request_key=request_key,
+                    member_id=order.member.id,
+                    provider_npi=provider_npi or order.ordering_provider.npi,
+                    payer_id=order.payer_id, status=decision.case_status.value,
+                    received_at=_utc(order.received_at), due_by=_utc(decision.due_by),
+                    updated_at=utcnow(), raw_request=raw_request,
+                    order=serialize.order_to_dict(order),
+                    decision=serialize.decision_to_dict(decision), response=response,
+                    kb_version=decision.kb_version, revision=1,
+                    **_history_columns(order, decision))
 
     def update_case(self, order_id: str, *, request_key: str, order: Order, decision: Decision,
                     raw_request: Any, render_response: Callable[[str], Any], kind: str = "updated",
