@@ -1,6 +1,7 @@
 """Engine unit tests against the small hand-built knowledge base in kbfakes."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timezone
 
 import pytest
@@ -352,6 +353,23 @@ def test_an_overlapping_similar_order_on_file_is_flagged_as_a_duplicate():
     assert d.s_codes == ()
 
 
+def test_a_prior_case_made_from_the_same_ehr_orders_is_a_resubmission_not_a_duplicate():
+    refs = frozenset(l.ref for l in thp())
+    same = PriorCase("ORD-1", "req-0", "Authorized", frozenset({"trastuzumab"}), date(2026, 10, 1),
+                     date(2027, 3, 31), order_refs=refs)
+    d = run(order(*thp(), biomarkers=[her2()]), History((same,)))
+    assert d.duplicate_of is None and d.case_status is CaseStatus.AUTHORIZED
+    assert any("a re-submission, not a duplicate" in s.text for s in d.trace if s.rule == "R8")
+
+
+def test_pas_line_refs_never_make_two_claims_the_same_order():
+    items = tuple(replace(l, ref=f"item/{i}") for i, l in enumerate(thp(), 1))
+    prior = PriorCase("ORD-1", "req-0", "Authorized", frozenset({"trastuzumab"}), date(2026, 10, 1),
+                      date(2027, 3, 31), order_refs=frozenset({"item/1", "item/2", "item/3"}))
+    d = run(order(*items, biomarkers=[her2()]), History((prior,)))
+    assert d.duplicate_of == "ORD-1"
+
+
 def test_a_cancelled_or_non_overlapping_prior_case_is_not_a_duplicate():
     cancelled = PriorCase("ORD-1", "req-0", "Review Cancelled", frozenset({"trastuzumab"}), date(2026, 10, 1), None)
     old = PriorCase("ORD-2", "req-00", "Authorized", frozenset({"trastuzumab"}), date(2025, 1, 1),
@@ -515,7 +533,6 @@ def test_a_lone_growth_factor_tagged_therapeutic_is_still_a_supportive_only_requ
 
 
 def test_a_missing_diagnosis_pends_instead_of_passing_as_not_oncology():
-    from dataclasses import replace
     o = order(*thp(), biomarkers=[her2()])
     d = run(replace(o, diagnosis=replace(o.diagnosis, codes=())))
     assert d.in_program and d.case_status is CaseStatus.IN_PROGRESS
@@ -524,7 +541,6 @@ def test_a_missing_diagnosis_pends_instead_of_passing_as_not_oncology():
 
 
 def test_a_snomed_only_diagnosis_outside_the_knowledge_base_pends():
-    from dataclasses import replace
 
     from server.domain.order import Code
     from server.knowledge.model import SNOMED
@@ -534,7 +550,6 @@ def test_a_snomed_only_diagnosis_outside_the_knowledge_base_pends():
 
 
 def test_non_drug_services_without_a_diagnosis_are_not_managed():
-    from dataclasses import replace
 
     from server.domain.order import Code, DrugLine
     from server.knowledge.model import HCPCS

@@ -143,12 +143,23 @@ def test_a_second_thp_request_for_the_same_patient_gets_a_duplicate_therapy_card
     first = hook("order-sign-thp-her2-positive.json")
     order_id = actions_by_id(first)["docetaxel"]["satisfied-pa-id"][0]
     second = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
-    second["hookInstance"] = "another-signing-of-the-same-regimen"
+    second["hookInstance"] = "another-order-for-the-same-regimen"
+    for entry in second["context"]["draftOrders"]["entry"]:   # new EHR orders, not a re-sign
+        entry["resource"]["id"] = "new-" + entry["resource"]["id"]
     body = hook(second)
     card = body["cards"][0]
     assert card["source"]["topic"]["code"] == "duplicate-therapy"
     assert card["summary"] == f"Possible duplicate: Order {order_id} is on file for a similar regimen"
     assert all("satisfied-pa-id" not in a for a in actions_by_id(body).values())
+
+
+def test_the_same_draft_orders_signed_again_are_not_their_own_duplicate(hook, fixtures_dir):
+    hook("order-sign-thp-her2-positive.json")
+    again = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
+    again["hookInstance"] = "the-same-orders-signed-again"
+    body = hook(again)
+    assert "duplicate-therapy" not in cards_by_topic(body)
+    assert body["cards"][0]["summary"].startswith("On pathway: THP")
 
 
 def test_a_commercial_ppo_member_is_outside_the_program(hook):

@@ -151,6 +151,12 @@ class DrugLine:
     end: date | None = None
 
 
+def ehr_order_refs(refs) -> frozenset[str]:
+    """The refs that name an EHR order ("MedicationRequest/x"); a PAS line ("item/1") names
+    nothing outside its own Claim, so it cannot tell two requests apart."""
+    return frozenset(r for r in refs if r and "/" in r and not r.startswith("item/"))
+
+
 @dataclass(frozen=True)
 class Order:
     """A whole regimen request (R1): everything the worksheet asks for."""
@@ -189,6 +195,7 @@ class PriorCase:
     end: date | None
     regimen_id: str | None = None
     s0353_awarded_on: date | None = None
+    order_refs: frozenset[str] = frozenset()   # the EHR orders it was made from ("MedicationRequest/x")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from server.domain.decision import CaseStatus, DrugStatus, Reason
+from server.domain.order import ehr_order_refs
 
 from .context import Case
 from .dates import add_months
@@ -18,8 +19,14 @@ def duplicate_check(case: Case) -> None:
         return
     start = case.date_of_service
     end = regimen_end(case.regimen, start)
+    refs = ehr_order_refs(w.line.ref for w in case.drugs)
     for prior in case.history.prior_cases:
         if prior.status in _INACTIVE or prior.request_id == case.order.request_id:
+            continue
+        if refs & prior.order_refs:
+            # The same EHR order signed again (order-sign fires on re-sign): not a second order.
+            case.trace.add("R8", f"Order ID {prior.order_id} was made from the same EHR order(s): "
+                                 f"a re-submission, not a duplicate")
             continue
         shared = managed & set(prior.drug_keys)
         if not shared or not _overlaps(prior.start, prior.end, start, end):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from server.domain.decision import CaseStatus, Decision, DrugStatus
-from server.domain.order import History, Order, PriorCase
+from server.domain.order import History, Order, PriorCase, ehr_order_refs
 from server.errors import NotFound
 from server.store import serialize
 from server.store.db import READ_ONLY, make_engine
@@ -228,7 +228,8 @@ class CaseStore:
                 PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
                           status=r.status, drug_keys=frozenset(r.drug_keys or ()),
                           start=r.start_date, end=r.end_date, regimen_id=r.regimen_id,
-                          s0353_awarded_on=r.s0353_awarded_on)
+                          s0353_awarded_on=r.s0353_awarded_on,
+                          order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())))
                 for r in rows if r.order_id != exclude_order_id))
 
     def counts(self) -> dict[str, int]:
