@@ -42,17 +42,6 @@ def reported_words(marker: str, b: Biomarker | None) -> str:
     return " ".join(parts)
 
 
-def required_words(c: BiomarkerCriterion) -> str:
-    words = [c.marker, " or ".join(r.value for r in c.results)]
-    if c.min_value is not None:
-        words.append(f">= {c.min_value:g}")
-    if c.max_value is not None:
-        words.append(f"<= {c.max_value:g}")
-    if c.variants:
-        words.append("(" + " or ".join(c.variants) + ")")
-    return " ".join(words)
-
-
 def biomarker_holds(c: BiomarkerCriterion, order: Order) -> Tri:
     """Does the patient's result satisfy the criterion? Equivocal / unknown / missing ⇒ None."""
     b = order.biomarker(c.marker)
@@ -76,14 +65,14 @@ def biomarker_holds(c: BiomarkerCriterion, order: Order) -> Tri:
 
 
 def requirement_check(c: BiomarkerCriterion, order: Order) -> Check:
-    return Check(c.marker, biomarker_holds(c, order), required_words(c),
+    return Check(c.marker, biomarker_holds(c, order), c.describe(),
                  reported_words(c.marker, order.biomarker(c.marker)), DeviationKind.MISSING_BIOMARKER)
 
 
 def exclusion_check(c: BiomarkerCriterion, order: Order) -> Check:
     held = biomarker_holds(c, order)
     status = None if held is None else not held
-    return Check(c.marker, status, f"not {required_words(c)}",
+    return Check(c.marker, status, f"not {c.describe()}",
                  reported_words(c.marker, order.biomarker(c.marker)), DeviationKind.MISSING_BIOMARKER)
 
 
@@ -92,7 +81,7 @@ def any_of_check(criteria, order: Order) -> Check:
     states = [biomarker_holds(c, order) for c in criteria]
     status: Tri = True if True in states else (None if None in states else False)
     return Check(" or ".join(c.marker for c in criteria), status,
-                 " or ".join(required_words(c) for c in criteria),
+                 " or ".join(c.describe() for c in criteria),
                  ", ".join(reported_words(c.marker, order.biomarker(c.marker)) for c in criteria),
                  DeviationKind.MISSING_BIOMARKER)
 

@@ -80,13 +80,14 @@ class BiomarkerCriterion:
     variants: tuple[str, ...] = ()     # any of, case-insensitive substring match
 
     def describe(self) -> str:
-        parts = [self.marker, "/".join(r.value for r in self.results)]
+        """In words a clinician reads in a reason: "EGFR positive (exon 19 deletion or L858R)"."""
+        parts = [self.marker, " or ".join(r.value for r in self.results)]
         if self.min_value is not None:
             parts.append(f">= {self.min_value:g}")
         if self.max_value is not None:
             parts.append(f"<= {self.max_value:g}")
         if self.variants:
-            parts.append("(" + ", ".join(self.variants) + ")")
+            parts.append("(" + " or ".join(self.variants) + ")")
         return " ".join(parts)
 
 
