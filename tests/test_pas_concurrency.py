@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
+from racing import race_two
 
 from test_pas_submit import FIXTURES, pin_clock
 
@@ -23,15 +23,7 @@ def test_two_processes_submitting_the_same_claim_on_postgresql_make_one_case(pos
     from server.store import CaseStore
 
     CaseStore.from_url(postgres_url).dispose()
-    ctx = mp.get_context("fork")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_post_claim, args=(postgres_url, barrier, results)) for _ in range(2)]
-    for w in workers:
-        w.start()
-    answers = [results.get(timeout=90) for _ in workers]
-    for w in workers:
-        w.join(timeout=30)
-        assert w.exitcode == 0
+    answers = race_two(_post_claim, postgres_url, timeout=90)
     assert [status for status, _ in answers] == [200, 200]
     bodies = [json.loads(b) for _, b in answers]
     order_ids = {b["entry"][0]["resource"]["id"] for b in bodies}

@@ -2,7 +2,7 @@
 durability across restarts."""
 from __future__ import annotations
 
-import multiprocessing as mp
+from racing import race_two
 import time
 
 import pytest
@@ -31,15 +31,7 @@ def _submit_same_request(url: str, barrier, results) -> None:
 def test_two_processes_submitting_the_same_claim_get_one_case_and_the_same_order_id(backend, request, tmp_path):
     url = request.getfixturevalue("postgres_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'race.db'}"
     CaseStore.from_url(url).dispose()   # schema first, so both racers start from the same state
-    ctx = mp.get_context("fork")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_submit_same_request, args=(url, barrier, results)) for _ in range(2)]
-    for w in workers:
-        w.start()
-    outcomes = [results.get(timeout=60) for _ in workers]
-    for w in workers:
-        w.join(timeout=30)
-        assert w.exitcode == 0
+    outcomes = race_two(_submit_same_request, url)
     order_ids = {o[0] for o in outcomes}
     assert len(order_ids) == 1
     assert sorted(o[1] for o in outcomes) == [False, True]          # one wrote it, one found it
