@@ -84,13 +84,19 @@ def test_a_valid_es384_token_from_a_trusted_issuer_is_accepted(call, keys):
     assert resp.get_json()["cards"][0]["source"]["topic"]["code"] == "guideline"
 
 
+def accepted(resp) -> None:
+    """Accepted means reviewed: the THP request gets its on-pathway card, not just a 200."""
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["cards"][0]["summary"].startswith("On pathway: THP")
+
+
 def test_a_valid_rs384_token_is_accepted(call, keys):
     token = jwt.encode(claims(), keys["rsa"], algorithm="RS384", headers={"kid": RSA_KID})
-    assert call(token).status_code == 200
+    accepted(call(token))
 
 
 def test_an_audience_given_as_an_array_holding_the_url_called_is_accepted(call, keys):
-    assert call(es384(keys, aud=["https://other.example.org", AUD])).status_code == 200
+    accepted(call(es384(keys, aud=["https://other.example.org", AUD])))
 
 
 def test_no_token_is_refused(call):
@@ -157,7 +163,9 @@ def test_feedback_needs_a_token_too(call, keys):
 
 
 def test_discovery_needs_no_token(app):
-    assert app.test_client().get("/cds-services").status_code == 200
+    resp = app.test_client().get("/cds-services")
+    assert resp.status_code == 200
+    assert {s["id"] for s in resp.get_json()["services"]} == {"oncopath-order-sign", "oncopath-order-select"}
 
 
 def test_without_public_base_url_the_audience_is_the_url_the_request_came_to(tmp_path, keys, fixtures_dir):
@@ -191,7 +199,7 @@ def test_with_jwt_off_for_development_calls_need_no_token(tmp_path, fixtures_dir
     app = _pinned(create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
                               "CDS_JWT_REQUIRED": False}))
     body = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
-    assert app.test_client().post(SIGN, json=body).status_code == 200
+    accepted(app.test_client().post(SIGN, json=body))
 
 
 def test_an_issuer_pinned_to_a_local_copy_of_its_published_key_set_accepts_its_jku_without_fetching(

@@ -143,7 +143,9 @@ def test_a_lone_surrogate_or_nul_escape_is_a_400_before_it_reaches_the_database(
 
 def test_a_paired_surrogate_escape_is_ordinary_text(client):
     bundle = json.dumps(load_fixture("pas/thp-her2-positive.json")).replace('"Rivera"', '"Rivera \\ud83d\\udc8a"')
-    assert client.post("/fhir/Claim/$submit", data=bundle, content_type="application/fhir+json").status_code == 200
+    resp = client.post("/fhir/Claim/$submit", data=bundle, content_type="application/fhir+json")
+    assert resp.status_code == 200
+    assert resp.get_json()["entry"][0]["resource"]["resourceType"] == "ClaimResponse"
 
 
 # -- Bundle entries ----------------------------------------------------------------------------

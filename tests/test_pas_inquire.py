@@ -110,4 +110,7 @@ def test_metadata_declares_fhir_4_0_1_json_and_the_pas_claim_operations(client):
 def test_metadata_is_a_valid_r4b_capability_statement(client):
     from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
-    CapabilityStatement.model_validate(client.get("/fhir/metadata").get_json())
+    cs = CapabilityStatement.model_validate(client.get("/fhir/metadata").get_json())
+    assert cs.fhirVersion == "4.0.1"
+    claim = next(r for r in cs.rest[0].resource if r.type == "Claim")
+    assert {op.name for op in claim.operation} >= {"submit", "inquire"}

@@ -217,6 +217,8 @@ def test_a_denial_needs_a_specific_reason(api, pended):
     act(client, doctor, pended, "peer-to-peer-offered")
     resp = act(client, doctor, pended, "deny", reason="no")
     assert resp.status_code == 422
+    assert "reason" in resp.get_json()["issue"][0]["diagnostics"]
+    assert client.get(f"/review/api/cases/{pended}", headers=doctor).get_json()["status"] == "In Progress"
 
 
 def test_approval_authorizes_awards_pathway_id_s_codes_and_inquire_shows_a1(api, review_app, pended):
