@@ -1,7 +1,7 @@
 """Shared FHIR plumbing for the mappings: parsing with clear errors, codes, references, tables.
 
-Only the resources a mapping consumes are validated (fhir.resources R4B models); everything
-else stays plain JSON. A pydantic ValidationError becomes a `BadRequest` whose Issue names
+Only the resources a mapping consumes are validated (against the fhir.resources R4B models'
+definitions, compiled by `mappings.structure`); everything else stays plain JSON. A pydantic ValidationError becomes a `BadRequest` whose Issue names
 the element path, e.g. `Bundle.entry[2].resource.dosageInstruction[0].timing`.
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
-from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from server.domain.order import Code
 from server.errors import BadRequest, Issue
+
+from mappings import structure
 
 TABLES = Path(__file__).resolve().parent / "tables"
 
@@ -55,18 +56,18 @@ def parse(resource: Any, path: str, expected: str | Iterable[str] | None = None)
                 "structure", f"{path} is a {rtype}, expected {' or '.join(allowed)}",
                 expression=[path]))
     try:
-        model = get_fhir_model_class(rtype)
-    except (KeyError, ValueError, AttributeError):
+        check = structure.validator(rtype)
+    except KeyError:
         raise BadRequest(Issue("structure", f"{path}: unknown resourceType {rtype!r}",
                                expression=[path])) from None
     try:
-        return model.model_validate(resource)
+        return structure.Element(check.validate_python(resource))
     except ValidationError as exc:
         lenient = _repeating_elements_as_lists(resource, exc)
         if lenient is None:
             raise _bad_request(exc, rtype, path) from None
     try:
-        return model.model_validate(lenient)
+        return structure.Element(check.validate_python(lenient))
     except ValidationError as exc:
         raise _bad_request(exc, rtype, path) from None
 

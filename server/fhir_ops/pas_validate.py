@@ -2,7 +2,8 @@
 
 Order of the checks, and what they answer:
 1. body: not JSON / not a JSON object / not a Bundle (or a Parameters carrying one) ⇒ 400;
-2. structure: the Bundle shell and the Claim validated with fhir.resources (R4B) ⇒ 400,
+2. structure: the Bundle shell and the Claim validated against the R4B definitions
+   (`mappings.structure`, compiled from the fhir.resources models) ⇒ 400,
    one issue per problem with a FHIRPath-ish `expression` (base FHIR cardinality, e.g. a
    Claim without patient or provider, is structure; PAS's own additions, e.g. insurer 1..1,
    are rules);
@@ -11,7 +12,7 @@ Order of the checks, and what they answer:
    use preauthorization, status active, identifier, patient, insurer, provider, every
    reference in the Claim resolvable inside the Bundle, and per item the requestType and
    certificationType extensions.
-Only resources the decision reads are validated with fhir.resources; the rest stays JSON.
+Only resources the decision reads are validated this way; the rest stays JSON.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any, Iterator
 
 import pydantic
 
+from mappings import structure
 from server.errors import BadRequest, Issue, Unprocessable
 from server.http import limits
 
@@ -125,14 +127,14 @@ def _loc_to_path(prefix: str, loc: tuple) -> str:
     return path
 
 
-def _model_issues(model, data: dict, prefix: str, validated: list | None = None) -> list[Issue]:
+def _model_issues(resource_type: str, data: dict, prefix: str, validated: list | None = None) -> list[Issue]:
     try:
-        instance = model.model_validate(data)
+        instance = structure.Element(structure.validate(data, resource_type))
     except pydantic.ValidationError as exc:
         return [Issue("required" if "missing" in err["type"] else "structure", f"{err['msg']}",
                       expression=[_loc_to_path(prefix, err["loc"])])
                 for err in exc.errors()[:MAX_ISSUES]]
-    except (ValueError, TypeError) as exc:   # fhir.resources raises these for some shapes
+    except (ValueError, TypeError) as exc:   # a primitive's own check may raise these
         return [Issue("structure", str(exc), expression=[prefix])]
     if validated is not None:
         validated.append(instance)
@@ -141,9 +143,7 @@ def _model_issues(model, data: dict, prefix: str, validated: list | None = None)
 
 def structure_issues(bundle: dict, validated: dict | None = None) -> list[Issue]:
     """Structure problems (400). `validated`, if given, receives {entry index: Claim model} for
-    each Claim that validated, so the mapping can use that model instead of validating again."""
-    from fhir.resources.R4B.bundle import Bundle
-    from fhir.resources.R4B.claim import Claim
+    each Claim that validated (a `structure.Element`), so the mapping need not validate it again."""
 
     entries = bundle.get("entry")
     if entries is not None and not isinstance(entries, list):
@@ -160,12 +160,12 @@ def structure_issues(bundle: dict, validated: dict | None = None) -> list[Issue]
     shell = {k: v for k, v in bundle.items() if k != "entry"}
     if shell_entries:
         shell["entry"] = shell_entries
-    issues += _model_issues(Bundle, shell, "Bundle")
+    issues += _model_issues("Bundle", shell, "Bundle")
     for i, e in enumerate(entries or []):
         if isinstance(e, dict) and isinstance(e.get("resource"), dict) \
                 and e["resource"].get("resourceType") == "Claim":
             models: list = []
-            issues += _model_issues(Claim, e["resource"], f"Bundle.entry[{i}].resource", models)
+            issues += _model_issues("Claim", e["resource"], f"Bundle.entry[{i}].resource", models)
             if validated is not None and models:
                 validated[i] = models[0]
     return issues[:MAX_ISSUES]
@@ -280,7 +280,7 @@ def _validate(bundle: dict, *, inquiry: bool, validated: dict | None = None) -> 
 
 def validate_request_bundle(bundle: dict, *, validated: dict | None = None) -> dict:
     """Raise BadRequest/Unprocessable, or return the Claim (the first entry). `validated`: see
-    structure_issues (the Claim's fhir.resources model, to be validated once per request)."""
+    structure_issues (the checked Claim, validated once per request)."""
     return _validate(bundle, inquiry=False, validated=validated)
 
 
