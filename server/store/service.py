@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -28,6 +28,14 @@ _INACTIVE_DRUG_STATUSES = {DrugStatus.VOLUNTARILY_CANCELLED, DrugStatus.NOT_REVI
 _INSERT_CASE = CaseRow.__table__.insert()
 _INSERT_EVENT = CaseEventRow.__table__.insert()
 _INSERT_AUDIT = AuditRow.__table__.insert()
+# Is a request key on file, as a case's or an update's? One round trip.
+_REQUEST_KEY_KNOWN = (select(CaseRow.order_id).where(CaseRow.request_key == bindparam("key"))
+                      .union_all(select(CaseEventRow.order_id).where(CaseEventRow.request_key == bindparam("key"))))
+# What a PriorCase needs of a member's earlier cases: not their request, decision and response JSON.
+_MEMBER_HISTORY = (select(CaseRow.order_id, CaseRow.request_key, CaseRow.order, CaseRow.status,
+                          CaseRow.drug_keys, CaseRow.start_date, CaseRow.end_date, CaseRow.regimen_id,
+                          CaseRow.s0353_awarded_on)
+                   .where(CaseRow.member_id == bindparam("member_id")).order_by(CaseRow.received_at))
 
 
 def new_order_id() -> str:
@@ -216,21 +224,16 @@ class CaseStore:
         """Cases on file for the member (R7, R8, R15), oldest first."""
         if not member_id:
             return History.empty()
-        with self.uow(read_only=True) as uow:
-            # Only the columns a PriorCase needs: not the request, decision and response JSON
-            # of every earlier case of the member (on the hot path of every new request).
-            rows = uow.session.execute(
-                select(CaseRow.order_id, CaseRow.request_key, CaseRow.order, CaseRow.status,
-                       CaseRow.drug_keys, CaseRow.start_date, CaseRow.end_date, CaseRow.regimen_id,
-                       CaseRow.s0353_awarded_on)
-                .where(CaseRow.member_id == member_id).order_by(CaseRow.received_at)).all()
-            return History(tuple(
-                PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
-                          status=r.status, drug_keys=frozenset(r.drug_keys or ()),
-                          start=r.start_date, end=r.end_date, regimen_id=r.regimen_id,
-                          s0353_awarded_on=r.s0353_awarded_on,
-                          order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())))
-                for r in rows if r.order_id != exclude_order_id))
+        # Core on a plain read-only connection: on the hot path of every new request.
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            rows = conn.execute(_MEMBER_HISTORY, {"member_id": member_id}).all()
+        return History(tuple(
+            PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
+                      status=r.status, drug_keys=frozenset(r.drug_keys or ()),
+                      start=r.start_date, end=r.end_date, regimen_id=r.regimen_id,
+                      s0353_awarded_on=r.s0353_awarded_on,
+                      order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())))
+            for r in rows if r.order_id != exclude_order_id))
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (tests and health checks)."""
@@ -248,42 +251,36 @@ class CaseStore:
         PAS passes the submitting provider's (Claim.provider), who may inquire later."""
         for _attempt in range(3):
             try:
-                with self.uow() as uow:
-                    # The idempotency check shares the write transaction: one round of
-                    # connect/BEGIN/COMMIT per new case instead of two (hot path).
-                    if self._request_key_known(uow, request_key):
-                        existing = self._case_by_request_key(uow, request_key)
-                        if existing is not None:
-                            return existing
-                    values = self._new_case_values(source=source, request_key=request_key, order=order,
-                                                   decision=decision, raw_request=raw_request,
-                                                   render_response=render_response, provider_npi=provider_npi)
-                    # Core inserts (hot path): three plain rows, no ORM unit-of-work bookkeeping.
-                    # The case row first: the event references it.
-                    session = uow.session
-                    session.execute(_INSERT_CASE, values)
-                    session.execute(_INSERT_EVENT, {
-                        "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
-                        "status": values["status"], "actor": actor, "note": source,
-                        "request_key": None, "raw_request": None, "response": values["response"]})
-                    session.execute(_INSERT_AUDIT, {
-                        "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
-                        "entity_id": values["order_id"], "before": None, "after": _summary(decision)})
-                    uow.commit()
+                # Core on a plain connection (hot path): no ORM session or unit-of-work
+                # bookkeeping for three plain rows. The idempotency check shares the write
+                # transaction (on SQLite a BEGIN IMMEDIATE: writers queue, so it cannot race).
+                with self.engine.begin() as conn:
+                    known = conn.execute(_REQUEST_KEY_KNOWN, {"key": request_key}).first() is not None
+                    if not known:
+                        values = self._new_case_values(source=source, request_key=request_key, order=order,
+                                                       decision=decision, raw_request=raw_request,
+                                                       render_response=render_response,
+                                                       provider_npi=provider_npi)
+                        # The case row first: the event references it.
+                        conn.execute(_INSERT_CASE, values)
+                        conn.execute(_INSERT_EVENT, {
+                            "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
+                            "status": values["status"], "actor": actor, "note": source,
+                            "request_key": None, "raw_request": None, "response": values["response"]})
+                        conn.execute(_INSERT_AUDIT, {
+                            "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
+                            "entity_id": values["order_id"], "before": None, "after": _summary(decision)})
+                if not known:
                     return CaseRecord(**{f: values[f] for f in _RECORD_FIELDS}, created=True)
+                existing = self.find_case_by_request_key(request_key)   # committed: cases stay
+                if existing is not None:
+                    return existing
             except IntegrityError:
                 existing = self.find_case_by_request_key(request_key)
                 if existing is not None:
                     return existing
                 # Otherwise an Order ID collision: draw another one.
         raise RuntimeError("could not allocate a unique Order ID")
-
-    @staticmethod
-    def _request_key_known(uow: UnitOfWork, key: str) -> bool:
-        """One cheap round trip: is the key on file as a case's or an update's request key?"""
-        stmt = (select(CaseRow.order_id).where(CaseRow.request_key == key)
-                .union_all(select(CaseEventRow.order_id).where(CaseEventRow.request_key == key)))
-        return uow.session.execute(stmt).first() is not None
 
     def _new_case_values(self, *, source, request_key, order, decision, raw_request, render_response,
                          provider_npi) -> dict:
