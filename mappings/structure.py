@@ -165,22 +165,30 @@ def _guarded(value, handler):
 class _ElementRules:
     """Choice elements and required primitives of one element type, checked after its fields."""
 
-    __slots__ = ("choices", "required")
+    __slots__ = ("group_of", "needed", "required")
 
     def __init__(self, choices: tuple, required: tuple):
-        self.choices, self.required = choices, required
+        self.group_of = {key: group for group, keys, _ in choices for key in keys}
+        self.needed = tuple((group, keys) for group, keys, needed in choices if needed)
+        self.required = required
 
     def any(self) -> bool:
-        return bool(self.choices or self.required)
+        return bool(self.group_of or self.required)
 
     def __call__(self, value: dict) -> dict:
-        for group, keys, needed in self.choices:
-            present = [k for k in keys if value.get(k) is not None]
-            if len(present) > 1:
-                raise PydanticCustomError(
-                    "value_error", "{group}[x] has more than one type: {present}",
-                    {"group": group, "present": ", ".join(present)})
-            if needed and not present:
+        # Walk the few keys present, not the ~50 types of a value[x] (Extension, Observation).
+        seen: dict[str, str] = {}
+        group_of = self.group_of
+        for key, item in value.items():
+            group = group_of.get(key)
+            if group is not None and item is not None:
+                if group in seen:
+                    raise PydanticCustomError(
+                        "value_error", "{group}[x] has more than one type: {present}",
+                        {"group": group, "present": f"{seen[group]}, {key}"})
+                seen[group] = key
+        for group, keys in self.needed:
+            if group not in seen:
                 raise PydanticCustomError(
                     "missing", "{group}[x] is required (one of {keys})",
                     {"group": group, "keys": ", ".join(keys)})
@@ -219,13 +227,20 @@ class Element:
     def __init__(self, json: dict):
         self._json = json
 
-    def __getattr__(self, name: str):
-        value = self._json.get(name[:-5] if name.endswith("_fhir") else name)
-        if isinstance(value, dict):
+    def __getattr__(self, name: str):   # only called for names that are not attributes
+        value = self._json.get(name)
+        if value.__class__ is dict:
             return Element(value)
-        if isinstance(value, list):
-            return [Element(v) if isinstance(v, dict) else v for v in value]
+        if value.__class__ is list:
+            return [Element(v) if v.__class__ is dict else v for v in value]
         return value
+
+    # The models' names for elements whose FHIR names are Python keywords.
+    assert_fhir = property(lambda self: self.__getattr__("assert"))
+    class_fhir = property(lambda self: self.__getattr__("class"))
+    for_fhir = property(lambda self: self.__getattr__("for"))
+    global_fhir = property(lambda self: self.__getattr__("global"))
+    import_fhir = property(lambda self: self.__getattr__("import"))
 
     def get_resource_type(self) -> str | None:
         return self._json.get("resourceType")
