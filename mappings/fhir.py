@@ -42,6 +42,11 @@ def canonical_system(uri: str) -> str:
 
 # --- parsing ---------------------------------------------------------------------------------
 
+# The resource types the mappings validate and read (see `parse` calls); the rest stays JSON.
+CONSUMED_RESOURCE_TYPES = ("MedicationRequest", "Medication", "Condition", "Observation", "Patient",
+                           "Coverage", "Practitioner", "PractitionerRole", "Organization", "Claim", "Bundle")
+
+
 def parse(resource: Any, path: str, expected: str | Iterable[str] | None = None):
     """Validate one resource dict with its R4B model; raise BadRequest naming `path` on failure."""
     if not isinstance(resource, dict):

@@ -91,7 +91,8 @@ def _serve(args) -> int:
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
 
         def load(self):
-            return create_app()
+            from server.serving import prepare
+            return prepare(create_app())
 
     _App().run()
     return 0

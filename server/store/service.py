@@ -161,6 +161,10 @@ class CaseStore:
     def find_case_by_request_key(self, key: str) -> CaseRecord | None:
         """The case a request belongs to, with the response that request was given: the case's
         own request, or an update/cancel request recorded in its history."""
+        # Hot path: nearly every key asked about is new. One Core round trip says so.
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            if conn.execute(_REQUEST_KEY_KNOWN, {"key": key}).first() is None:
+                return None
         with self.uow(read_only=True) as uow:
             return self._case_by_request_key(uow, key)
 
