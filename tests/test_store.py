@@ -1,7 +1,9 @@
 """The case store, on SQLite and on PostgreSQL (see conftest.database_url)."""
 from __future__ import annotations
 
+import json
 import sqlite3
+from pathlib import Path
 from datetime import date, datetime, timezone
 
 import pytest
@@ -224,3 +226,34 @@ def test_a_sqlite_file_store_creates_its_directory_and_uses_wal(tmp_path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 1
+
+
+def test_a_case_keeps_the_request_text_as_received_and_reads_it_back_as_json(database_url, tmp_path):
+    """An order-sign body is stored exactly as sent (no second encoding on the hot path); the
+    stored response is encoded once for the case and its 'created' event."""
+    from sqlalchemy import text
+
+    from server.app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CDS_JWT_REQUIRED": False,
+                      "PUBLIC_BASE_URL": "https://oncopath.example.org"})
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "hooks" / "order-sign-thp-her2-positive.json"
+    sent = json.dumps(json.loads(fixture.read_text()), indent=3)   # whitespace a re-encoding would lose
+    resp = app.test_client().post("/cds-services/oncopath-order-sign", data=sent.encode(),
+                                  content_type="application/json")
+    assert resp.status_code == 200
+    store = app.extensions["oncopath.store"]
+    with store.engine.connect() as conn:
+        order_id, raw = conn.execute(text("SELECT order_id, raw_request FROM cases")).one()
+    case = store.get_case(order_id)
+    assert case.raw_request == json.loads(sent)
+    assert case.response == resp.get_json()
+    with store.engine.connect() as conn:
+        (event_response,) = conn.execute(text("SELECT response FROM case_events WHERE order_id = :o"),
+                                         {"o": order_id}).one()
+    as_json = json.loads(event_response) if isinstance(event_response, str) else event_response
+    assert as_json == resp.get_json()
+    if store.engine.dialect.name == "sqlite":
+        assert raw == sent                           # byte for byte, indentation included
+    else:
+        assert raw == json.loads(sent)               # JSONB keeps the value, not the text

@@ -28,7 +28,8 @@ class ServiceUnavailable(ServiceError):
 
 
 def handle_call(service: HookService, body: object, *, extensions: dict, config: dict, base_url: str,
-                now: datetime | None = None) -> dict:
+                now: datetime | None = None, body_text: str | None = None) -> dict:
+    """`body_text`: the JSON text `body` was parsed from, stored with the case as received."""
     req = hook_request.parse(body, service)
     kb = extensions.get("oncopath.knowledge")
     if kb is None:
@@ -60,11 +61,11 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
     decision = engine.decide(order, kb, history)
 
     if req.hook == "order-sign" and store is not None and hasattr(store, "save_case"):
-        return _save_and_render(store, req, order, decision, ctx)
+        return _save_and_render(store, req, order, decision, ctx, body_text)
     return render(decision, ctx)
 
 
-def _save_and_render(store, req, order, decision, ctx: RenderContext) -> dict:
+def _save_and_render(store, req, order, decision, ctx: RenderContext, body_text: str | None = None) -> dict:
     """Record the case; its Order ID is the satisfied-pa-id. The stored response is the one returned."""
     rendered: dict = {}
 
@@ -74,7 +75,7 @@ def _save_and_render(store, req, order, decision, ctx: RenderContext) -> dict:
         return rendered["body"]
 
     record = store.save_case(source="cds", request_key=req.hook_instance, order=order, decision=decision,
-                             raw_request=req.raw, render_response=render_response)
+                             raw_request=req.raw, raw_request_text=body_text, render_response=render_response)
     if "body" in rendered:
         return rendered["body"]
     stored = getattr(record, "response", None)

@@ -9,6 +9,8 @@ OPTIONS preflights are answered by server.http.cors for every path.
 """
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from server.errors import BadRequest, Issue, NotFound
@@ -48,6 +50,15 @@ def _service(service_id: str) -> registry.HookService:
     return service
 
 
+def _body_text() -> str | None:
+    """The body `_json_body` parsed, as text (Flask keeps the bytes it read); None if unreadable."""
+    data = request.get_data(cache=True)
+    try:
+        return data.decode(json.detect_encoding(data))
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
 def _json_body() -> object:
     body = request.get_json(force=True, silent=True)
     if body is None:
@@ -67,7 +78,7 @@ def call(service_id: str):
     clock = current_app.extensions.get("oncopath.clock")   # tests pin it: R9/R10 depend on the day
     body = services.handle_call(service, _json_body(), extensions=current_app.extensions,
                                 config=current_app.config, base_url=_base_url(),
-                                now=clock() if clock else None)
+                                now=clock() if clock else None, body_text=_body_text())
     return jsonify(body)
 
 

@@ -1,6 +1,7 @@
 """Engine creation: one place that knows SQLite and PostgreSQL quirks."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -10,6 +11,17 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Execution option of read-only sessions (CaseStore.uow(read_only=True)).
 READ_ONLY = "oncopath_read_only"
+
+
+class EncodedJSON(str):
+    """JSON text that is already encoded: stored as is, not encoded again (a JSON column given
+    one of these skips json.dumps). For the request body exactly as received, and a response
+    written to two rows. Reading the column gives parsed JSON back, as for any other value."""
+
+
+def encode_json(value) -> str:
+    """The engines' JSON serializer."""
+    return value if isinstance(value, EncodedJSON) else json.dumps(value)
 
 
 def normalize_url(url: str) -> str:
@@ -24,18 +36,19 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        return create_engine(url, pool_pre_ping=True, future=True, json_serializer=encode_json)
 
     database = parsed.database
     in_memory = not database or database == ":memory:"
     if in_memory:
         # One shared connection: every session (and request thread) sees the same database.
-        engine = create_engine(url, poolclass=StaticPool,
+        engine = create_engine(url, poolclass=StaticPool, json_serializer=encode_json,
                                connect_args={"check_same_thread": False})
     else:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                  "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, json_serializer=encode_json,
+                               connect_args={"check_same_thread": False,
+                                             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):

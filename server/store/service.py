@@ -1,6 +1,7 @@
 """CaseStore: the store's public API (see server/store/__init__.py for the contract)."""
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from server.domain.decision import CaseStatus, Decision, DrugStatus
 from server.domain.order import History, Order, PriorCase, ehr_order_refs
 from server.errors import NotFound
 from server.store import serialize
-from server.store.db import READ_ONLY, make_engine
+from server.store.db import READ_ONLY, EncodedJSON, make_engine
 from server.store.migrations import migrate
 from server.store.models import AuditRow, CaseEventRow, CaseRow, FeedbackRow
 from server.store.repository import UnitOfWork, utcnow
@@ -248,11 +249,14 @@ class CaseStore:
 
     def save_case(self, *, source: str, request_key: str, order: Order, decision: Decision,
                   raw_request: Any, render_response: Callable[[str], Any],
-                  actor: str = "system", provider_npi: str | None = None) -> CaseRecord:
+                  actor: str = "system", provider_npi: str | None = None,
+                  raw_request_text: str | None = None) -> CaseRecord:
         """Store a new case atomically. Idempotent on request_key: if it is already on file
         (also when another process wins a race to write it) the existing record comes back
         unchanged, with created=False. `provider_npi` defaults to the ordering provider's;
-        PAS passes the submitting provider's (Claim.provider), who may inquire later."""
+        PAS passes the submitting provider's (Claim.provider), who may inquire later.
+        `raw_request_text`: the request body as received, if `raw_request` is all of it: stored
+        as sent instead of encoding `raw_request` again."""
         for _attempt in range(3):
             try:
                 # Core on a plain connection (hot path): no ORM session or unit-of-work
@@ -265,12 +269,15 @@ class CaseStore:
                                                        decision=decision, raw_request=raw_request,
                                                        render_response=render_response,
                                                        provider_npi=provider_npi)
+                        # The response goes into two rows: encode it once.
+                        response = EncodedJSON(json.dumps(values["response"]))
+                        raw = EncodedJSON(raw_request_text) if raw_request_text else values["raw_request"]
                         # The case row first: the event references it.
-                        conn.execute(_INSERT_CASE, values)
+                        conn.execute(_INSERT_CASE, {**values, "raw_request": raw, "response": response})
                         conn.execute(_INSERT_EVENT, {
                             "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
                             "status": values["status"], "actor": actor, "note": source,
-                            "request_key": None, "raw_request": None, "response": values["response"]})
+                            "request_key": None, "raw_request": None, "response": response})
                         conn.execute(_INSERT_AUDIT, {
                             "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
                             "entity_id": values["order_id"], "before": None, "after": _summary(decision)})
