@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 
 from server.domain.decision import (
@@ -58,7 +59,7 @@ class DrugWork:
     def investigational(self) -> bool:
         return self.role is DrugRole.INVESTIGATIONAL
 
-    @property
+    @cached_property   # asked ~40 times per decision; the line and drug never change
     def oral(self) -> bool:
         """Ordered as an oral form: route PO, an RxNorm product with an oral dose form
         ("... 50 MG Oral Tablet"), or an oral HCPCS code (J8530). Oral is the pharmacy benefit."""
