@@ -94,3 +94,23 @@ def test_the_scaling_curve_times_decisions_on_each_knowledge_base_size():
     assert rows[0]["statuses"] == rows[1]["statuses"]
     assert rows[0]["statuses"]["on-pathway"] == "Authorized"
     assert rows[0]["median_us"] > 0 and rows[0]["ratio_to_1x"] == 1.0
+
+
+def test_the_live_profile_counts_only_request_stacks_and_splits_them_into_phases():
+    from benchmarks.profile_live import summarize
+    request = "SyncWorker.handle_request (gunicorn/workers/sync.py:176);call (server/http/hooks.py:79);" \
+              "handle_call (server/hooks/services.py:52)"
+    collapsed = "\n".join([
+        f"{request};order_from_resources (mappings/order.py:256);parse (mappings/fhir.py:67) 30",
+        f"{request};save_case (server/store/service.py:262);_commit_impl (sqlalchemy/engine/base.py:1188) 10",
+        "Thread.run (threading.py:982);NotificationWorker._run (server/notify/delivery.py:102) 50",
+    ])
+    total, phases, packages = summarize(collapsed)
+    shares = dict(phases)
+    assert total == 40                                   # the notification thread is not a request
+    assert shares["handle (everything below)"] == 1.0
+    assert shares["  map FHIR -> Order"] == 0.75
+    assert shares["    structure validation"] == 0.75   # native validation time lands on parse
+    assert shares["  store the case"] == 0.25 and shares["    commit"] == 0.25
+    assert shares["  decide"] == 0.0
+    assert dict(packages) == {"mappings/fhir.py": 0.75, "sqlalchemy/engine": 0.25}
