@@ -229,8 +229,8 @@ def test_a_sqlite_file_store_creates_its_directory_and_uses_wal(tmp_path):
 
 
 def test_a_case_keeps_the_request_text_as_received_and_reads_it_back_as_json(database_url, tmp_path):
-    """An order-sign body is stored exactly as sent (no second encoding on the hot path); the
-    stored response is encoded once for the case and its 'created' event."""
+    """An order-sign body is stored exactly as sent (no second encoding on the hot path); its
+    response is stored once, on the case, until a later change replaces it."""
     from sqlalchemy import text
 
     from server.app import create_app
@@ -248,15 +248,25 @@ def test_a_case_keeps_the_request_text_as_received_and_reads_it_back_as_json(dat
     case = store.get_case(order_id)
     assert case.raw_request == json.loads(sent)
     assert case.response == resp.get_json()
-    with store.engine.connect() as conn:
-        (event_response,) = conn.execute(text("SELECT response FROM case_events WHERE order_id = :o"),
-                                         {"o": order_id}).one()
-    as_json = json.loads(event_response) if isinstance(event_response, str) else event_response
-    assert as_json == resp.get_json()
+    assert _created_event_response(store, order_id) is None   # stored once, on the case
     if store.engine.dialect.name == "sqlite":
         assert raw == sent                           # byte for byte, indentation included
     else:
         assert raw == json.loads(sent)               # JSONB keeps the value, not the text
+    # Once the case's response is replaced, its 'created' event keeps the first one, and the
+    # request that created the case still gets its own answer.
+    store.update_case_status(order_id, "In Progress", actor="rn1", response={"cards": []})
+    assert _created_event_response(store, order_id) == resp.get_json()
+    assert store.find_case_by_request_key(json.loads(sent)["hookInstance"]).response == resp.get_json()
+    assert store.get_case(order_id).response == {"cards": []}
+
+
+def _created_event_response(store, order_id):
+    from sqlalchemy import text
+    with store.engine.connect() as conn:
+        (value,) = conn.execute(text("SELECT response FROM case_events WHERE order_id = :o AND kind = 'created'"),
+                                {"o": order_id}).one()
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_postgresql_compresses_new_case_json_with_lz4(postgres_url):

@@ -51,6 +51,16 @@ class CaseRepository:
     def add_event(self, row: CaseEventRow) -> None:
         self.session.add(row)
 
+    def keep_first_response(self, row: CaseRow) -> None:
+        """Call before a case's response changes. A new case stores its response on the case row
+        only; once that is replaced, the 'created' event keeps the first one, so the request
+        that created the case is answered again as it was the first time."""
+        created = self.session.scalars(
+            select(CaseEventRow).where(CaseEventRow.order_id == row.order_id, CaseEventRow.kind == "created")
+        ).first()
+        if created is not None and created.response is None:
+            created.response = row.response
+
     def events(self, order_id: str) -> list[CaseEventRow]:
         stmt = select(CaseEventRow).where(CaseEventRow.order_id == order_id).order_by(CaseEventRow.id)
         return list(self.session.scalars(stmt))

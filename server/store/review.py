@@ -210,6 +210,7 @@ class ReviewStore:
                 if status == "In Progress" and decision.due_by is not None:
                     row.due_by = decision.due_by      # a reconsideration has its own turnaround
             if response is not None:
+                uow.cases.keep_first_response(row)
                 row.response = response
             uow.session.add(ReviewActionRow(order_id=order_id, at=now, actor=actor, role=role, action=action,
                                             detail=detail))

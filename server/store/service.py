@@ -1,7 +1,6 @@
 """CaseStore: the store's public API (see server/store/__init__.py for the contract)."""
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -173,7 +172,7 @@ class CaseStore:
     def _case_by_request_key(uow: UnitOfWork, key: str) -> CaseRecord | None:
         row = uow.cases.by_request_key(key)
         if row is not None:
-            if row.revision > 1:   # changed since: that request's own answer is in its event
+            if row.revision > 1:   # changed since: a replaced first answer is kept in its event
                 created = next((e for e in uow.cases.events(row.order_id) if e.kind == "created"), None)
                 if created is not None and created.response is not None:
                     return CaseRecord.of(row, response=created.response)
@@ -269,15 +268,15 @@ class CaseStore:
                                                        decision=decision, raw_request=raw_request,
                                                        render_response=render_response,
                                                        provider_npi=provider_npi)
-                        # The response goes into two rows: encode it once.
-                        response = EncodedJSON(json.dumps(values["response"]))
                         raw = EncodedJSON(raw_request_text) if raw_request_text else values["raw_request"]
-                        # The case row first: the event references it.
-                        conn.execute(_INSERT_CASE, {**values, "raw_request": raw, "response": response})
+                        # The case row first: the event references it. The response is stored once,
+                        # on the case; its 'created' event gets a copy only if it is ever replaced
+                        # (CaseRepository.keep_first_response).
+                        conn.execute(_INSERT_CASE, {**values, "raw_request": raw})
                         conn.execute(_INSERT_EVENT, {
                             "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
                             "status": values["status"], "actor": actor, "note": source,
-                            "request_key": None, "raw_request": None, "response": response})
+                            "request_key": None, "raw_request": None, "response": None})
                         conn.execute(_INSERT_AUDIT, {
                             "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
                             "entity_id": values["order_id"], "before": None, "after": _summary(decision)})
@@ -326,6 +325,7 @@ class CaseStore:
                 now = utcnow()
                 row.order = serialize.order_to_dict(order)
                 row.decision = serialize.decision_to_dict(decision)
+                uow.cases.keep_first_response(row)
                 row.response = response
                 row.status = decision.case_status.value
                 row.due_by = _utc(decision.due_by)
@@ -364,6 +364,7 @@ class CaseStore:
             if decision is not None:
                 row.decision = serialize.decision_to_dict(decision)
             if response is not None:
+                uow.cases.keep_first_response(row)
                 row.response = response
             uow.cases.add_event(CaseEventRow(order_id=order_id, at=now, kind="status", status=status,
                                              actor=actor, note=note))
