@@ -288,3 +288,16 @@ def test_postgresql_compresses_new_case_json_with_lz4(postgres_url):
         assert s.get_case(record.order_id).response == {"resourceType": "Bundle", "id": record.order_id}
     finally:
         s.dispose()
+
+
+def test_hot_path_reads_skip_transaction_round_trips_on_postgresql_and_take_no_write_lock_on_sqlite(store):
+    record = save(store)
+    with store._reader() as conn:
+        options = conn.get_execution_options()
+        if store.engine.dialect.name == "postgresql":
+            assert options["isolation_level"] == "AUTOCOMMIT"
+        else:
+            assert options.get("oncopath_read_only") is True
+    assert [p.order_id for p in store.history_for_member("M1").prior_cases] == [record.order_id]
+    assert store.find_case_by_request_key("pas|urn:trn|1").order_id == record.order_id
+    assert store.find_case_by_request_key("pas|urn:trn|unknown") is None
