@@ -1,8 +1,9 @@
 """Shared FHIR plumbing for the mappings: parsing with clear errors, codes, references, tables.
 
 Only the resources a mapping consumes are validated (against the fhir.resources R4B models'
-definitions, compiled by `mappings.structure`); everything else stays plain JSON. A pydantic ValidationError becomes a `BadRequest` whose Issue names
-the element path, e.g. `Bundle.entry[2].resource.dosageInstruction[0].timing`.
+definitions, compiled by `mappings.structure`); everything else stays plain JSON. A pydantic
+ValidationError becomes a `BadRequest` whose Issue names the element path, e.g.
+`Bundle.entry[2].resource.dosageInstruction[0].timing`.
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ CONSUMED_RESOURCE_TYPES = ("MedicationRequest", "Medication", "Condition", "Obse
 
 
 def parse(resource: Any, path: str, expected: str | Iterable[str] | None = None):
-    """Validate one resource dict with its R4B model; raise BadRequest naming `path` on failure."""
+    """Validate one resource dict against its R4B definition and return it as a read-only
+    `structure.Element`; raise BadRequest naming `path` on failure."""
     if not isinstance(resource, dict):
         raise BadRequest(Issue("structure", f"{path} is not a JSON object", expression=[path]))
     rtype = resource.get("resourceType")

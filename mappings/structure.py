@@ -23,6 +23,7 @@ names such as `class_fhir`), over the checked JSON.
 from __future__ import annotations
 
 import threading
+import types
 import typing
 from functools import lru_cache
 
@@ -114,9 +115,9 @@ class _Compiler:
 
     def _type(self, annotation) -> cs.CoreSchema:
         origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and _NONE in args:
+        if origin in (typing.Union, types.UnionType) and _NONE in args:
             rest = [a for a in args if a is not _NONE]
-            inner = self._type(rest[0]) if len(rest) == 1 else _adapter_schema(annotation)
+            inner = self._type(rest[0]) if len(rest) == 1 else _primitive_schema(annotation)
             return cs.nullable_schema(inner)
         if origin in (list, typing.List):
             return cs.list_schema(self._type(args[0]))
@@ -124,16 +125,12 @@ class _Compiler:
             return cs.no_info_plain_validator_function(_any_resource)   # contained, entry.resource
         if isinstance(annotation, type) and issubclass(annotation, FhirBase):
             return self._model_ref(annotation.get_model_klass())
-        return _adapter_schema(annotation)
-
-
-def _adapter_schema(annotation) -> cs.CoreSchema:
-    """A primitive's own core schema, as fhir.resources declares it (pattern, range, format)."""
-    return _primitive_schemas(annotation)
+        return _primitive_schema(annotation)
 
 
 @lru_cache(maxsize=None)
-def _primitive_schemas(annotation) -> cs.CoreSchema:
+def _primitive_schema(annotation) -> cs.CoreSchema:
+    """A primitive's own core schema, as fhir.resources declares it (pattern, range, format)."""
     schema = pydantic.TypeAdapter(annotation).core_schema
     return schema if _robust(schema) else cs.no_info_wrap_validator_function(_guarded, schema)
 
@@ -244,11 +241,6 @@ class Element:
 
     def get_resource_type(self) -> str | None:
         return self._json.get("resourceType")
-
-    @property
-    def json(self) -> dict:
-        """The checked JSON itself."""
-        return self._json
 
     def __repr__(self) -> str:
         return f"Element({self._json.get('resourceType', '')}{'/' + str(self._json['id']) if 'id' in self._json else ''})"

@@ -15,8 +15,8 @@ READ_ONLY = "oncopath_read_only"
 
 class EncodedJSON(str):
     """JSON text that is already encoded: stored as is, not encoded again (a JSON column given
-    one of these skips json.dumps). For the request body exactly as received, and a response
-    written to two rows. Reading the column gives parsed JSON back, as for any other value."""
+    one of these skips json.dumps): the request body exactly as received. Reading the column
+    gives parsed JSON back, as for any other value."""
 
 
 def encode_json(value) -> str:

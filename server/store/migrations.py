@@ -41,9 +41,9 @@ _CASE_JSON_COLUMNS = (("cases", "raw_request"), ("cases", "response"), ("cases",
 def _m003_lz4_case_json(conn: Connection) -> None:
     """PostgreSQL 14+ built with lz4: compress new case JSON with lz4 instead of pglz.
 
-    Each new case writes ~80 KB of JSON that PostgreSQL compresses (TOAST) on the database's
-    CPU, which shares the machine with the app: lz4 takes ~0.5 ms less per case for the same
-    size (measured: 1.9 -> 1.4 ms per insert of a case's three large values). Existing values
+    Each new case writes ~60 KB of JSON that PostgreSQL compresses (TOAST) on the database's
+    CPU, which shares the machine with the app: lz4 costs less for the same size (measured:
+    1.9 -> 1.3-1.7 ms per insert of a case's three large values). Existing values
     keep their compression; reading is unchanged. Elsewhere (SQLite, an older server or one
     without lz4) this does nothing."""
     if conn.dialect.name != "postgresql" or (conn.dialect.server_version_info or (0,)) < (14,):
