@@ -124,6 +124,17 @@ def diagnosis(record: PatientRecord, *, preferred: Iterable[str] = (), extra_cod
         if (code.system, code.code) not in seen:   # same code from Condition and Claim: once
             seen.add((code.system, code.code))
             codes.append(code)
+    if not codes:
+        # No cancer and no diagnosis named by the request: the record's own active diagnoses
+        # (those the orders give as their reason first) are what the request is for — as a PAS
+        # Claim.diagnosis would say. Both doors then answer e.g. rituximab for rheumatoid
+        # arthritis alike: not an oncology diagnosis (R12).
+        others = [c for c in record.conditions if c.kind is ConditionKind.OTHER and c.active]
+        others.sort(key=lambda c: c.ref not in preferred)
+        for code in (code for c in others for code in _icd_first(c.codes)):
+            if (code.system, code.code) not in seen:
+                seen.add((code.system, code.code))
+                codes.append(code)
     main = primaries[0] if primaries else None
     stage = _stage(record, main)
 

@@ -43,10 +43,7 @@ def parse_body(raw: bytes) -> dict:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(Issue("invalid", f"the body is not JSON: {exc}"))
-    if b"\\u0000" in raw:
-        # FHIR strings may not hold NUL, and PostgreSQL JSONB cannot store it.
-        raise BadRequest(Issue("invalid", "the body contains a NUL character (\\u0000), "
-                               "which FHIR strings may not hold"))
+    limits.check_json_text(raw)   # the same NUL / surrogate rule as every other route
     if not isinstance(body, dict):
         raise BadRequest(Issue("structure", "the body must be a JSON object (a FHIR Bundle)",
                                expression=["Bundle"]))
