@@ -241,10 +241,27 @@ def as_date(value) -> date | None:
 # --- references ------------------------------------------------------------------------------
 
 class ResourceIndex:
-    """Look resources up by `Type/id` or by Bundle fullUrl (raw JSON dicts, with their path)."""
+    """Look resources up by `Type/id` or by Bundle fullUrl (raw JSON dicts, with their path).
+    The one reference-resolution rule of the mappings: exact key, then the reference's last
+    `Type/id`, then a versioned reference without its `_history` part."""
 
     def __init__(self):
         self._by_key: dict[str, tuple[dict, str]] = {}
+
+    @classmethod
+    def of_bundle(cls, bundle: dict) -> "ResourceIndex":
+        """Every entry resource of a Bundle (malformed entries skipped: the checks report them)."""
+        index = cls()
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        for i, e in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict):
+                url = e.get("fullUrl")
+                index.add(e["resource"], f"Bundle.entry[{i}].resource", url if isinstance(url, str) else None)
+        return index
+
+    def resolve_resource(self, element) -> dict | None:
+        """The resource a Reference element (a JSON object with `reference`) points to."""
+        return self.resolve(raw_reference(element))[0]
 
     def add(self, resource: dict, path: str, full_url: str | None = None) -> None:
         rtype, rid = resource.get("resourceType"), resource.get("id")

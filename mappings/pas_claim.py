@@ -33,7 +33,7 @@ from mappings.provider import provider_from_reference
 
 def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=None) -> Order:
     """`claim_model`: optional, the first entry's Claim already checked as an R4B Claim
-    (server/fhir_ops/pas_validate does that on `$submit`): used instead of validating it again."""
+    (mappings/pas_checks does that on `$submit`): used instead of validating it again."""
     entries = bundle_entries(bundle)
     if bundle.get("type") != "collection":
         raise BadRequest(Issue("structure", "A PAS request Bundle must be of type 'collection'",

@@ -39,9 +39,10 @@ def _init_knowledge(app: Flask) -> None:
 def _register_surfaces(app: Flask) -> None:
     """Blueprints per surface; each module exposes `init_app(app)`. Order matters: limits first
     (its before_request must see a body before any route or auth check reads it), then the store
-    every surface uses, then CORS (so even refusals carry its headers), then the surfaces."""
+    every surface uses and the case service over it, then CORS (so even refusals carry its headers), then the surfaces."""
+    from server.cases import extension as cases
     from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, subscriptions, summary
     from server.store import extension as store
 
-    for module in (limits, store, cors, hooks, fhir, reviewer, subscriptions, summary, portal, openapi):
+    for module in (limits, store, cases, cors, hooks, fhir, reviewer, subscriptions, summary, portal, openapi):
         module.init_app(app)

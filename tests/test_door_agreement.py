@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from server.fhir_ops.claim_submit import request_key
-from server.fhir_ops import pas_validate
+from mappings.pas_request import request_key
+from mappings import pas_checks
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -88,7 +88,7 @@ def test_rituximab_for_rheumatoid_arthritis_is_out_of_program_through_both_doors
 
     by_hook = store.find_case_by_request_key("ra-rituximab-hook").decision_obj()
     claim = pas_bundle["entry"][0]["resource"]
-    by_pas = store.find_case_by_request_key(request_key(pas_validate.claim_identifier(claim))).decision_obj()
+    by_pas = store.find_case_by_request_key(request_key(pas_checks.claim_identifier(claim))).decision_obj()
     for decision in (by_hook, by_pas):
         assert decision.in_program is False
         assert decision.program_reason.code == "diagnosis-not-oncology"
