@@ -23,6 +23,7 @@ from datetime import date, datetime, timezone
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from server.errors import BadRequest, Issue, Unauthorized
+from server.http.body import json_object, now
 from server.review import metrics
 from server.review.service import Actor, ReviewService
 from server.review.workflow import Action
@@ -35,24 +36,12 @@ WORKER_KEY = "oncopath.notify.worker"
 bp = Blueprint("reviewer_api", __name__, url_prefix="/review/api")
 
 
-def now() -> datetime:
-    clock = current_app.extensions.get("oncopath.clock")
-    return clock() if clock else datetime.now(timezone.utc)
-
-
 def get_review(app: Flask | None = None) -> ReviewService:
     return (app or current_app).extensions[EXTENSION_KEY]
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        if request.get_data():
-            raise BadRequest(Issue("structure", "the body must be a JSON object"))
-        return {}
-    if not isinstance(body, dict):
-        raise BadRequest(Issue("structure", "the body must be a JSON object"))
-    return body
+    return json_object(empty={})
 
 
 def bearer_actor() -> Actor:
