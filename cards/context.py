@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
 
-from server.hooks.request import CrdConfiguration
+from cards.configuration import CrdConfiguration
 
 
 @dataclass

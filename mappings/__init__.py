@@ -9,7 +9,8 @@
 Codes are resolved through the YAML tables in `mappings/tables/`; malformed input raises
 `server.errors.BadRequest` with FHIRPath-like `Issue.expression` paths.
 """
-from mappings.order import order_from_bundle, order_from_resources
+from mappings.collection import order_from_bundle
+from mappings.order import order_from_resources
 from mappings.pas_claim import order_from_pas_bundle
 
 __all__ = ["order_from_resources", "order_from_bundle", "order_from_pas_bundle"]

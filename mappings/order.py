@@ -262,7 +262,7 @@ def order_from_resources(draft_orders: list[dict], resources: list[dict], *, req
         raise BadRequest(Issue("structure", "draft orders and resources must be lists"))
     drafts = [(r, f"draftOrders[{i}]") for i, r in enumerate(draft_orders)]
     entries = list(_flatten(resources, "resources"))
-    return _assemble(drafts, entries, request_id=request_id, received_at=received_at,
+    return assemble(drafts, entries, request_id=request_id, received_at=received_at,
                      patient_id=patient_id)
 
 
@@ -278,7 +278,7 @@ def _flatten(resources: list, prefix: str):
             yield r, path
 
 
-def _assemble(drafts: list[tuple[dict, str]], entries: list[tuple[dict, str]], *, request_id: str,
+def assemble(drafts: list[tuple[dict, str]], entries: list[tuple[dict, str]], *, request_id: str,
               received_at: datetime, patient_id: str | None,
               full_urls: dict[int, str] | None = None) -> Order:
     index = ResourceIndex()
@@ -344,27 +344,6 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
 
 def _urgent(m: MedicationFacts) -> bool:
     return m.priority in table("medication")["urgent_priorities"]
-
-
-# --- collection Bundles -----------------------------------------------------------------------
-
-def order_from_bundle(bundle: dict, *, received_at: datetime) -> Order:
-    """A collection Bundle of the patient's resources plus the MedicationRequests ordered, or a
-    PAS request Bundle (Claim first, which goes to the PAS mapping)."""
-    entries = bundle_entries(bundle)
-    if entries and entries[0][0].get("resourceType") == "Claim":
-        from mappings.pas_claim import order_from_pas_bundle
-        return order_from_pas_bundle(bundle, received_at=received_at)
-    med_table = table("medication")
-    requests = [(r, p) for r, p in entries if r.get("resourceType") == "MedicationRequest"]
-    drafts = [(r, p) for r, p in requests if r.get("status") == "draft"]
-    if not drafts:
-        drafts = [(r, p) for r, p in requests
-                  if r.get("status") in med_table["order_statuses_when_no_draft"]]
-    drafts += [(r, p) for r, p in entries if r.get("resourceType") == "RequestGroup"]
-    request_id = obj(bundle.get("identifier")).get("value") or bundle.get("id") or "bundle"
-    return _assemble(drafts, entries, request_id=str(request_id), received_at=received_at,
-                     patient_id=None, full_urls=full_urls(bundle))
 
 
 def full_urls(bundle: dict) -> dict[int, str]:
