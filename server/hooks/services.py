@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import mappings
 from cards import RenderContext, render, render_unmanaged
+from mappings.bundles import is_a
 from mappings.medication import raw_drug_codes, raw_drug_labels
 from server.hooks import prefetch as prefetching
 from server.hooks import request as hook_request
@@ -59,7 +60,7 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
 
 
 def _set_coverage(ctx: RenderContext, data: prefetching.PatientData) -> None:
-    coverages = [r for r in data.by_key.get("coverage", []) if r.get("resourceType") == "Coverage"]
+    coverages = [r for r in data.by_key.get("coverage", []) if is_a(r, "Coverage")]
     if coverages:
         first = coverages[0]
         ctx.coverage_ref = ({"reference": f"Coverage/{first['id']}"} if first.get("id")
@@ -74,7 +75,7 @@ def _set_coverage(ctx: RenderContext, data: prefetching.PatientData) -> None:
 
 def is_oncology_order(order: dict, kb) -> bool:
     """A draft MedicationRequest for a drug the knowledge base knows (chemo, immuno, supportive...)."""
-    if order.get("resourceType") != "MedicationRequest":
+    if not is_a(order, "MedicationRequest"):
         return False
     if any(kb.drug_for(code) is not None for code in raw_drug_codes(order)):
         return True

@@ -16,8 +16,9 @@ from server.domain.decision import CaseStatus, Decision
 from server.domain.order import Urgency
 from server.errors import Issue, NotFound, Unauthorized
 from mappings import pas_request
+from mappings.bundles import is_a
 from server.review import accounts, deadlines
-from server.review.render import render_case_response
+from mappings.pas_reviewed import render_case_response
 from server.review.workflow import DECISIONS, Action, ReviewState, Role, allowed_actions, fold
 from server.store.review import ReviewStore, Reviewer, latest_request_bundle
 from server.store.service import CaseRecord, CaseStore
@@ -179,7 +180,7 @@ class ReviewService:
         """The case's current PAS response Bundle (a CDS-sourced case never reviewed has cards
         on file: its ClaimResponse is rendered from the decision)."""
         resp = record.response
-        if isinstance(resp, dict) and resp.get("resourceType") == "Bundle":
+        if is_a(resp, "Bundle"):
             return resp
         order, decision = record.order_obj(), record.decision_obj()
         return render_case_response(order=order, decision=decision, order_id=record.order_id,
