@@ -3,6 +3,10 @@ moves resources around without interpreting them (prefetch, outbound reads, stor
 responses, notifications). The one place besides the mappings proper that knows these shapes."""
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
+
 from mappings.fhir import arr, obj
 
 
@@ -55,3 +59,13 @@ def first_entry(bundle) -> tuple[dict | None, str | None]:
     resource = first.get("resource")
     url = first.get("fullUrl")
     return (resource if isinstance(resource, dict) else None), (url if isinstance(url, str) else None)
+
+
+def content_fingerprint(request, *, ignore: Iterable[str] = (), salt: Iterable[str] = ()) -> str:
+    """sha256 of the request's canonical JSON without the top-level members in `ignore`;
+    `salt` (e.g. the submitter) is part of what must be equal."""
+    skip = set(ignore)
+    content = {k: v for k, v in request.items() if k not in skip} if isinstance(request, dict) else request
+    text = json.dumps([sorted(salt), content], sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

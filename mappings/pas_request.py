@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cached_property
 
 from mappings import pas_checks
+from mappings.bundles import content_fingerprint
 from mappings.fhir import ResourceIndex, arr, obj
 from mappings.pas_claim import order_from_pas_bundle
 from server.domain.order import Order
@@ -25,6 +26,9 @@ CLAIM_PATH = pas_checks.CLAIM_PATH
 _REF_EXTENSIONS = (pas_checks.PAS_SD + "extension-authorizationNumber",
                    pas_checks.PAS_SD + "extension-administrationReferenceNumber")
 ORDER_ID_PREFIX = "ONC-"
+# Bundle members that change from one transmission of the same request to the next: a retry
+# that differs only in these is the same request (idempotency, server/cases/idempotency.py).
+TRANSMISSION_FIELDS = ("id", "meta", "timestamp", "identifier", "signature")
 
 
 def operation_bundle(body: object, max_entries: int) -> dict:
@@ -79,9 +83,17 @@ class PasSubmission:
         return bool(self.cancelled_refs) and self.cancelled_refs == self.item_refs
 
     @cached_property
+    def fingerprint(self) -> str:
+        return request_fingerprint(self.bundle, self.submitter_npis)
+
+    @cached_property
     def order(self) -> Order:
         """The Claim's Order, mapped from the Claim model the checks already validated."""
         return order_from_pas_bundle(self.bundle, received_at=self.received_at, claim_model=self._claim_model)
+
+
+def request_fingerprint(bundle, submitter_npis) -> str:
+    return content_fingerprint(bundle, ignore=TRANSMISSION_FIELDS, salt=submitter_npis)
 
 
 def read_submission(bundle: dict, received_at: datetime) -> PasSubmission:

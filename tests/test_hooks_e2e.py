@@ -89,6 +89,31 @@ def test_the_same_hook_instance_again_gets_the_same_answer_and_stores_nothing_ne
     assert app.extensions["oncopath.store"].counts()["cases"] == 1
 
 
+def test_a_retry_with_a_fresh_access_token_is_the_same_call_and_gets_the_same_answer(app, hook, fixtures_dir):
+    def with_token(token: str) -> dict:
+        call = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
+        call["fhirServer"] = "https://ehr.example.org/fhir"     # everything is prefetched: nothing is fetched
+        call["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer", "expires_in": 300,
+                                     "scope": "patient/*.read", "subject": "oncopath"}
+        return call
+
+    first = hook(with_token("the-first-token"))
+    assert hook(with_token("a-fresh-token")) == first
+    assert app.extensions["oncopath.store"].counts()["cases"] == 1
+
+
+def test_a_different_call_reusing_a_hook_instance_is_a_case_of_its_own(app, hook, fixtures_dir):
+    store = app.extensions["oncopath.store"]
+    first = hook("order-sign-thp-her2-positive.json")
+    other = fixture(fixtures_dir, "order-sign-thp-her2-negative.json")
+    other["hookInstance"] = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")["hookInstance"]
+    second = hook(other)
+    assert second != first
+    assert store.counts()["cases"] == 2
+    assert any(c["indicator"] == "warning" for c in second["cards"])      # the HER2-negative answer
+    assert hook(other) == second and store.counts()["cases"] == 2       # and its own retry
+
+
 def test_thp_for_a_her2_negative_patient_is_pended_naming_her2_with_the_worksheet(app, hook):
     body = hook("order-sign-thp-her2-negative.json")
     card = cards_by_topic(body)["coverage-info"]

@@ -20,12 +20,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from mappings.pas_request import CLAIM_PATH, PasSubmission
+from mappings.pas_request import CLAIM_PATH, PasSubmission, request_fingerprint
 from server import engine
 from server.domain.decision import CaseStatus, Decision
 from server.domain.order import History, Order
+from server.cases import idempotency
 from server.engine import transitions
-from server.errors import Conflict, Issue, ServiceError, Unprocessable
+from server.errors import Issue, ServiceError, Unprocessable
 from server.store import CaseRecord, CaseStore
 
 log = logging.getLogger(__name__)
@@ -65,15 +66,22 @@ class CaseService:
         return engine.decide(order, self.knowledge(), self.history(order.member.id))
 
     def sign(self, order: Order, *, request_key: str, raw_request: Any, raw_request_text: str | None,
-             render: Render) -> Any:
+             render: Render, fingerprint: Callable[[Any], str]) -> Any:
         """order-sign: decide and store the case; its Order ID is the satisfied-pa-id. The same
-        hookInstance again gets the answer already given."""
-        decision = engine.decide(order, self.knowledge(), self.history(order.member.id))
+        call again (same hookInstance, same content by `fingerprint`) gets the answer already
+        given; a different call reusing the hookInstance is a case of its own."""
+        kb = self.knowledge()
         if self.store is None:
-            return render(decision, None, 1)
-        record = self.store.save_case(source="cds", request_key=request_key, order=order, decision=decision,
+            return render(engine.decide(order, kb, self.history(order.member.id)), None, 1)
+        mine = fingerprint(raw_request)
+        key = idempotency.resolve(self.store, request_key, same_request=lambda rec: fingerprint(rec.raw_request) == mine,
+                                  fingerprint_now=lambda: mine)
+        if key.answered is not None:
+            return key.answered.response
+        decision = engine.decide(order, kb, self.history(order.member.id))
+        record = self.store.save_case(source="cds", request_key=key.request_key, order=order, decision=decision,
                                       raw_request=raw_request, raw_request_text=raw_request_text,
-                                      render_response=lambda order_id: render(decision, order_id, 1))
+                                      note=key.reuse_note, render_response=lambda order_id: render(decision, order_id, 1))
         return record.response
 
     # -- clinical review --------------------------------------------------------------------
@@ -91,27 +99,36 @@ class CaseService:
         """`$submit`: the same Claim again gets its original answer; a Claim whose related claim
         is on file updates (or cancels) that case; anything else is a new case."""
         kb = self.knowledge()
-        on_file = self.store.find_case_by_request_key(req.request_key)
-        if on_file is not None:
-            _same_submitter(on_file, req, "identifier", Conflict,
-                            "this Claim identifier is already on file for another submitter")
-            return on_file.response
-        prior = self.store.find_case_by_request_key(req.related_key) if req.related_key else None
+        key = idempotency.resolve(
+            self.store, req.request_key, fingerprint_now=lambda: req.fingerprint,
+            same_request=lambda rec: (rec.source == "pas" and (not rec.provider_npi or rec.provider_npi in req.submitter_npis)
+                                      and request_fingerprint(rec.raw_request, req.submitter_npis) == req.fingerprint))
+        if key.answered is not None:
+            return key.answered.response
+        prior = self._prior(req) if req.related_key else None
         if prior is not None:
-            _same_submitter(prior, req, "related", Unprocessable,
-                            "the Claim this one updates was submitted by another provider")
-            return self._update(req, prior, render)
+            return self._update(req, prior, key.request_key, render)
         order = req.order
         decision = engine.decide(order, kb, self.history(order.member.id))
-        record = self.store.save_case(source="pas", request_key=req.request_key, order=order, decision=decision,
-                                      raw_request=req.bundle, provider_npi=req.submitter_npi,
+        record = self.store.save_case(source="pas", request_key=key.request_key, order=order, decision=decision,
+                                      raw_request=req.bundle, provider_npi=req.submitter_npi, note=key.reuse_note,
                                       render_response=lambda order_id: render(decision, order_id, 1))
         # Order ID and status only: never member or clinical detail at info level.
         log.info("PAS case %s %s: %s", record.order_id, "created" if record.created else "already on file",
                  record.status)
         return record.response
 
-    def _update(self, req: PasSubmission, prior: CaseRecord, render: Render) -> Any:
+    def _prior(self, req: PasSubmission) -> CaseRecord | None:
+        """The case the related Claim names: the newest one with that identifier (identifiers
+        may be reused), or the case an earlier update with that identifier changed."""
+        found = self.store.cases_with_identifier(req.related_key)
+        prior = found[-1] if found else self.store.find_case_by_request_key(req.related_key)
+        if prior is not None:
+            _same_submitter(prior, req, "related", Unprocessable,
+                            "the Claim this one updates was submitted by another provider")
+        return prior
+
+    def _update(self, req: PasSubmission, prior: CaseRecord, request_key: str, render: Render) -> Any:
         """PAS "Updates" and "Cancel": every item cancelled ⇒ the whole request withdrawn; some
         cancelled ⇒ those drugs Voluntarily Cancelled and the rest decided again as a whole
         (R1, R7); otherwise a new decision for the whole case, same Order ID. History leaves
@@ -138,7 +155,7 @@ class CaseService:
             kind = "updated"
             note = f"update; cancelled {', '.join(sorted(refs))}" if refs else "update"
         revision = prior.revision + 1
-        record = self.store.update_case(prior.order_id, request_key=req.request_key, order=order,
+        record = self.store.update_case(prior.order_id, request_key=request_key, order=order,
                                         decision=decision, raw_request=req.bundle, kind=kind, note=note,
                                         render_response=lambda order_id: render(decision, order_id, revision))
         return record.response

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import mappings
 from cards import RenderContext, render, render_unmanaged
-from mappings.bundles import is_a
+from mappings.bundles import content_fingerprint, is_a
 from mappings.medication import raw_drug_codes, raw_drug_labels
 from server.hooks import prefetch as prefetching
 from server.hooks import request as hook_request
@@ -56,7 +56,16 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
         return render(decision, ctx)
 
     return cases.sign(order, request_key=req.hook_instance, raw_request=req.raw,
-                      raw_request_text=body_text, render=render_case)
+                      raw_request_text=body_text, render=render_case, fingerprint=hook_fingerprint)
+
+
+# Members of a hook call that change between transmissions of the same call (a retry carries a
+# fresh access token): left out when telling a retry from a different call (server/cases/idempotency).
+TRANSMISSION_FIELDS = ("fhirAuthorization",)
+
+
+def hook_fingerprint(body) -> str:
+    return content_fingerprint(body, ignore=TRANSMISSION_FIELDS)
 
 
 def _set_coverage(ctx: RenderContext, data: prefetching.PatientData) -> None:

@@ -180,7 +180,13 @@ class CaseStore:
         if event is None:
             return None
         row = uow.cases.get(event.order_id)
-        return CaseRecord.of(row, response=event.response)
+        return CaseRecord.of(row, response=event.response, raw_request=event.raw_request)
+
+    def cases_with_identifier(self, key: str) -> list[CaseRecord]:
+        """Every case created by a request whose key is `key`, or `key#<content>` when the same
+        identifier was reused for a different request; oldest first."""
+        with self.uow(read_only=True) as uow:
+            return [CaseRecord.of(row) for row in uow.cases.with_request_key_prefix(key)]
 
     def get_case(self, order_id: str) -> CaseRecord | None:
         with self.uow(read_only=True) as uow:
@@ -248,7 +254,7 @@ class CaseStore:
     def save_case(self, *, source: str, request_key: str, order: Order, decision: Decision,
                   raw_request: Any, render_response: Callable[[str], Any],
                   actor: str = "system", provider_npi: str | None = None,
-                  raw_request_text: str | None = None) -> CaseRecord:
+                  raw_request_text: str | None = None, note: str | None = None) -> CaseRecord:
         """Store a new case atomically. Idempotent on request_key: if it is already on file
         (also when another process wins a race to write it) the existing record comes back
         unchanged, with created=False. `provider_npi` defaults to the ordering provider's;
@@ -274,7 +280,7 @@ class CaseStore:
                         conn.execute(_INSERT_CASE, {**values, "raw_request": raw})
                         conn.execute(_INSERT_EVENT, {
                             "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
-                            "status": values["status"], "actor": actor, "note": source,
+                            "status": values["status"], "actor": actor, "note": note or source,
                             "request_key": None, "raw_request": None, "response": None})
                         conn.execute(_INSERT_AUDIT, {
                             "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
