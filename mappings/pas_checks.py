@@ -173,8 +173,12 @@ def _claim_rules(claim: dict, index: ResourceIndex, *, inquiry: bool) -> list[Is
         elif not ref.get("reference") and inquiry:
             issues.append(Issue("required", f"Claim.{field} must reference a resource in the Bundle",
                                 expression=[f"{p}.{field}"]))
+    # A submission is decided from the whole Bundle: every reference must resolve. An inquiry
+    # needs only whom it is about (patient, provider, insurer): other references may be left
+    # out of it (PAS inquiry; test kits send a Claim naming a ServiceRequest they do not include).
+    needed = {f"{p}.{field}" for field in ("patient", "insurer", "provider")} if inquiry else None
     for path, ref in references(claim, p):
-        if ref.startswith("#"):
+        if ref.startswith("#") or (needed is not None and path not in needed):
             continue
         if index.resolve(ref)[0] is None:
             issues.append(Issue("not-found", f"reference {ref!r} does not resolve to an entry of the Bundle",
