@@ -219,20 +219,14 @@ def member(record: PatientRecord, coverage: CoverageFacts | None) -> Member:
     )
 
 
-def fn_risk_factors(record: PatientRecord, mem: Member, day: date | None, ecog_score: int | None,
-                    setting: Setting, extra: Iterable[str] = ()) -> frozenset[str]:
+def fn_risk_factors(record: PatientRecord, extra: Iterable[str] = ()) -> frozenset[str]:
+    """FN risk factors the record states: its active conditions and prior anticancer treatment.
+    Those the order itself shows (age, ECOG, advanced disease) the engine works out, once."""
     fn = table("clinical")["fn_risk_factors"]
     found = set(extra)
     for c in record.conditions:
         if c.active:
             found |= c.fn_risk_factors
-    age = mem.age_on(day) if day else None
-    if age is not None and age >= 65:
-        found.add(fn["age_65_or_older"])
-    if ecog_score is not None and ecog_score >= fn["poor_performance_status_ecog_at_or_above"]:
-        found.add(fn["poor_performance_status"])
-    if setting is Setting.METASTATIC:
-        found.add(fn["advanced_disease"])
     if record.prior_treatment:
         found.add(fn["prior_treatment"])
     return frozenset(found)
@@ -337,7 +331,7 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         clinical_trial_nct=nct,
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=next((m.prior_order_id for m in meds if m.prior_order_id), None),
-        fn_risk_factors=fn_risk_factors(record, mem, start or received_at.date(), score, dx.setting),
+        fn_risk_factors=fn_risk_factors(record),
         payer_id=coverage.payer_ref if coverage else None,
     )
 

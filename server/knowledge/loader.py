@@ -169,6 +169,7 @@ class _Loader:
             pathways=pathways,
             trials=trials,
             fn_risk_factors=frozenset(factors),
+            fn_risk_derived={f["key"]: dict(f["derived_from"]) for f in kb["fn_risk_factors"] if f.get("derived_from")},
         )
         return build_indexes(knowledge)
 
