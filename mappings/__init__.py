@@ -6,7 +6,7 @@
   MedicationRequests ordered), or a PAS request Bundle (Claim first).
 - `order_from_pas_bundle(bundle, *, received_at)`: a Da Vinci PAS Claim Bundle.
 
-Codes are resolved through the YAML tables in `mappings/tables/`; malformed input raises
+Codes are resolved through the knowledge base's program tables (`server/knowledge/data/program/`, checked at load; `mappings.fhir.table`); malformed input raises
 `server.errors.BadRequest` with FHIRPath-like `Issue.expression` paths.
 """
 from mappings.collection import order_from_bundle

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 import copy
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 from pydantic import ValidationError
 
 from server.domain.order import Code
@@ -21,14 +18,26 @@ from server.errors import BadRequest, Issue
 
 from mappings import structure
 
-TABLES = Path(__file__).resolve().parent / "tables"
+_TABLES: dict[str, dict] | None = None
 
 
-@lru_cache(maxsize=None)
+def use_tables(tables: dict[str, dict]) -> None:
+    """The program tables of the knowledge base in use (`Knowledge.program`, loaded and checked
+    at start-up; see server/knowledge/loader.py). The app calls this once it has loaded its
+    knowledge base; until then the bundled tables are used."""
+    global _TABLES
+    if tables is not _TABLES:
+        _TABLES = tables
+        _INDEXES.clear()
+
+
 def table(name: str) -> dict:
-    """One YAML data table from mappings/tables (read once per process)."""
-    with open(TABLES / f"{name}.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """One of the program's code tables (server/knowledge/data/program/<name>.yaml)."""
+    if _TABLES is None:
+        from server.knowledge.loader import load_knowledge
+
+        use_tables(load_knowledge().program)
+    return _TABLES[name]
 
 
 def system(key: str) -> str:

@@ -33,7 +33,11 @@ def _init_knowledge(app: Flask) -> None:
     """Load and validate the knowledge base once, at start-up: a broken file fails fast."""
     from server.knowledge.loader import load_knowledge
 
-    app.extensions["oncopath.knowledge"] = load_knowledge(app.config["KNOWLEDGE_DIR"])
+    from mappings.fhir import use_tables
+
+    kb = load_knowledge(app.config["KNOWLEDGE_DIR"])
+    use_tables(kb.program)      # the mappings read the program tables of this release
+    app.extensions["oncopath.knowledge"] = kb
 
 
 def _register_surfaces(app: Flask) -> None:
