@@ -183,3 +183,31 @@ def test_two_processes_starting_at_once_migrate_the_database_once(database_url, 
         assert schema_diff(engine) == []
     finally:
         engine.dispose()
+
+
+def test_the_head_read_from_the_revision_files_is_alembics_own_also_for_a_revision_made_from_its_template(
+        tmp_path, monkeypatch):
+    from alembic.script import ScriptDirectory
+
+    assert migrations.declared_head() == migrations.head() == "0003"
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    for path in (migrations.HERE / "versions").glob("0*.py"):
+        (versions / path.name).write_text(path.read_text())
+    (versions / "0004_probe.py").write_text(   # the shape `revision --autogenerate` writes
+        'from typing import Sequence, Union\n\nrevision: str = "0004"\n'
+        'down_revision: Union[str, Sequence[str], None] = "0003"\nbranch_labels = None\ndepends_on = None\n\n'
+        'def upgrade() -> None:\n    pass\n')
+    monkeypatch.setattr(migrations, "HERE", tmp_path)
+    assert migrations.declared_head() == ScriptDirectory(str(tmp_path)).get_current_head() == "0004"
+
+
+def test_a_process_starting_on_a_database_at_head_does_not_load_alembic(database_url):
+    import subprocess
+    import sys
+
+    CaseStore.from_url(database_url).dispose()
+    code = ("import sys; from server.store import CaseStore; s = CaseStore.from_url(sys.argv[1]); "
+            "print(s.migrate(), 'alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, database_url], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["0003", "False"], out.stderr

@@ -12,6 +12,10 @@ time. `migrate(engine)` runs in ONE transaction that first serializes concurrent
    old table is dropped. An `alembic_version` already on file wins over a `schema_version`;
 2. upgrades to the head revision.
 
+A database already at the head (every start-up after the first) is recognised with one SELECT
+on `alembic_version` against the head read from the revision files (`declared_head`), without
+importing Alembic, which would cost each serving process ~9 MB of memory.
+
 Revisions 0001-0003 are the old runner's migrations 1-3: 0001 and 0002 create the tables as
 the models defined them, 0003 switches case JSON to lz4 compression on PostgreSQL 14+ (a
 no-op elsewhere).
@@ -33,16 +37,19 @@ A developer can let Alembic draft the file from the models against a database at
 """
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, column, func, inspect, select, table, text
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 HERE = Path(__file__).resolve().parent
+VERSION_TABLE = "alembic_version"
 LEGACY_VERSION_TABLE = "schema_version"
 _PG_LOCK_KEY = 0x6F6E636F  # "onco": the old runner's key, so old and new start-ups also queue
 
@@ -54,6 +61,8 @@ def legacy_revision(version: int) -> str:
 
 def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Config:
     """The Alembic configuration, built in code: the scripts are this package's files."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     if connection is not None:
@@ -70,6 +79,8 @@ def scripts() -> ScriptDirectory:
     """The revision scripts (read once per process)."""
     global _scripts
     if _scripts is None:
+        from alembic.script import ScriptDirectory
+
         _scripts = ScriptDirectory.from_config(alembic_config())
     return _scripts
 
@@ -78,12 +89,51 @@ def head() -> str:
     return scripts().get_current_head()
 
 
+def declared_head() -> str | None:
+    """The head revision, read from the revision files' `revision = ...` / `down_revision = ...`
+    without importing Alembic (~9 MB per process): a serving process whose database is already
+    at head never loads it. None unless the revisions form one line (Alembic decides then);
+    a test holds it equal to Alembic's own answer."""
+    revisions, parents = set(), set()
+    for path in (HERE / "versions").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        found = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+                node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value:
+                found[target.id] = ast.literal_eval(node.value)
+        down = found.get("down_revision")
+        if not isinstance(found.get("revision"), str) or not (down is None or isinstance(down, str)):
+            return None
+        revisions.add(found["revision"])
+        parents.add(down)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
+
+
+def _at_declared_head(conn: Connection) -> str | None:
+    """The revision on file when it is the head and nothing is left to adopt: the start-up of
+    every process after the first, answered with two catalogue lookups and one SELECT."""
+    tables = inspect(conn)
+    if tables.has_table(LEGACY_VERSION_TABLE) or not tables.has_table(VERSION_TABLE):
+        return None
+    on_file = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    wanted = declared_head()
+    return wanted if wanted is not None and on_file == [wanted] else None
 
 
 def _adopt_legacy_version(conn: Connection) -> None:
     """Translate the old runner's schema_version into alembic_version (see the docstring)."""
+    from alembic.runtime.migration import MigrationContext
+
     if not inspect(conn).has_table(LEGACY_VERSION_TABLE):
         return
     if current_revision(conn) is None:
@@ -103,6 +153,11 @@ def migrate(engine: Engine) -> str:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        done = _at_declared_head(conn)
+        if done is not None:
+            return done
+        from alembic import command
+
         _adopt_legacy_version(conn)
         if current_revision(conn) != head():
             command.upgrade(alembic_config(connection=conn), "head")
