@@ -14,7 +14,8 @@ Routes:
 - `GET  /review/api/metrics?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]` (CMS-0057-F)
 
 This module also wires the review extension (`app.extensions["oncopath.review"]`: the
-ReviewService) and the notification worker thread (off under TESTING unless NOTIFY_WORKER).
+ReviewService) and the notification worker thread (off under TESTING unless NOTIFY_WORKER),
+whose tick also runs the deadline sweep (server/review/deadlines.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from server.errors import BadRequest, Issue, Unauthorized
 from server.http.body import json_object, now
-from server.review import metrics
+from server.review import deadlines, metrics
 from server.review.service import Actor, ReviewService
 from server.review.workflow import Action
 from server.store.extension import get_store
@@ -143,7 +144,8 @@ def init_app(app: Flask) -> None:
     if run_worker:
         from server.notify.delivery import NotificationWorker
 
-        worker = NotificationWorker(reviews, interval=float(app.config.get("NOTIFY_INTERVAL", 5.0))).start()
+        worker = NotificationWorker(reviews, interval=float(app.config.get("NOTIFY_INTERVAL", 5.0)),
+                                    sweep=lambda at: deadlines.sweep_overdue(reviews, at)).start()
         app.extensions[WORKER_KEY] = worker
         service.on_notify = worker.wake
     app.register_blueprint(bp)

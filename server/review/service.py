@@ -99,20 +99,15 @@ class ReviewService:
         return fold(record.status, actions if actions is not None else self.reviews.review_actions(record.order_id))
 
     def queue(self, now: datetime) -> list[dict]:
-        """Pended cases, overdue and urgent first; an overdue case is escalated to a physician
-        (one audit row, the first time it is seen overdue)."""
+        """Pended cases, overdue and urgent first; an overdue case is flagged for a physician
+        (computed here: reading the queue writes nothing; the deadline sweep records the
+        escalation, deadlines.sweep_overdue)."""
         records = self.reviews.pended_cases()
         actions = self.reviews.actions_for(r.order_id for r in records)
         rows = []
         for rec in records:
             state = self.state(rec, actions[rec.order_id])
             overdue = deadlines.is_overdue(rec.due_by, now)
-            if deadlines.needs_escalation(rec.due_by, now, state.escalated):
-                self.reviews.record_action(rec.order_id, actor="system", role=Role.SYSTEM.value,
-                                           action=Action.ESCALATE.value, now=now,
-                                           detail={"due_by": rec.due_by.isoformat(), "to": "physician",
-                                                   "text": "decision overdue: escalated to a physician reviewer"})
-                state = ReviewState(**{**state.__dict__, "escalated": True})
             urgency = (rec.order or {}).get("urgency") or Urgency.STANDARD.value
             drugs = (rec.decision or {}).get("drugs") or []
             rows.append({

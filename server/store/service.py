@@ -136,7 +136,7 @@ class CaseStore:
         store.migrate()
         return store
 
-    def migrate(self) -> int:
+    def migrate(self) -> str:
         return migrate(self.engine)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
