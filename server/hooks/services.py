@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import mappings
 from cards import RenderContext, render, render_unmanaged
+from cards.context import ServiceInfo
 from server import engine
 from mappings.medication import raw_drug_codes, raw_drug_labels
 from server.domain.order import History
@@ -39,7 +40,8 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
     ctx = RenderContext(hook=req.hook, hook_instance=req.hook_instance,
                         payer_name=config.get("PAYER_NAME") or "oncopath", draft_orders=req.draft_orders,
                         targets=req.targets, today=now.date(), configuration=req.configuration, knowledge=kb,
-                        worksheet_url=lambda cancer_type: f"{base_url}/fhir/Questionnaire/{questionnaire_id(cancer_type)}")
+                        worksheet_url=lambda cancer_type: f"{base_url}/fhir/Questionnaire/{questionnaire_id(cancer_type)}",
+                        service=ServiceInfo.from_config(config, base_url))
 
     drug_orders = [o for o in req.draft_orders if is_oncology_order(o, kb)]
     if not drug_orders:
@@ -60,7 +62,8 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
         history = store.history_for_member(order.member.id)
     decision = engine.decide(order, kb, history)
 
-    if req.hook == "order-sign" and store is not None and hasattr(store, "save_case"):
+    # No Coverage in the record: nothing is requested (coverage-information says not-covered).
+    if req.hook == "order-sign" and store is not None and hasattr(store, "save_case") and ctx.coverage_state != "none":
         return _save_and_render(store, req, order, decision, ctx, body_text)
     return render(decision, ctx)
 
