@@ -98,7 +98,11 @@ def source_url(ctx: RenderContext) -> str | None:
 def missing_data_line(ctx: RenderContext) -> str | None:
     if not ctx.notes:
         return None
-    names = [_NOTE_WORDS.get(n.split(":", 1)[0].strip(), n.split(":", 1)[0].strip()) for n in ctx.notes]
+    names = []
+    for note in ctx.notes:
+        key, _, why = note.partition(":")
+        name = _NOTE_WORDS.get(key.strip(), key.strip())
+        names.append(f"{name} ({why.strip()})" if why.strip() else name)
     return "**Not received from the EHR:** " + join_words(names) + "."
 
 
@@ -522,7 +526,7 @@ def fn_risk_cards(decision: Decision, ctx: RenderContext, stated: set[str]) -> l
         if dev.severity is Severity.PEND:
             detail.append(f"**What to send:** {f.send}, or remove the growth factor if it is not needed.")
         out.append(card(ctx, topic="appropriate-use", indicator="warning",
-                        summary=fit(f"Growth factor: {f.text}", "Growth factor: not indicated for this regimen's "
+                        summary=fit(f.text, "Growth factor: not indicated for this regimen's "
                                     "febrile-neutropenia risk."), detail=detail, orders=orders))
     return out
 

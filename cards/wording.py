@@ -188,7 +188,7 @@ def _render(f: Finding) -> Finding:
     """Merged findings get their sentence once every drug is known."""
     kind, _, rest = f.key.partition(":")
     who = join_words(f.who)
-    if kind == "missing":
+    if kind in ("missing", "missing-regimen"):
         topic, _, need = rest.partition(":")
         words_topic = f.short.removesuffix(" not in the record")
         f.text = sentence(f"{words_topic} is not in the record; {who} {_verb(f.who, 'needs', 'need')} {need}")
@@ -259,16 +259,18 @@ def deviation_findings(dev: Deviation, kb, cancer: str) -> list[Finding]:
         m = re.match(r"^(.+?)(?: status)? required for (.+) \(([^()]*)\): (.+)$", dev.text)
         if m:
             topic, regimen, required, _reported = m.groups()
-            return [_missing(topic.strip(), required, regimen)]
+            f = _missing(topic.strip(), required, regimen)
+            f.key = "missing-regimen:" + f.key.split(":", 1)[1]   # a drug's finding on the same topic wins
+            return [f]
     if kind in (DeviationKind.CYCLE_LENGTH, DeviationKind.CYCLE_COUNT, DeviationKind.ADMINISTRATION_DAYS,
                 DeviationKind.FREQUENCY):
-        body = dev.text.split(": ", 1)[1] if ": " in dev.text and dev.drug_key else dev.text
+        body = _without_key(dev.text, dev.drug_key)
         body = re.sub(r"\bD(\d[\d,]*)", lambda x: "day " + x.group(1).replace(",", ", "), body)
         return [Finding(sentence(clean(body, kb)), "schedule differs from the pathway regimen",
                         "the reason for the schedule change", 35, f"schedule:{dev.kind.value}:{body}",
                         who=[drug_words(dev.drug_key, kb)] if dev.drug_key else [])]
     if kind is DeviationKind.FN_RISK:
-        body = dev.text.split(": ", 1)[1] if ": " in dev.text and dev.drug_key else dev.text
+        body = _without_key(dev.text, dev.drug_key)
         drug = drug_words(dev.drug_key, kb) if dev.drug_key else "The growth factor"
         return [Finding(sentence(f"{drug}: {clean(body, kb)}"), "growth factor not indicated for this regimen's FN risk",
                         "the patient's febrile-neutropenia risk factors", 40, f"fn:{dev.drug_key}")]
@@ -277,6 +279,11 @@ def deviation_findings(dev: Deviation, kb, cancer: str) -> list[Finding]:
                         f"bm:{dev.text}")]
     text = words(dev.text, kb)
     return [Finding(text, clean(dev.text, kb), None, 55, f"dev:{text}")]
+
+
+def _without_key(text: str, key: str | None) -> str:
+    """'pegfilgrastim: growth factor …' -> 'growth factor …' (the drug is named by the caller)."""
+    return text[len(key) + 2:] if key and text.startswith(f"{key}: ") else text
 
 
 def merge(findings: list[Finding]) -> list[Finding]:
@@ -291,8 +298,8 @@ def merge(findings: list[Finding]) -> list[Finding]:
     # A missing marker reported once for the drugs and once for the regimen: one finding.
     out: list[Finding] = []
     seen_topics: dict[str, Finding] = {}
-    for f in by_key.values():
-        if f.key.startswith("missing:"):
+    for f in sorted(by_key.values(), key=lambda f: f.key.startswith("missing-regimen:")):
+        if f.key.startswith(("missing:", "missing-regimen:")):
             topic = f.key.split(":")[1]
             if topic in seen_topics:
                 continue
