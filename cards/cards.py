@@ -172,7 +172,9 @@ def _short_regimen(name: str, limit: int = 28) -> str:
     if len(name) <= limit:
         return name
     head = name.split(" (")[0].strip()
-    return head if len(head) <= limit + 16 else head[:limit].rsplit(" ", 1)[0]
+    if len(head) > limit and " or " in head:
+        head = head.split(" or ")[0].strip()        # "X + paclitaxel or nab-paclitaxel" -> "X + paclitaxel"
+    return head if len(head) <= limit + 10 else head[:limit + 10].rsplit(" ", 1)[0].rstrip(" +,")
 
 
 def _precision_lines(decision: Decision, ctx: RenderContext) -> list[str]:
