@@ -47,14 +47,17 @@ def _when(dt) -> str:
 
 
 def _paragraphs(lines: list[str]) -> str:
-    """Markdown: a blank line wherever list items give way to text, so the text is not glued
-    to the last item."""
+    """Markdown: each note its own paragraph (a single newline would run them together);
+    list items stay one list."""
     out: list[str] = []
     for line in "\n".join(lines).strip().split("\n"):
-        if out and out[-1].startswith("- ") and line and not line.startswith("- "):
-            out.append("")
+        if not line.strip():
+            continue
+        if out:
+            both_items = out[-1].startswith("- ") and line.startswith("- ")
+            out.append("\n" if both_items else "\n\n")
         out.append(line)
-    return "\n".join(out)
+    return "".join(out)
 
 
 def card(ctx: RenderContext, *, topic: str, indicator: str, summary: str, detail: list[str],
@@ -241,7 +244,8 @@ def not_in_program_card(decision: Decision, ctx: RenderContext) -> dict | None:
     code = reason.code if reason else ""
     if code == "member-not-in-program":
         plan = reason.text.split(" member:", 1)[0].strip() or "This"
-        summary = fit(f"{plan} plan: not in the oncology program. Request prior authorization from the health "
+        plan_words = plan if plan.lower().endswith("plan") else f"{plan} plan"
+        summary = fit(f"{plan_words}: not in the oncology program. Request prior authorization from the health "
                       "plan as usual.", "Not in the oncology program: request prior authorization from the "
                       "health plan.")
         detail = [f"The patient's coverage ({plan}) is outside the oncology prior authorization program, which "

@@ -1,6 +1,8 @@
 """Decision -> CDS Hooks response (cards + coverage-information systemActions). Pure functions."""
 from __future__ import annotations
 
+import re
+
 from cards import cards as c
 from cards.context import RenderContext, ref_of
 from cards.coverage import Assertion, for_coverage_problem, for_drug, system_action, unmanaged
@@ -50,7 +52,7 @@ def _drop_repeats(cards: list[dict]) -> list[dict]:
             if line.startswith("**Orders:**") or not key or line.rstrip().endswith(":**") or key not in seen:
                 kept.append(line)
             seen.add(key)
-        card["detail"] = "\n".join(kept)
+        card["detail"] = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
     return cards
 
 

@@ -96,7 +96,7 @@ def test_every_pended_case_names_a_reason_and_what_to_send_or_do(rendered):
         if r.case_status != "In Progress" or not r.body["cards"]:
             continue
         detail = r.body["cards"][0]["detail"]
-        assert re.search(r"\*\*Why:\*\*\n- [A-Z].+\.", detail), (r.name, detail)
+        assert re.search(r"\*\*Why:\*\*\n\n- [A-Z].+\.", detail), (r.name, detail)
         assert "**What to send:**" in detail and "**Peer-to-peer:** call" in detail, r.name
         assert "**Decision due by:**" in detail, r.name
 

@@ -144,3 +144,15 @@ def test_a_decided_case_takes_no_worksheet(app):
     with pytest.raises(Conflict):
         submit_worksheet(app.extensions["oncopath.store"], app.extensions["oncopath.knowledge"], order_id,
                          {"biomarkers.HER2": "negative"}, NOW)
+
+
+def test_sending_the_prefilled_form_back_unchanged_keeps_the_records_results_and_decision(app):
+    """PD-L1 TPS 60 % comes prefilled as 'positive'; sent back, the value must not be lost."""
+    from server.worksheets.service import merge_answers, prefill
+
+    client = app.test_client()
+    body = sign(client, hook_request(_load("nsclc-pembrolizumab-pdl1-high.json"), "order-sign", "ws-unchanged"))
+    assert body["cards"][0]["summary"].startswith("Authorized")
+    record = app.extensions["oncopath.store"].find_case_by_request_key("ws-unchanged")
+    order = record.order_obj()
+    assert merge_answers(order, prefill(order)) == order

@@ -88,6 +88,9 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
         if result is None:
             raise _bad(f"biomarkers.{marker}", f"{marker}: answer positive, negative, equivocal or not tested")
         detail = answers.get(f"biomarkers.{marker}.value") or None
+        known = order.biomarker(marker)
+        if known is not None and known.result is result and detail in (None, _detail_words(known)):
+            continue      # the prefilled answer sent back as it was: the record's result (with its value) stays
         biomarkers = [b for b in biomarkers if b.name != marker]
         biomarkers.insert(0, Biomarker(name=marker, result=result, variant=detail[:80] if detail else None,
                                        method="worksheet"))
@@ -132,9 +135,7 @@ def prefill(order: Order) -> dict[str, str]:
     for b in order.biomarkers:
         if b.result is not BiomarkerResult.UNKNOWN and f"biomarkers.{b.name}" not in out:
             out[f"biomarkers.{b.name}"] = b.result.value
-            detail = " ".join(x for x in (b.method if b.method != "worksheet" else None, b.variant,
-                                          f"{b.value:g}{' ' + b.unit if b.unit else ''}" if b.value is not None
-                                          else None) if x)
+            detail = _detail_words(b)
             if detail:
                 out[f"biomarkers.{b.name}.value"] = detail
     if order.treatment_start:
@@ -142,6 +143,13 @@ def prefill(order: Order) -> dict[str, str]:
     if order.clinical_trial_nct:
         out["trial"] = order.clinical_trial_nct
     return out
+
+
+def _detail_words(b: Biomarker) -> str | None:
+    """'IHC 3+', 'NGS L858R', '60 %': how the form shows a result's method, variant and value."""
+    text = " ".join(x for x in (b.method if b.method != "worksheet" else None, b.variant,
+                                f"{b.value:g}{' ' + b.unit if b.unit else ''}" if b.value is not None else None) if x)
+    return text or None
 
 
 def _pick(table: dict, value: str, link_id: str):

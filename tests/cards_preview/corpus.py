@@ -192,7 +192,7 @@ def page(rendered: list[Rendered], title: str = "oncopath cards preview") -> str
     sections = []
     for r in rendered:
         cards = "".join(card_html(c) for c in r.body["cards"]) or '<p class="none">no cards</p>'
-        status = f" — case {r.case_status}" if r.case_status else " — no case"
+        status = f" — case {r.case_status}" if r.case_status else " — no case stored"
         sections.append(f'<section id="{html.escape(r.name)}"><h2>{html.escape(r.name)}{html.escape(status)}</h2>'
                         f"{cards}</section>")
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
