@@ -156,3 +156,9 @@ def test_sending_the_prefilled_form_back_unchanged_keeps_the_records_results_and
     record = app.extensions["oncopath.store"].find_case_by_request_key("ws-unchanged")
     order = record.order_obj()
     assert merge_answers(order, prefill(order)) == order
+
+
+def test_a_worksheet_link_with_non_ascii_characters_is_a_404_not_an_error(app):
+    client = app.test_client()
+    assert client.get("/worksheets/ONC-ÄÖ?t=é✓").status_code == 404
+    assert client.post("/worksheets/ONC-X", data={"t": "ü"}).status_code == 404

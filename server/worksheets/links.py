@@ -10,11 +10,14 @@ PATH = "/worksheets/"
 
 
 def token(order_id: str, key: str) -> str:
-    return hmac.new(key.encode(), f"worksheet:{order_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key.encode(), f"worksheet:{order_id}".encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
 
 def valid(order_id: str, given: str | None, key: str | None) -> bool:
-    return bool(key and given) and hmac.compare_digest(token(order_id, key), given)
+    """Constant-time check; any text (non-ASCII included) is simply not the token."""
+    if not (key and given):
+        return False
+    return hmac.compare_digest(token(order_id, str(key)).encode(), given.encode("utf-8", "replace"))
 
 
 def form_url(base_url: str, order_id: str, key: str) -> str:
