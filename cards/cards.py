@@ -362,7 +362,9 @@ def pended_card(decision: Decision, ctx: RenderContext) -> dict | None:
     worksheet = worksheet_link(decision, ctx)
     how = "fill in the worksheet linked below" if worksheet else "send it with the request"
     if sends:
-        detail.append(f"**What to send:** {join_words(sends[:3])} — {how}.")
+        items = sends[:3]
+        listed = "; ".join(items) if any("," in i for i in items) else join_words(items)
+        detail.append(f"**What to send:** {listed} — {how}.")
     else:
         detail.append(f"**What to send:** notes supporting the regimen — {how}.")
     if decision.due_by is not None and not advisory:

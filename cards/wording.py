@@ -102,10 +102,15 @@ def _need(required: str) -> str:
     """'HER2 positive' -> 'a HER2-positive result'; 'PD-L1 CPS ≥ 10' stays; setting/line in words."""
     r = clean(required).strip()
     r = r.replace("/", " or ")
+    m = re.fullmatch(r"([\w\- ]+?) positive ([≥≤] [\d.]+ ?%?)", r)
+    if m:
+        return f"{m.group(1)} {m.group(2)}"          # 'PD-L1 CPS ≥ 10'
     m = re.fullmatch(r"(not )?([\w\- ]+?) (positive|negative)", r)
     if m and not m.group(2).startswith(("setting", "line")):
-        neg = "no " if m.group(1) else "a "
-        return f"{neg}{m.group(2)}-{m.group(3)} result"
+        name = m.group(2)
+        article = "no " if m.group(1) else ("an " if name[:1] in "AEFILMNORSX" and name.split()[0].isupper()
+                                            or name[:1].lower() in "aeiou" else "a ")
+        return f"{article}{name}-{m.group(3)} result"
     m = re.fullmatch(r"setting (.+)", r)
     if m:
         return f"the {m.group(1)} setting"
@@ -159,7 +164,9 @@ def _policy_findings(reason: Reason, drug_key: str | None, kb) -> list[Finding] 
     alternatives = [_pairs(a) for a in m.group(2).split(_OR)]
     if any(a is None for a in alternatives) or not alternatives:
         return None
-    pairs = min(alternatives, key=len)      # the indication this patient is closest to
+    # The indication this patient is closest to: one whose setting and line fit, then the fewest gaps.
+    pairs = min(alternatives, key=lambda a: (sum(1 for req, rep in a if req.startswith(("setting", "line"))
+                                                 and "not reported" not in rep), len(a)))
     out = []
     for required, reported in pairs:
         if "not reported" in reported:
@@ -178,9 +185,12 @@ def _missing(topic: str, required: str, who: str) -> Finding:
 
 
 def _mismatch(required: str, reported: str, who: str) -> Finding:
-    topic = marker_words(required.split()[0]) if required.split() else "test"
-    return Finding(text="", short=f"{_reported(reported)} in the record", rank=5,
-                   send=f"a current {topic} report, if the result on record is out of date",
+    first = required.split()[0] if required.split() else "test"
+    if first in ("setting", "line"):
+        send = "the disease setting and line of therapy, if the record is wrong"
+    else:
+        send = f"a current {marker_words(first)} report if the one on record is out of date"
+    return Finding(text="", short=f"{_reported(reported)} in the record", rank=5, send=send,
                    key=f"mismatch:{_need(required)}:{_reported(reported)}", who=[who])
 
 

@@ -14,7 +14,8 @@ from tests.cards_preview.corpus import corpus, page
 REPO = Path(__file__).resolve().parents[1]
 PREVIEW = REPO / "var" / "artifacts" / "cards-preview.html"
 INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
-MACHINE_WORDS = (" — or — ", "if eligibility is confirmed", "evaluated as a program member", "(R1", "(R2", "(R3",
+MACHINE_WORDS = (" — or — ", "if eligibility is confirmed", "evaluated as a program member",
+                 "is not on pathway for this patient", " a ER-",  "(R1", "(R2", "(R3",
                  "(R5", "day 1, 2, 3", "#", "+1 more")
 FIRST_TOPIC = {"Authorized": {"guideline", "coverage-info"}, "In Progress": {"coverage-info"},
                "Completed": {"coverage-info", "insurance"}}
@@ -120,10 +121,21 @@ def test_trastuzumab_for_her2_negative_leads_with_the_her2_result(rendered):
 
 
 def test_a_triple_negative_regimen_for_an_er_positive_patient_says_why_in_clinical_words(rendered):
-    body = next(r.body for r in rendered if r.name == "issue/carboplatin-paclitaxel-er-positive")
-    text = " ".join(c["detail"] for c in body["cards"])
-    assert "is not on pathway for this patient" not in text
-    assert "the record shows ER positive" in text or "not a pathway regimen for breast cancer" in text, text
+    body = next(r.body for r in rendered if r.name == "issue/pembrolizumab-paclitaxel-er-positive")
+    pended, off = body["cards"][:2]
+    assert "- Pembrolizumab requires an ER-negative result; the record shows ER positive." in pended["detail"]
+    assert "neoadjuvant" not in pended["detail"], "the metastatic indication is the one this patient is near"
+    assert "PD-L1 CPS" in pended["detail"] and "PDL1_CPS" not in pended["detail"]
+    assert "**Why:** Pembrolizumab + paclitaxel or nab-paclitaxel is on pathway only for triple-negative " \
+           "metastatic breast cancer" in off["detail"]
+    assert "the record shows ER positive" in off["detail"]
+
+
+def test_an_urgent_pended_request_explains_its_due_by_time(rendered):
+    body = next(r.body for r in rendered if r.name == "engine/urgent-pended-request-is-due-within-24-hours")
+    assert "(urgent request: decided within 24 hours)" in body["cards"][0]["detail"]
+    body = next(r.body for r in rendered if r.name == "engine/standard-pended-request-is-due-in-three-business-days")
+    assert "(standard request: decided within 3 business days)" in body["cards"][0]["detail"]
 
 
 def test_without_coverage_the_cards_and_the_system_actions_agree(rendered):

@@ -332,3 +332,22 @@ def test_text_after_a_list_in_a_card_detail_is_its_own_paragraph(kb):
     detail = next(c for c in render(decision, _ctx(kb))["cards"]
                   if c["source"]["topic"]["code"] == "coverage-info")["detail"]
     assert "- HER2 result not reported (required for trastuzumab).\n\n**What to send:**" in detail
+
+
+def test_dosage_text_is_compact_for_long_runs_of_days():
+    from cards.cards import dosage_text
+
+    daily = RegimenDrug("palbociclib", 28, tuple(range(1, 22)), until_progression=True, dose=125, dose_unit="mg")
+    assert dosage_text(daily) == "125 mg, days 1–21 of a 28-day cycle, until progression"
+    weekly = RegimenDrug("paclitaxel", 28, (1, 8, 15), 6, dose=80, dose_unit="mg/m2")
+    assert dosage_text(weekly) == "80 mg/m2, days 1, 8 and 15 of a 28-day cycle, 6 cycles"
+    assert dosage_text(RegimenDrug("docetaxel", 21, (1,), 6, dose=75, dose_unit="mg/m2")) == \
+        "75 mg/m2, day 1 of a 21-day cycle, 6 cycles"
+
+
+def test_the_wording_layer_falls_back_to_clean_words_for_a_text_it_does_not_know(kb):
+    from cards.wording import clean, words
+
+    assert words("PDL1_CPS positive >= 10 required (R3)") == "PD-L1 CPS positive ≥ 10 required."
+    assert "MedicationRequest/" not in clean("see MedicationRequest/request-123")
+    assert clean("trastuzumab requires HER2 positive — or — HER2 low") == "trastuzumab requires HER2 positive"

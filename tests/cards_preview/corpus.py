@@ -2,7 +2,7 @@
 
 The corpus: each CDS Hooks fixture (fixtures/hooks), each patient Bundle of fixtures/bundles
 as an order-sign call, the same without its Coverage, a few requests the issue named
-(capecitabine, anastrozole, trastuzumab alone for HER2 negative, a triple-negative regimen for
+(capecitabine, anastrozole, trastuzumab alone for HER2 negative, triple-negative regimens for
 an ER-positive patient), and every engine scenario (tests/test_engine_scenarios.py) rendered
 from its Decision. Markdown is rendered with markdown-it-py, as a CDS client would.
 """
@@ -98,6 +98,10 @@ def hook_requests() -> dict[str, dict]:
     out["issue/anastrozole-oral"] = hook_request(
         _with_drafts(her2_neg, [_drug_draft("anastrozole", "anastrozole 1 mg PO daily", "anastrozole")]),
         "order-sign", "corpus-anastrozole")
+    out["issue/pembrolizumab-paclitaxel-er-positive"] = hook_request(
+        _with_drafts(her2_neg, [_drug_draft("pembrolizumab", "pembrolizumab 200 mg IV", "pembrolizumab"),
+                                _drug_draft("paclitaxel", "paclitaxel 90 mg/m2 IV", "paclitaxel")]),
+        "order-sign", "corpus-pembro-pacli")
     out["issue/carboplatin-paclitaxel-er-positive"] = hook_request(
         _with_drafts(her2_neg, [_drug_draft("carboplatin", "carboplatin AUC 2 IV", "carboplatin"),
                                 _drug_draft("paclitaxel", "paclitaxel 80 mg/m2 IV", "paclitaxel")]),
