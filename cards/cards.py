@@ -101,12 +101,14 @@ def source_url(ctx: RenderContext) -> str | None:
 def missing_data_line(ctx: RenderContext) -> str | None:
     if not ctx.notes:
         return None
-    names = []
+    names: list[str] = []
     for note in ctx.notes:
         key, _, why = note.partition(":")
+        if key.strip() == "coverage" and ctx.coverage_state == "unavailable":
+            continue          # said once, in the coverage line of the first card
         name = _NOTE_WORDS.get(key.strip(), key.strip())
         names.append(f"{name} ({why.strip()})" if why.strip() else name)
-    return "**Not received from the EHR:** " + join_words(names) + "."
+    return ("**Not received from the EHR:** " + join_words(names) + ".") if names else None
 
 
 # --- what the decision is about --------------------------------------------------------------
