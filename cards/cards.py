@@ -258,6 +258,12 @@ def not_in_program_card(decision: Decision, ctx: RenderContext) -> dict | None:
         detail = ["The coverage sent does not match a member of this plan. **Nothing was authorized.**",
                   f"**What to do:** check the patient's insurance in the EHR and sign again, or call "
                   f"{ctx.service.review_contact}."]
+    elif code in ("diagnosis-not-oncology", "not-oncology-drug-request"):
+        summary = "Not an oncology diagnosis: the oncology program does not review these orders."
+        detail = ["The diagnosis on the order is not a cancer diagnosis (ICD-10-CM C00–D49), so the oncology "
+                  "prior authorization program does not review these orders.",
+                  "**What to do:** follow the health plan's usual prior authorization rules. If this is cancer "
+                  "treatment, add the cancer diagnosis to the order and sign again."]
     else:
         why = words(reason.text, ctx.knowledge) if reason else "These orders are outside the oncology program."
         summary = fit(f"Not reviewed by the oncology program: {why}", "Not reviewed by the oncology program.")
@@ -380,6 +386,8 @@ def pended_card(decision: Decision, ctx: RenderContext) -> dict | None:
                       "can deny, after offering you a peer-to-peer discussion.")
     if not advisory:
         detail.append(f"**Peer-to-peer:** call {ctx.service.review_contact} with the Order ID.")
+    if not _off_pathway_shown(decision, ctx):
+        detail += _trial_lines(decision)
     return card(ctx, topic="coverage-info", indicator="warning", summary=summary, detail=detail,
                 orders=orders, links_=[worksheet] if worksheet else None)
 
@@ -563,6 +571,13 @@ def network_card(decision: Decision, ctx: RenderContext) -> dict | None:
     orders = regimen_orders(decision, ctx)
     if not notices or not orders:
         return None
+    if any(n.code == "out-of-network" for n in notices):
+        return card(ctx, topic="network", indicator="info",
+                    summary="The ordering provider is out of network: benefits may be lower and S-codes do not apply.",
+                    detail=["Out-of-network benefits may not apply or may be paid at a lower rate, and the "
+                            "pathway S-codes (S0353/S0354) cannot be billed.",
+                            "**What to do:** check the patient's out-of-network benefits before treatment, or "
+                            "refer to an in-network oncologist."], orders=orders)
     texts = list(dict.fromkeys(words(n.text, ctx.knowledge) for n in notices))
     return card(ctx, topic="network", indicator="info",
                 summary=fit(texts[0], "The ordering provider is out of network."),

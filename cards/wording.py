@@ -207,7 +207,7 @@ def _render(f: Finding) -> Finding:
         f.text = sentence(f"{who} {_verb(f.who, 'requires', 'require')} {need}; the record shows {reported}")
         f.short = f"{who} {_verb(f.who, 'requires', 'require')} {need}; record shows {reported}"
     elif kind == "schedule":
-        f.text = sentence(f"{who}: {f.text}") if who else f.text
+        f.text = sentence(f"{who}: {f.text}" if who else f.text)
     return f
 
 
@@ -250,7 +250,10 @@ def reason_findings(reason: Reason, drug_key: str | None, kb, cancer: str) -> li
         return [Finding("The ordering provider must be a clinician, not a facility.", "ordering provider is a facility",
                         "the ordering clinician's name and NPI", 25, "provider")]
     if code == "duplicate-order":
-        return [Finding(words(reason.text, kb), "a similar request is on file",
+        m = re.search(r"Order ID ([^)\s]+)\):\s*(.+?) with overlapping dates", reason.text)
+        text = sentence(f"A request for {m.group(2)} with overlapping dates is on file (Order ID {m.group(1)})") \
+            if m else words(reason.text, kb)
+        return [Finding(text, "a similar request is on file",
                         "whether this order replaces or adds to the one on file", 12, "duplicate")]
     text = words(reason.text, kb)
     return [Finding(text, clean(reason.text, kb), None, 60, f"other:{text}")]
@@ -276,7 +279,10 @@ def deviation_findings(dev: Deviation, kb, cancer: str) -> list[Finding]:
                 DeviationKind.FREQUENCY):
         body = _without_key(dev.text, dev.drug_key)
         body = re.sub(r"\bD(\d[\d,]*)", lambda x: "day " + x.group(1).replace(",", ", "), body)
-        return [Finding(sentence(clean(body, kb)), "schedule differs from the pathway regimen",
+        body = re.sub(r"\b(\d+) d\b", r"\1 days", body)
+        body = re.sub(r"differs? from pathway\b", "ordered; the pathway regimen has", body)
+        body = body[0].lower() + body[1:] if body[1:2].islower() else body
+        return [Finding(clean(body, kb), "schedule differs from the pathway regimen",
                         "the reason for the schedule change", 35, f"schedule:{dev.kind.value}:{body}",
                         who=[drug_words(dev.drug_key, kb)] if dev.drug_key else [])]
     if kind is DeviationKind.FN_RISK:
