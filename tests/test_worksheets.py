@@ -64,6 +64,7 @@ def test_the_pended_card_links_a_worksheet_form_prefilled_from_the_request(app):
     html = page.get_data(as_text=True)
     assert "Oncology regimen worksheet: Breast cancer" in html
     assert re.search(r'name="diagnosis.stage" value="IV"', html)
+    assert "<li>HER2 is not in the record; trastuzumab and pertuzumab need a HER2-positive result.</li>" in html
     assert re.search(r'<option value="metastatic" selected>', html)
     assert re.search(r'id="biomarkers.ER" name="biomarkers.ER">\s*<option value="">—</option>\s*'
                      r'<option value="positive" selected>', html)
@@ -162,3 +163,17 @@ def test_a_worksheet_link_with_non_ascii_characters_is_a_404_not_an_error(app):
     client = app.test_client()
     assert client.get("/worksheets/ONC-ÄÖ?t=é✓").status_code == 404
     assert client.post("/worksheets/ONC-X", data={"t": "ü"}).status_code == 404
+
+
+def test_the_worksheet_of_a_case_already_decided_says_so_in_a_page(app):
+    from server.worksheets import links
+
+    client = app.test_client()
+    body = sign(client, hook_request(_load("thp-her2-positive-metastatic.json"), "order-sign", "ws-closed"))
+    order_id = re.search(r"Order ID (ONC-\w+)", body["cards"][0]["summary"]).group(1)
+    url = links.form_url(BASE, order_id, "test-secret").removeprefix(BASE)
+    page = client.get(url)
+    assert page.status_code == 200 and "No worksheet needed" in page.get_data(as_text=True)
+    resp = client.post(f"/worksheets/{order_id}", data={"t": url.split("?t=")[1], "biomarkers.HER2": "negative"})
+    assert resp.status_code == 409 and re.search(r'id="case-status">Authorized<', resp.get_data(as_text=True))
+    assert app.extensions["oncopath.store"].get_case(order_id).status == "Authorized"

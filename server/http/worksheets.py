@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
-from server.errors import BadRequest, Issue, NotFound
+from cards.wording import pend_findings
+from server.domain.decision import CaseStatus
+from server.errors import BadRequest, Conflict, Issue, NotFound
 from server.hooks.questionnaires import questionnaire_id, worksheet
 from server.worksheets import links
 from server.worksheets.service import prefill, submit_worksheet
@@ -39,14 +41,24 @@ def _form(record, token: str, values: dict, error: str | None = None, status: in
     base = (current_app.config.get("PUBLIC_BASE_URL") or request.host_url).rstrip("/")
     q = worksheet(cancer, kb, f"{base}/fhir/Questionnaire/{questionnaire_id(cancer)}",
                   getattr(kb, "version", None))
-    return render_template("worksheet.html", q=q, record=record, token=token, values=values,
+    decision = record.decision_obj()
+    name = kb.cancer_types[cancer].name if kb is not None and cancer in kb.cancer_types else "this cancer"
+    needed = [f.text for f in pend_findings(decision, kb, name)][:4]
+    return render_template("worksheet.html", q=q, record=record, token=token, values=values, needed=needed,
                            error=error), status
+
+
+def _closed(record, status: int = 200):
+    """A case no longer in review takes no worksheet: say so, in a page."""
+    return render_template("worksheet_closed.html", record=record), status
 
 
 @bp.get("/worksheets/<order_id>")
 def show(order_id: str):
     token = request.args.get("t")
     _store, record = _case(order_id, token)
+    if record.status != CaseStatus.IN_PROGRESS.value:
+        return _closed(record)
     return _form(record, token, prefill(record.order_obj()))
 
 
@@ -61,6 +73,8 @@ def submit(order_id: str):
         decision = submit_worksheet(store, current_app.extensions["oncopath.knowledge"], order_id, answers, now)
     except BadRequest as e:
         return _form(record, token, answers, error=str(e), status=400)
+    except Conflict:
+        return _closed(store.get_case(order_id) or record, 409)
     return render_template("worksheet_done.html", order_id=order_id, decision=decision)
 
 

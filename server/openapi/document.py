@@ -241,8 +241,8 @@ PATHS: dict = {
                  "requestBody": {"required": True, "content": {FORM: {"schema": {
                      "type": "object", "required": ["t"], "properties": {"t": {"type": "string"}},
                      "additionalProperties": {"type": "string"}}}}},
-                 "responses": {"200": _html("the case's new status"), "400": _html("an answer is invalid")}
-                 | _errors(404, 409, 413)}},
+                 "responses": {"200": _html("the case's new status"), "400": _html("an answer is invalid"),
+                               "409": _html("the case is no longer in review")} | _errors(404, 413)}},
     # -- order summary ---------------------------------------------------------------------
     "/orders/{order_id}/summary": {"get": {
         "tags": ["Summary"], "operationId": "orderSummary", "summary": "R16 printable order summary",
