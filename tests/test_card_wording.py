@@ -47,6 +47,13 @@ def test_every_response_meets_cds_hooks_and_crd_rules(rendered):
         assert response_problems(r.body) == [], r.name
 
 
+def test_every_card_has_a_real_source_url(rendered):
+    for r in rendered:
+        for c in r.body["cards"]:
+            url = c["source"].get("url", "")
+            assert url.startswith("https://oncopath.example.org/portal/"), (r.name, url)
+
+
 def test_summaries_are_complete_sentences_under_140_characters(rendered):
     for r in rendered:
         for c in r.body["cards"]:
