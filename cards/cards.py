@@ -381,6 +381,10 @@ def pended_card(decision: Decision, ctx: RenderContext) -> dict | None:
                False: " (standard request: decided within 3 business days)"}.get(is_urgent, "")
         detail.append(f"**Decision due by:** {_when(decision.due_by)}{why}. Sooner if the missing "
                       "information arrives: a complete worksheet is decided at once.")
+    done = [d for d in decision.drugs if d.status is DrugStatus.AUTHORIZED]
+    if done:
+        names = join_words([drug_words(d.drug_key, ctx.knowledge) if d.drug_key else d.display for d in done])
+        detail.append(f"**{'Would be authorized' if advisory else 'Already authorized'}:** {names}.")
     if oid:
         detail.append(f"**Order ID {oid}** (In Progress). No automated denial: only a reviewing oncologist "
                       "can deny, after offering you a peer-to-peer discussion.")
