@@ -443,6 +443,13 @@ def no_review_card(decision: Decision, ctx: RenderContext) -> dict | None:
 # --- the other cards --------------------------------------------------------------------------
 
 def _off_pathway_shown(decision: Decision, ctx: RenderContext) -> bool:
+    key = ("off-pathway", id(decision))
+    if key not in ctx.memo:
+        ctx.memo[key] = _off_pathway_applies(decision, ctx)
+    return ctx.memo[key]
+
+
+def _off_pathway_applies(decision: Decision, ctx: RenderContext) -> bool:
     if not decision.in_program or decision.on_pathway or decision.cancer_type is None:
         return False
     if not _managed_in_regimen(decision):

@@ -46,6 +46,7 @@ class RenderContext:
     worksheet_url: Callable[[str | None], str] | None = None
     notes: list[str] = field(default_factory=list)   # optional data we could not read
     service: ServiceInfo = field(default_factory=ServiceInfo)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)   # per-render facts, computed once
 
     @property
     def primary(self) -> bool:

@@ -34,7 +34,8 @@ _RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|
 _INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
 _RULE = re.compile(r"\s*\((?:R\d+(?:[,/ ]+R\d+)*)\)")
 _OR = " — or — "
-_DEVIATION_CODES = frozenset(k.value for k in DeviationKind)
+_KINDS = {k.value: k for k in DeviationKind}
+_DEVIATION_CODES = frozenset(_KINDS)
 MAX_REASONS = 2                  # the one or two that matter; the reviewer sees them all
 
 
@@ -86,12 +87,26 @@ def clean(text: str, kb=None) -> str:
     t = _RESOURCE_ID.sub("an order", t)
     t = t.replace(">=", "≥").replace("<=", "≤")
     t = _INTERNAL_KEY.sub(lambda m: marker_words(m.group()), t)
-    if kb is not None:
-        for key in sorted((k for k in getattr(kb, "drugs", {}) if "-" in k), key=len, reverse=True):
-            if key in t:
-                t = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", drug_words(key, kb), t)
+    if kb is not None and "-" in t:
+        pattern = _hyphenated_keys(kb)
+        if pattern is not None:
+            t = pattern.sub(lambda m: drug_words(m.group(), kb), t)
     t = re.sub(r";\s*review$", "", t.strip())
     return t
+
+
+_KEY_PATTERNS: dict[int, tuple[object, re.Pattern | None]] = {}
+
+
+def _hyphenated_keys(kb) -> re.Pattern | None:
+    """One regex for the knowledge base's hyphenated drug keys ('ado-trastuzumab-emtansine'),
+    built once per knowledge base (the hot path never rebuilds it)."""
+    known = _KEY_PATTERNS.get(id(kb))
+    if known is None or known[0] is not kb:
+        keys = sorted((k for k in getattr(kb, "drugs", {}) if "-" in k), key=len, reverse=True)
+        pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, keys)) + r")(?![\w-])") if keys else None
+        known = _KEY_PATTERNS[id(kb)] = (kb, pattern)
+    return known[1]
 
 
 def words(text: str, kb=None) -> str:
@@ -213,9 +228,8 @@ def _render(f: Finding) -> Finding:
 
 def reason_findings(reason: Reason, drug_key: str | None, kb, cancer: str) -> list[Finding]:
     code = reason.code
-    kinds = {k.value: k for k in DeviationKind}
-    if code in kinds:      # a deviation that pends the case, carried as a reason too: same words
-        return deviation_findings(Deviation(kinds[code], Severity.PEND, reason.text, drug_key=drug_key), kb, cancer)
+    if code in _KINDS:     # a deviation that pends the case, carried as a reason too: same words
+        return deviation_findings(Deviation(_KINDS[code], Severity.PEND, reason.text, drug_key=drug_key), kb, cancer)
     if code in ("policy-criteria-unknown", "policy-criteria-not-met"):
         found = _policy_findings(reason, drug_key, kb)
         if found:
