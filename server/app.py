@@ -50,3 +50,4 @@ def _register_surfaces(app: Flask) -> None:
 
     for module in (limits, store, cases, cors, hooks, fhir, reviewer, subscriptions, summary, portal, openapi):
         module.init_app(app)
+    __import__("server.http.worksheets", fromlist=["init_app"]).init_app(app)   # after portal: SECRET_KEY

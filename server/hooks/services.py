@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import mappings
 from cards import RenderContext, render, render_unmanaged
+from cards.context import ServiceInfo
 from mappings.bundles import content_fingerprint, is_a
 from mappings.medication import raw_drug_codes, raw_drug_labels
 from server.hooks import prefetch as prefetching
@@ -33,7 +34,8 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
     ctx = RenderContext(hook=req.hook, hook_instance=req.hook_instance,
                         payer_name=config.get("PAYER_NAME") or "oncopath", draft_orders=req.draft_orders,
                         targets=req.targets, today=now.date(), configuration=req.configuration, knowledge=kb,
-                        worksheet_url=lambda cancer_type: f"{base_url}/fhir/Questionnaire/{questionnaire_id(cancer_type)}")
+                        worksheet_url=lambda cancer_type: f"{base_url}/fhir/Questionnaire/{questionnaire_id(cancer_type)}",
+                        service=ServiceInfo.from_config(config, base_url))
 
     drug_orders = [o for o in req.draft_orders if is_oncology_order(o, kb)]
     if not drug_orders:
@@ -48,7 +50,9 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
 
     order = mappings.order_from_resources(drug_orders, data.resources, request_id=req.hook_instance,
                                           received_at=now, patient_id=req.patient_id)
-    if req.hook != "order-sign":
+    if req.hook != "order-sign" or ctx.coverage_state == "none":
+        # order-select advises; with no Coverage in the record nothing is requested either
+        # (coverage-information says not-covered), so nothing is stored.
         return render(cases.advise(order), ctx)
 
     def render_case(decision, order_id, _revision) -> dict:
