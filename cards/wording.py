@@ -126,6 +126,13 @@ def _need(required: str) -> str:
         article = "no " if m.group(1) else ("an " if name[:1] in "AEFILMNORSX" and name.split()[0].isupper()
                                             or name[:1].lower() in "aeiou" else "a ")
         return f"{article}{name}-{m.group(3)} result"
+    if r.startswith("given with "):
+        partner = r[len("given with "):]
+        return f"{'' if partner.startswith(('a ', 'an ')) else 'a '}{partner} alongside it"
+    if r == "as monotherapy":
+        return "no other anticancer drug alongside it (monotherapy)"
+    if r.startswith("not with curative-intent"):
+        return "no curative-intent chemotherapy alongside it (ESA limitation of use)"
     m = re.fullmatch(r"setting (.+)", r)
     if m:
         return f"the {m.group(1)} setting"
@@ -146,6 +153,12 @@ def _verb(who: list[str], singular: str, plural: str) -> str:
 
 # --- parsing the engine's texts ----------------------------------------------------------
 
+# How the engine's policy checks word what the record shows (server/engine/policy.py `_words`):
+# "reported …", or a phrase of its own for partner drugs, restrictions, prior therapy, histology.
+_REPORTED_OPENINGS = ("reported ", "no ", "with ", "combined", "alone", "ordered", "prior", "line ", "diagnosis",
+                      "histology", "stage", "bone", "multiple", "regimen not evaluated")
+
+
 def _pairs(problems: str) -> list[tuple[str, str]] | None:
     """'HER2 positive; reported HER2 negative; setting metastatic; setting not reported' ->
     [(required, reported), ...]; None when the text is not in that shape."""
@@ -153,7 +166,7 @@ def _pairs(problems: str) -> list[tuple[str, str]] | None:
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(parts):
-        if i + 1 < len(parts) and (parts[i + 1].startswith("reported ") or "not reported" in parts[i + 1]):
+        if i + 1 < len(parts) and (parts[i + 1].startswith(_REPORTED_OPENINGS) or "not reported" in parts[i + 1]):
             out.append((parts[i], parts[i + 1]))
             i += 2
         elif "not reported" in parts[i] and out:
@@ -176,7 +189,9 @@ def _policy_findings(reason: Reason, drug_key: str | None, kb) -> list[Finding] 
     if not m:
         return None
     drug = drug_words(drug_key or m.group(1), kb)
-    alternatives = [_pairs(a) for a in m.group(2).split(_OR)]
+    # each alternative may end with the indication it comes from, "(indication trastuzumab-breast-her2)":
+    # the reviewer's trace keeps it; a clinician does not need it
+    alternatives = [_pairs(re.sub(r"\s*\(indication [\w\-]+\)\s*$", "", a)) for a in m.group(2).split(_OR)]
     if any(a is None for a in alternatives) or not alternatives:
         return None
     # The indication this patient is closest to: one whose setting and line fit, then the fewest gaps.
@@ -203,6 +218,8 @@ def _mismatch(required: str, reported: str, who: str) -> Finding:
     first = required.split()[0] if required.split() else "test"
     if first in ("setting", "line"):
         send = "the disease setting and line of therapy, if the record is wrong"
+    elif first in ("given", "as", "not", "bone", "prior", "diagnosis", "histology", "stage", "the"):
+        send = "the full regimen and the clinical rationale, if the record is incomplete"
     else:
         send = f"a current {marker_words(first)} report if the one on record is out of date"
     return Finding(text="", short=f"{_reported(reported)} in the record", rank=5, send=send,
@@ -244,8 +261,18 @@ def reason_findings(reason: Reason, drug_key: str | None, kb, cancer: str) -> li
                                  "against the literature"), f"no medical policy for {drug or 'a drug'}",
                         "the clinical rationale for this drug", 30, f"no-policy:{drug}")]
     if code == "drug-not-recognized":
+        named = re.match(r"^(.+?) \(([^)]*)\) is not in the knowledge base", reason.text)
+        if named and named.group(1) and not named.group(1).startswith(("MedicationRequest/", "item/")):
+            what = f"{named.group(1)} ({named.group(2)})"
+            return [Finding(sentence(f"{what} is not on this program's drug list yet; a clinical reviewer checks it"),
+                            f"{what} is not on the program's drug list", "the drug's indication and dosing",
+                            20, f"not-listed:{what}")]
         return [Finding("A drug on the order could not be identified from its code.", "a drug code was not recognized",
                         "the drug name with its NDC or HCPCS code", 20, "not-recognized")]
+    if code == "unverified-knowledge":
+        return [Finding(sentence(f"The plan's policy for {drug or 'this drug'} in this use is not yet verified "
+                                 "against its label, so a clinical reviewer confirms it"),
+                        f"{drug or 'a drug'}: policy awaiting verification", None, 40, f"unverified:{drug}")]
     if code == "supportive-only":
         prior = re.search(r"Order ID (\S+) \((on file|not found on file)\)", reason.text)
         tail = ""

@@ -238,9 +238,12 @@ SCENARIOS: list[Scenario] = [
     S("flaura2-oral-osimertinib-with-infused-chemo-is-reviewed-as-one-regimen", "R1",
       order(rx("osimertinib"), rx("pemetrexed"), rx("carboplatin"), cancer="nsclc",
             biomarkers=[bm("EGFR", variant="L858R")]),
-      CaseStatus.AUTHORIZED, {"osimertinib": OI, "pemetrexed": A, "carboplatin": A},
-      ["pharmacy-benefit", "policy-met"],
-      check=_on_pathway("nsclc-egfr-osimertinib-pemetrexed-platinum", ("S0353", "S0354"))),
+      # issue 12: pemetrexed's label asks for non-squamous histology and names cisplatin (not
+      # carboplatin) outside the pembrolizumab combination, so pemetrexed pends; the regimen still
+      # matches its pathway (eligibility deferred to the reviewer).
+      CaseStatus.IN_PROGRESS, {"osimertinib": OI, "pemetrexed": IP, "carboplatin": A},
+      ["pharmacy-benefit", "policy-met", "policy-criteria-not-met"], ["histology not reported"],
+      check=_matched_but_deferred("nsclc-egfr-osimertinib-pemetrexed-platinum")),
     S("a-procedure-code-is-not-a-drug-review", "R2",
       order(DrugLine(ref="item/1", codes=(Code(HCPCS, "33510"),), display="CABG, venous graft"),
             cancer="colorectal", setting=Setting.UNKNOWN, stage=None),
@@ -284,7 +287,7 @@ SCENARIOS: list[Scenario] = [
     S("unrecognized-drug-code-outside-a-trial-pends", "R3",
       order(*thp(), unknown_drug("mystery-drug"), biomarkers=HER2_POS),
       CaseStatus.IN_PROGRESS, {**dict.fromkeys(OUT, A), "mystery-drug": IP}, ["drug-not-recognized"],
-      ["drug code not recognized"], check=lambda d: not d.on_pathway and d.s_codes == ()),
+      ["not in the knowledge base"], check=lambda d: not d.on_pathway and d.s_codes == ()),
     # ---- R7 supportive-only
     S("supportive-only-request-pends-and-names-the-prior-order", "R7",
       order(rx("ondansetron"), supportive_only=True, prior_order_id="ORD-100"),
@@ -339,12 +342,13 @@ SCENARIOS: list[Scenario] = [
       {"oxaliplatin": A, "leucovorin": A, "fluorouracil": A, "pegfilgrastim": A}, ["policy-met"]),
     S("growth-factor-with-intermediate-risk-and-no-risk-factor-pends", "R6",
       order(*mfolfox6(), rx("pegfilgrastim"), ecog=0, **ADJ_COLON), CaseStatus.IN_PROGRESS,
-      {"oxaliplatin": IP, "leucovorin": IP, "fluorouracil": IP, "pegfilgrastim": IP}, ["fn-risk"],
+      # issue 12: the pended growth factor no longer holds back the chemotherapy that meets policy
+      {"oxaliplatin": A, "leucovorin": A, "fluorouracil": A, "pegfilgrastim": IP}, ["fn-risk"],
       ["intermediate FN risk", "additional risk factor"], check=_deviation(DeviationKind.FN_RISK, Severity.PEND, 1)),
     S("growth-factor-with-a-low-fn-risk-regimen-pends", "R6",
       order(rx("pembrolizumab"), rx("pegfilgrastim"), cancer="nsclc",
             biomarkers=[bm("PDL1_TPS", value=80), bm("EGFR", "negative"), bm("ALK", "negative")]),
-      CaseStatus.IN_PROGRESS, {"pembrolizumab": IP, "pegfilgrastim": IP}, ["fn-risk"],
+      CaseStatus.IN_PROGRESS, {"pembrolizumab": A, "pegfilgrastim": IP}, ["fn-risk"],
       ["growth factor not indicated for a low FN-risk regimen"]),
     S("growth-factor-with-an-unmatched-regimen-has-unknown-fn-risk", "R6",
       order(rx("gemcitabine"), rx("trastuzumab"), rx("pegfilgrastim"), biomarkers=HER2_POS),
@@ -364,7 +368,8 @@ SCENARIOS: list[Scenario] = [
     S("pembrolizumab-alone-with-pdl1-below-50-is-off-pathway", "R4",
       order(rx("pembrolizumab"), cancer="nsclc",
             biomarkers=[bm("PDL1_TPS", value=40), bm("EGFR", "negative"), bm("ALK", "negative")]),
-      CaseStatus.AUTHORIZED, {"pembrolizumab": A}, ["biomarker-mismatch"], ["PDL1_TPS"],
+      # the US label allows TPS >= 1 % first line: authorized under policy, off the >= 50 % pathway
+      CaseStatus.AUTHORIZED, {"pembrolizumab": A}, ["biomarker-mismatch", "policy-met"], ["PDL1_TPS"],
       check=_off_pathway("nsclc-nonsq-platinum-pemetrexed-pembrolizumab")),
     S("msi-high-colorectal-pembrolizumab-is-on-pathway", "R4",
       order(rx("pembrolizumab"), cancer="colorectal", biomarkers=[bm("MSI")]), CaseStatus.AUTHORIZED,
@@ -373,7 +378,7 @@ SCENARIOS: list[Scenario] = [
       order(rx("irinotecan"), rx("leucovorin"), rx("fluorouracil"), rx("cetuximab"), cancer="colorectal",
             biomarkers=[bm("KRAS", variant="G12D"), bm("NRAS", "negative")]),
       CaseStatus.IN_PROGRESS, {"irinotecan": A, "leucovorin": A, "fluorouracil": A, "cetuximab": IP},
-      ["biomarker-mismatch", "policy-criteria-unknown"],
+      ["biomarker-mismatch", "policy-criteria-not-met"],
       ["cetuximab requires KRAS negative; reported KRAS positive", "BRAF not reported"],
       check=_off_pathway("crc-met-folfiri-bevacizumab")),
     S("folfirinox-with-ecog-2-is-off-pathway-with-gemcitabine-alternatives", "R4",
@@ -442,7 +447,7 @@ SCENARIOS: list[Scenario] = [
       order(rx("atezolizumab"), rx("nab-paclitaxel"), start=date(2021, 3, 1),
             received=datetime(2021, 3, 1, 9, tzinfo=timezone.utc),
             biomarkers=[bm("ER", "negative"), bm("PR", "negative"), bm("HER2", "negative")]),
-      CaseStatus.IN_PROGRESS, {"atezolizumab": IP, "nab-paclitaxel": A}, ["policy-not-indicated"],
+      CaseStatus.IN_PROGRESS, {"atezolizumab": IP, "nab-paclitaxel": IP}, ["policy-not-indicated"],
       check=_matched_but_deferred("breast-tnbc-met-atezolizumab-nab-paclitaxel")),
     # ---- R19 precision benefit, R20 trial pointers
     S("osimertinib-for-egfr-positive-nsclc-gets-the-precision-benefit", "R19",

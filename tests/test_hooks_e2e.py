@@ -162,15 +162,16 @@ def test_an_off_pathway_regimen_gets_the_pathway_regimen_as_a_suggestion(hook):
     assert actions_by_id(body)["trastuzumab"]["pa-needed"] == ["auth-needed"]
 
 
-def test_a_growth_factor_with_a_low_fn_risk_regimen_is_named_once_on_the_pended_card(hook):
+def test_a_growth_factor_with_immunotherapy_alone_pends_with_its_reasons_and_the_immunotherapy_is_authorized(hook):
     body = hook("order-sign-pembrolizumab-pegfilgrastim.json")
-    assert list(cards_by_topic(body)) == ["coverage-info"], "the only pend reason: no second card repeating it"
     card = body["cards"][0]
-    assert card["summary"].startswith("Pended for review: growth factor not indicated for this regimen's FN risk.")
-    assert "- Pegfilgrastim: growth factor not indicated for a low FN-risk regimen" in card["detail"]
-    assert "febrile-neutropenia risk factors" in card["detail"]
-    peg = actions_by_id(body)["pegfilgrastim"]
-    assert peg["pa-needed"] == ["auth-needed"] and "FN-risk" in peg["reason"][0]["text"]
+    # pegfilgrastim's label: with myelosuppressive chemotherapy; pembrolizumab alone is none
+    assert card["summary"] == ("Pended for review: pegfilgrastim requires a chemotherapy drug alongside it; record "
+                               "shows no chemotherapy drug on the request.")
+    assert "**Already authorized:** pembrolizumab." in card["detail"]
+    fn = cards_by_topic(body)["appropriate-use"]
+    assert "growth factor not indicated for a low FN-risk regimen" in fn["summary"]
+    assert "low FN-risk" not in card["detail"], "each finding is said once"
 
 
 def test_a_second_thp_request_for_the_same_patient_gets_a_duplicate_therapy_card(hook, fixtures_dir):

@@ -80,19 +80,10 @@ def _is_supportive(d: DrugDecision, order: Order, kb: Knowledge) -> bool:
 
 
 def case_status_of(drugs, order: Order, kb: Knowledge) -> CaseStatus:
-    statuses = [d.status for d in drugs]
-    if DrugStatus.IN_PROGRESS in statuses:
-        return CaseStatus.IN_PROGRESS
-    denied = [d for d in drugs if d.status is DrugStatus.NON_AUTHORIZED]
-    authorized = [d for d in drugs if d.status is DrugStatus.AUTHORIZED]
-    if denied:
-        if authorized and all(_is_supportive(d, order, kb) for d in denied) \
-                and any(not _is_supportive(d, order, kb) for d in authorized):
-            return CaseStatus.MULTIPLE_DECISIONS
-        return CaseStatus.NON_AUTHORIZED
-    if authorized:
-        return CaseStatus.AUTHORIZED
-    return CaseStatus.COMPLETED
+    """R17 after a reviewer's decision: the engine's one case-status function
+    (`aggregate.case_status_of`), told which drugs are supportive."""
+    drugs = list(drugs)
+    return aggregate.case_status_of([d.status for d in drugs], [_is_supportive(d, order, kb) for d in drugs])
 
 
 def _settle(decision: Decision, drugs: tuple[DrugDecision, ...], order: Order, kb: Knowledge,
