@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from mappings.draft_orders import is_medication_request
 from datetime import date
 
 from cards.codes import (CARD_TYPE_SYSTEM, ONCOPATH_OVERRIDE_SYSTEM, OVERRIDE_REASONS, RXNORM,
@@ -506,7 +507,7 @@ def off_pathway_card(decision: Decision, ctx: RenderContext) -> dict | None:
 def alternative_suggestion(alt: Alternative, decision: Decision, ctx: RenderContext, recommended: bool) -> dict:
     """Delete the drafts of the ordered regimen, create the pathway regimen's drugs (RxNorm from the KB)."""
     kb = ctx.knowledge
-    drafts = [o for o in regimen_orders(decision, ctx) if o.get("resourceType") == "MedicationRequest"]
+    drafts = [o for o in regimen_orders(decision, ctx) if is_medication_request(o)]
     supportive = set()
     for d in decision.drugs:
         drug = kb.drugs.get(d.drug_key) if (kb is not None and d.drug_key) else None

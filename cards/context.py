@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any, Callable
 
 from cards.configuration import CrdConfiguration
+from mappings.draft_orders import order_display, order_ref, order_words
 
 
 DEMO_REVIEW_CONTACT = "the oncology review line, 1-800-555-0134 (Mon–Fri 8 am–6 pm ET)"
@@ -54,28 +55,7 @@ class RenderContext:
         return self.hook == "order-sign"
 
 
-def ref_of(resource: dict) -> str:
-    return f"{resource['resourceType']}/{resource['id']}"
-
-
-def words_of(resource: dict) -> str:
-    """An order in words for a clinician: its display, never its resource id."""
-    text = display_of(resource)
-    return "an order with no drug name" if text == ref_of(resource) else text
-
-
-def display_of(resource: dict) -> str:
-    """Words for an order: the medication or service text, else its reference."""
-    for key in ("medicationCodeableConcept", "code", "codeCodeableConcept"):
-        cc = resource.get(key)
-        if isinstance(cc, dict):
-            if isinstance(cc.get("text"), str) and cc["text"].strip():
-                return cc["text"].strip()
-            codings = cc.get("coding")
-            for coding in codings if isinstance(codings, list) else []:
-                if isinstance(coding, dict) and isinstance(coding.get("display"), str):
-                    return coding["display"]
-    ref = resource.get("medicationReference")
-    if isinstance(ref, dict) and isinstance(ref.get("display"), str):
-        return ref["display"]
-    return ref_of(resource)
+# The draft orders are FHIR: mappings/draft_orders reads them; these are the cards' names for it.
+ref_of = order_ref
+display_of = order_display
+words_of = order_words

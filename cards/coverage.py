@@ -11,6 +11,7 @@ from datetime import date
 from cards.codes import (COVERAGE_INFORMATION_URL, CRD_REASON_CODES, CRD_TEMP_SYSTEM, HCPCS,
                          ONCOPATH_DETAIL_SYSTEM, ONCOPATH_REASON_SYSTEM)
 from cards.context import RenderContext, display_of, ref_of
+from mappings.draft_orders import with_extension
 from server.domain.decision import Decision, DrugDecision, DrugStatus
 
 
@@ -211,11 +212,7 @@ def for_drug(dd: DrugDecision, decision: Decision, ctx: RenderContext, cancer_ty
 
 def system_action(order: dict, assertion: Assertion, ctx: RenderContext) -> dict:
     """An `update` carrying the whole draft order plus the extension; nothing else changes (resp-37)."""
-    resource = dict(order)
-    existing = order.get("extension")
-    kept = [e for e in (existing if isinstance(existing, list) else [])
-            if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFORMATION_URL)]
-    resource["extension"] = kept + [assertion.extension(ctx, order)]
+    resource = with_extension(order, COVERAGE_INFORMATION_URL, assertion.extension(ctx, order))
     return {
         "type": "update",
         "description": f"Coverage information for {display_of(order)} ({ref_of(order)}): {assertion.summary()}",

@@ -5,6 +5,7 @@ import re
 
 from cards import cards as c
 from cards.context import RenderContext, ref_of
+from mappings.draft_orders import is_medication_request, names_an_item
 from cards.coverage import Assertion, for_coverage_problem, for_drug, system_action, unmanaged
 from server.domain.decision import Decision
 
@@ -87,7 +88,7 @@ def assertion_for(order: dict, decision: Decision | None, ctx: RenderContext) ->
     if problem is not None:
         return problem
     dd = decision.drug(ref_of(order)) if decision is not None else None
-    if dd is None or order.get("resourceType") != "MedicationRequest":
+    if dd is None or not is_medication_request(order):
         return unmanaged(order)
     return for_drug(dd, decision, ctx, decision.cancer_type)
 
@@ -95,17 +96,7 @@ def assertion_for(order: dict, decision: Decision | None, ctx: RenderContext) ->
 def system_actions(decision: Decision | None, ctx: RenderContext) -> list[dict]:
     if not ctx.configuration.enabled("coverage-info"):
         return []
-    return [system_action(o, assertion_for(o, decision, ctx), ctx) for o in ctx.targets if _names_an_item(o)]
-
-
-def _names_an_item(order: dict) -> bool:
-    """A draft MedicationRequest with no medication yet (a half-filled order form) is nothing
-    coverage can be stated for: no action rather than a 'covered' that means nothing."""
-    if order.get("resourceType") != "MedicationRequest":
-        return True
-    concept = order.get("medicationCodeableConcept")
-    return bool(order.get("medicationReference")) or (
-        isinstance(concept, dict) and bool(concept.get("coding") or concept.get("text")))
+    return [system_action(o, assertion_for(o, decision, ctx), ctx) for o in ctx.targets if names_an_item(o)]
 
 
 def _select(candidates: list[dict | None], ctx: RenderContext) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cards.invariants import RESOURCE_ID, response_problems
+from mappings.crd_checks import RESOURCE_ID, response_problems
 from tests.cards_preview.corpus import corpus, page
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 from cards import RenderContext, render, render_unmanaged
 from cards.context import ServiceInfo
 from cards.codes import COVERAGE_INFORMATION_URL, CRD_TEMP_SYSTEM, RXNORM
-from cards.invariants import coverage_information_problems, response_problems
+from mappings.crd_checks import coverage_information_problems, response_problems
 from server.domain.decision import (Alternative, Benefit, CaseStatus, Decision, Deviation, DeviationKind,
                                     DrugDecision, DrugStatus, PathwayMatch, Reason, Severity)
 from server.domain.order import LineOfTherapy, Setting

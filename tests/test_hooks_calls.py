@@ -12,7 +12,7 @@ import requests
 import responses
 
 from cards.codes import COVERAGE_INFORMATION_URL
-from cards.invariants import response_problems
+from mappings.crd_checks import response_problems
 from server.app import create_app
 
 SIGN = "/cds-services/oncopath-order-sign"

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cards.codes import COVERAGE_INFORMATION_URL
-from cards.invariants import response_problems
+from mappings.crd_checks import response_problems
 from server.app import create_app
 
 SIGN = "/cds-services/oncopath-order-sign"

@@ -13,7 +13,6 @@ import pytest
 
 from server.app import create_app
 from server.errors import Conflict
-from server.worksheets.service import submit_worksheet
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "fixtures" / "hooks"))
@@ -132,7 +131,7 @@ def test_a_worksheet_reporting_her2_negative_keeps_the_case_in_review(app):
     client = app.test_client()
     url = worksheet_link(sign(client, her2_not_reported("ws-neg")))
     order_id = re.search(r"/worksheets/(ONC-\w+)", url).group(1)
-    decision = submit_worksheet(app.extensions["oncopath.store"], app.extensions["oncopath.knowledge"], order_id,
+    decision = app.extensions["oncopath.cases"].attach_worksheet(order_id,
                                 {"biomarkers.HER2": "negative"}, NOW)
     assert decision.case_status.value == "In Progress"
     assert any(r.code == "policy-criteria-not-met" for d in decision.drugs for r in d.reasons)
@@ -143,7 +142,7 @@ def test_a_decided_case_takes_no_worksheet(app):
     body = sign(client, hook_request(_load("thp-her2-positive-metastatic.json"), "order-sign", "ws-authorized"))
     order_id = re.search(r"Order ID (ONC-\w+)", body["cards"][0]["summary"]).group(1)
     with pytest.raises(Conflict):
-        submit_worksheet(app.extensions["oncopath.store"], app.extensions["oncopath.knowledge"], order_id,
+        app.extensions["oncopath.cases"].attach_worksheet(order_id,
                          {"biomarkers.HER2": "negative"}, NOW)
 
 
@@ -177,3 +176,32 @@ def test_the_worksheet_of_a_case_already_decided_says_so_in_a_page(app):
     resp = client.post(f"/worksheets/{order_id}", data={"t": url.split("?t=")[1], "biomarkers.HER2": "negative"})
     assert resp.status_code == 409 and re.search(r'id="case-status">Authorized<', resp.get_data(as_text=True))
     assert app.extensions["oncopath.store"].get_case(order_id).status == "Authorized"
+
+
+def test_a_worksheet_on_a_pas_case_leaves_a_claim_response_that_inquire_returns_authorized(app):
+    client = app.test_client()
+    bundle = json.loads((REPO / "fixtures" / "pas" / "thp-her2-positive.json").read_text())
+    her2 = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
+            and "HER2" in json.dumps(e["resource"].get("code"))]
+    assert her2, "the fixture's HER2 result"
+    bundle["entry"] = [e for e in bundle["entry"] if e not in her2]
+    gone = {e["fullUrl"] for e in her2} | {f"Observation/{e['resource']['id']}" for e in her2}
+    claim = bundle["entry"][0]["resource"]
+    claim["supportingInfo"] = [i for i in claim.get("supportingInfo", [])
+                               if (i.get("valueReference") or {}).get("reference") not in gone]
+    first = client.post("/fhir/Claim/$submit", data=json.dumps(bundle), content_type="application/fhir+json").get_json()
+    order_id = first["entry"][0]["resource"]["id"]
+    assert app.extensions["oncopath.store"].get_case(order_id).status == "In Progress"
+    decision = app.extensions["oncopath.cases"].attach_worksheet(order_id, {"biomarkers.HER2": "positive"}, NOW)
+    assert decision.drug("item/1").status.value == "Authorized"
+    inquiry = json.loads((REPO / "fixtures" / "pas" / "inquiry-riverside.json").read_text())
+    found = client.post("/fhir/Claim/$inquire", data=json.dumps(inquiry), content_type="application/fhir+json")
+    assert found.status_code == 200, found.get_data(as_text=True)[:300]
+    [returned] = [p["resource"] for p in found.get_json()["parameter"]]
+    response = returned["entry"][0]["resource"]
+    assert response["resourceType"] == "ClaimResponse" and response["id"] == order_id
+    codes = {item["itemSequence"]: sub["valueCodeableConcept"]["coding"][0]["code"]
+             for item in response["item"] for adj in item["adjudication"] for ext in adj.get("extension", [])
+             if ext["url"].endswith("extension-reviewAction")
+             for sub in ext["extension"] if sub["url"].endswith("extension-reviewActionCode")}
+    assert codes[1] == "A1"

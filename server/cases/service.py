@@ -25,8 +25,9 @@ from server import engine
 from server.domain.decision import CaseStatus, Decision
 from server.domain.order import History, Order
 from server.cases import idempotency
+from server.cases.idempotency import fingerprint
 from server.engine import transitions
-from server.errors import Issue, ServiceError, Unprocessable
+from server.errors import Conflict, Issue, NotFound, ServiceError, Unprocessable
 from server.store import CaseRecord, CaseStore
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,38 @@ class CaseService:
                                       raw_request=raw_request, raw_request_text=raw_request_text,
                                       note=key.reuse_note, render_response=lambda order_id: render(decision, order_id, 1))
         return record.response
+
+    # -- the disease-site worksheet ---------------------------------------------------------
+
+    def attach_worksheet(self, order_id: str, answers: dict[str, str], now: datetime, *,
+                         base_url: str | None = None) -> Decision:
+        """A clinician's worksheet answers attach to the case as a QuestionnaireResponse and the
+        case is decided again at once (`decide` on the stored order with the answers merged in).
+        Only a case in review takes a worksheet (a decided case changes by a reviewer or a new
+        request). The case's answer on file becomes its current ClaimResponse."""
+        from mappings.pas_reviewed import render_case_response
+        from server.store.review_actions import latest_request_bundle
+        from server.worksheets.service import merge_answers, questionnaire_response
+
+        record = self.store.get_case(order_id)
+        if record is None:
+            raise NotFound(Issue("not-found", f"no case {order_id}"))
+        if record.status != CaseStatus.IN_PROGRESS.value:
+            raise Conflict(Issue("business-rule", f"case {order_id} is {record.status}: it no longer takes a worksheet"))
+        answers = {k: str(v).strip() for k, v in answers.items() if v is not None and str(v).strip()}
+        order = merge_answers(record.order_obj(), answers)
+        decision = engine.decide(order, self.knowledge(), self.history(order.member.id, exclude_order_id=order_id))
+        response = questionnaire_response(order_id, decision.cancer_type or record.decision.get("cancer_type"),
+                                          answers, now)
+        request_bundle = latest_request_bundle(self.store, order_id)
+        fhir_base = f"{base_url.rstrip('/')}/fhir" if base_url else None
+        self.store.update_case(
+            order_id, request_key=f"worksheet:{order_id}:{fingerprint(answers)[:16]}", order=order, decision=decision,
+            raw_request=response, kind="worksheet", actor="provider", note="worksheet submitted",
+            render_response=lambda oid: render_case_response(order=order, decision=decision, order_id=oid,
+                                                             request_bundle=request_bundle, created=now,
+                                                             revision=record.revision + 1, base_url=fhir_base))
+        return decision
 
     # -- clinical review --------------------------------------------------------------------
 

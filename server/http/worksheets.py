@@ -11,16 +11,16 @@ itself stays at /fhir/Questionnaire/<id> for DTR clients.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint, Flask, current_app, render_template, request
 
 from cards.wording import pend_findings
 from server.domain.decision import CaseStatus
 from server.errors import BadRequest, Conflict, Issue, NotFound
 from server.hooks.questionnaires import questionnaire_id, worksheet
+from server.cases.extension import get_cases
+from server.http.body import now
 from server.worksheets import links
-from server.worksheets.service import prefill, submit_worksheet
+from server.worksheets.service import prefill
 
 bp = Blueprint("worksheets", __name__)
 
@@ -67,10 +67,9 @@ def submit(order_id: str):
     token = request.form.get("t")
     store, record = _case(order_id, token)
     answers = {k: v for k, v in request.form.items() if k != "t"}
-    clock = current_app.extensions.get("oncopath.clock")
-    now = clock() if clock else datetime.now(timezone.utc)
     try:
-        decision = submit_worksheet(store, current_app.extensions["oncopath.knowledge"], order_id, answers, now)
+        decision = get_cases().attach_worksheet(order_id, answers, now(),
+                                                base_url=current_app.config.get("PUBLIC_BASE_URL"))
     except BadRequest as e:
         return _form(record, token, answers, error=str(e), status=400)
     except Conflict:

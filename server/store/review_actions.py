@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mappings.bundles import is_a
+
 from server.errors import Conflict, Issue, NotFound
 from server.store import outbox, serialize
 from server.store.models import CaseEventRow
@@ -122,6 +124,6 @@ def latest_request_bundle(store: CaseStore, order_id: str) -> Any:
         if row is None:
             return None
         for event in reversed(uow.cases.events(order_id)):
-            if isinstance(event.raw_request, dict) and event.raw_request.get("resourceType") == "Bundle":
+            if is_a(event.raw_request, "Bundle"):
                 return event.raw_request
         return row.raw_request

@@ -1,6 +1,7 @@
-"""The worksheet use case: a clinician's answers attach to the case as a QuestionnaireResponse
-and the case is decided again at once, with the engine's own `decide()` on the stored order
-with the answers merged in. One function, `submit_worksheet`; the rest reads and checks answers.
+"""The worksheet's answers: merged into a stored order (`merge_answers`), written as a
+QuestionnaireResponse (`questionnaire_response`), and what the form opens with (`prefill`).
+The use case itself — attach the answers to the case and decide it again at once — is
+`CaseService.attach_worksheet` (server/cases).
 
 Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py):
 `diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `biomarkers.<KEY>`
@@ -11,15 +12,12 @@ the record says. No framework imports.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import replace
 from datetime import date, datetime
 
-from server import engine
-from server.domain.decision import CaseStatus, Decision
 from server.domain.order import Biomarker, BiomarkerResult, LineOfTherapy, Order, Setting
-from server.errors import BadRequest, Conflict, Issue, NotFound
+from server.errors import BadRequest, Issue
 from server.hooks.questionnaires import questionnaire_id
 
 _RESULTS = {"positive": BiomarkerResult.POSITIVE, "negative": BiomarkerResult.NEGATIVE,
@@ -27,28 +25,6 @@ _RESULTS = {"positive": BiomarkerResult.POSITIVE, "negative": BiomarkerResult.NE
 _SETTINGS = {s.value: s for s in Setting if s is not Setting.UNKNOWN}
 _LINES = {x.value: x for x in LineOfTherapy if x is not LineOfTherapy.UNKNOWN}
 _NCT = re.compile(r"^NCT\d{8}$")
-
-
-def submit_worksheet(store, knowledge, order_id: str, answers: dict[str, str], now: datetime) -> Decision:
-    """Attach the worksheet to the case and decide it again. Only a case in review takes a
-    worksheet (a decided case is changed by a reviewer or a new request)."""
-    record = store.get_case(order_id)
-    if record is None:
-        raise NotFound(Issue("not-found", f"no case {order_id}"))
-    if record.status != CaseStatus.IN_PROGRESS.value:
-        raise Conflict(Issue("business-rule", f"case {order_id} is {record.status}: it no longer takes a worksheet"))
-    answers = {k: str(v).strip() for k, v in answers.items() if v is not None and str(v).strip()}
-    order = merge_answers(record.order_obj(), answers)
-    history = store.history_for_member(order.member.id, exclude_order_id=order_id)
-    decision = engine.decide(order, knowledge, history)
-    decision_cancer = decision.cancer_type or record.decision.get("cancer_type")
-    response = questionnaire_response(order_id, decision_cancer, answers, now)
-    digest = hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:16]
-    store.update_case(order_id, request_key=f"worksheet:{order_id}:{digest}", order=order, decision=decision,
-                      raw_request=response, kind="worksheet", actor="provider", note="worksheet submitted",
-                      render_response=lambda _oid: {"worksheet": response["id"],
-                                                    "status": decision.case_status.value})
-    return decision
 
 
 def merge_answers(order: Order, answers: dict[str, str]) -> Order:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from cards.codes import CARD_TYPE_SYSTEM, COVERAGE_INFORMATION_URL, CRD_REASON_CODES, CRD_TEMP_SYSTEM
-from cards.context import words_of
+from mappings.draft_orders import order_words as words_of
 
 COVERED = {"covered", "not-covered", "conditional", "indeterminate"}
 PA_NEEDED = {"no-auth", "auth-needed", "satisfied", "performpa", "conditional", "indeterminate"}
