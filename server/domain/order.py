@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
 
+from server.domain.calendar import DoseSegment
+
 
 class LineOfBusiness(str, Enum):
     MEDICARE_ADVANTAGE = "medicare-advantage"
@@ -149,6 +151,12 @@ class DrugLine:
     quantity_unit: str | None = None
     start: date | None = None
     end: date | None = None
+    # The administration calendar as FHIR Timing states it (server/domain/calendar.py): each
+    # dosage instruction in sequence, offsets in days from `start`. Empty = no timing given.
+    # The flat fields above summarize its first segment for displays.
+    segments: tuple[DoseSegment, ...] = ()
+    schedule_text: str | None = None         # how the calendar was read, in words
+    start_offset_days: int = 0               # days after the order's first line (RequestGroup sequencing)
 
 
 def ehr_order_refs(refs) -> frozenset[str]:
@@ -176,6 +184,9 @@ class Order:
     prior_order_id: str | None = None          # R7: the earlier Order ID a supportive-only request refers to
     fn_risk_factors: frozenset[str] = field(default_factory=frozenset)
     payer_id: str | None = None
+    weight_kg: float | None = None             # body weight from the record (dose per kg)
+    height_cm: float | None = None
+    bsa_m2: float | None = None                # body surface area (reported, or computed from height and weight)
 
     def biomarker(self, name: str) -> Biomarker | None:
         """The most informative result for a marker: a known result beats an unknown one."""

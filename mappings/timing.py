@@ -1,0 +1,237 @@
+"""FHIR Timing (R4) -> the administration calendar of one drug line (server/domain/calendar.py).
+
+Read as the specification defines the elements (https://hl7.org/fhir/R4/datatypes.html#Timing):
+
+- `repeat.frequency` is the number of times the action is repeated within `repeat.period`
+  (frequency 3, period 21 d = three administrations every 21 days; frequency 2, period 1 d =
+  twice a day). Without named days, the administrations of a period are spaced evenly.
+- `repeat.count` is "a total count of the desired number of repetitions across the duration of
+  the entire timing specification": administrations, not cycles (capecitabine twice daily,
+  count 28 = 28 doses = 14 days).
+- `repeat.periodUnit` / `durationUnit` are UCUM units of time: `mo` is the mean Julian month,
+  30.4375 d, and `a` the Julian year, 365.25 d (UCUM "mo_j", "a_j"; FHIR units-of-time).
+- `repeat.boundsDuration` bounds the whole schedule ("the length of the timing schedule");
+  `boundsPeriod` gives its start and end dates.
+- `repeat.dayOfWeek`: the action happens only on those days; `repeat.when` / `timeOfDay`:
+  that many administrations on each administration day.
+- `timing.event`: the exact dates of the administrations.
+- The days-of-cycle extension (core `timing-daysOfCycle`, CodeX OCPA/MOPA
+  `regimen-days-of-cycle`, sub-extension `day`, "starting at one"): as in CodeX MOPA, `period`
+  is then the cycle, the listed days are the administration days of each cycle and `count` is the
+  number of cycles; `frequency` still counts administrations per period, so `frequency` equal to
+  a multiple k of the listed days means k administrations on each listed day (frequency 1 with
+  several listed days is read as once on each listed day, the form most EHRs send).
+- Several `dosageInstruction`s are applied in `sequence` order: each sequence starts when the
+  previous one ends (a loading dose once, then the maintenance dose), unless its own
+  `boundsPeriod.start` places it; instructions sharing a sequence number run together.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from server.domain.calendar import DoseSegment, describe_pattern, expand_segments, pattern_of, segments_span
+
+from mappings.fhir import as_date, extensions, table
+
+
+@dataclass(frozen=True)
+class TimingRead:
+    segments: tuple[DoseSegment, ...]
+    start: date | None
+    end: date | None
+    # summary of the first segment, for the flat DrugLine fields
+    cycle_length_days: int | None
+    administration_days: tuple[int, ...]
+    cycles: int | None
+    frequency_per_day: int | None
+    open_ended: bool
+    text: str | None
+
+
+def read_timing(dosages, dose_of) -> TimingRead:
+    """`dosages`: MedicationRequest.dosageInstruction (fhir.resources objects); `dose_of(dosage)`
+    -> (value, unit) reads the dose of one instruction."""
+    ordered = [d for d in (dosages or []) if d is not None]
+    ordered.sort(key=lambda d: (d.sequence if d.sequence is not None else 0))
+    starts = [s for s in (_bounds_start(d) for d in ordered) if s is not None]
+    events = [e for d in ordered for e in (as_date(x) for x in (getattr(getattr(d, "timing", None), "event", None) or []))
+              if e is not None]
+    base = min(starts) if starts else (min(events) if events else None)
+    segments: list[DoseSegment] = []
+    cursor = 0
+    group_end = 0
+    current_seq = object()
+    for d in ordered:
+        if d.sequence != current_seq:
+            current_seq = d.sequence
+            cursor = max(cursor, group_end)
+        own = _bounds_start(d)
+        start_day = (own - base).days if own is not None and base is not None else cursor
+        dose, unit = dose_of(d)
+        seg = _segment(d, dose, unit, start_day, base)
+        if seg is None:
+            continue
+        segments.append(seg)
+        span = segments_span((seg,))
+        group_end = max(group_end, span if span is not None else 10 ** 6)
+    segs = tuple(segments)
+    end = None
+    for d in ordered:
+        rp = getattr(getattr(d, "timing", None), "repeat", None)
+        if rp is not None and rp.boundsPeriod is not None and rp.boundsPeriod.end:
+            end = max(filter(None, [end, as_date(rp.boundsPeriod.end)]))
+    first = segs[0] if segs else None
+    admins = expand_segments(segs)
+    open_ended = any(s.open_ended for s in segs)
+    return TimingRead(
+        segments=segs,
+        start=base,
+        end=end,
+        # daily dosing is a frequency, not a cycle
+        cycle_length_days=first.period_days if first and first.period_days and not first.event_days
+        and (first.period_days, first.days) != (1, (1,)) else None,
+        administration_days=(tuple(d + 1 for d in first.event_days) if first.event_days else first.days)
+        if first else (),
+        cycles=_cycles(first),
+        frequency_per_day=first.times_per_day if first else None,
+        open_ended=open_ended,
+        text=describe_pattern(pattern_of(admins), open_ended) if admins else None,
+    )
+
+
+def _cycles(seg: DoseSegment | None) -> int | None:
+    if seg is None:
+        return None
+    if seg.event_days:
+        return 1 if len(seg.event_days) == 1 else None
+    if seg.repeats is not None:
+        return seg.repeats
+    if seg.max_days is not None and seg.period_days:
+        return math.ceil(seg.max_days / seg.period_days)
+    return None
+
+
+def _bounds_start(dosage) -> date | None:
+    rp = getattr(getattr(dosage, "timing", None), "repeat", None)
+    if rp is not None and rp.boundsPeriod is not None and rp.boundsPeriod.start:
+        return as_date(rp.boundsPeriod.start)
+    return None
+
+
+def unit_days(unit: str | None) -> float | None:
+    """UCUM unit of time -> days (mo = 30.4375 d, a = 365.25 d)."""
+    if not unit:
+        return None
+    value = table("medication")["period_unit_days"].get(unit)
+    return float(value) if value is not None else None
+
+
+def _segment(dosage, dose, unit, start_day: int, base: date | None) -> DoseSegment | None:
+    timing = getattr(dosage, "timing", None)
+    if timing is None:
+        return None
+    repeat = timing.repeat
+    if timing.event:
+        events = sorted(e for e in (as_date(x) for x in timing.event) if e is not None)
+        if not events:
+            return None
+        origin = base or events[0]
+        return DoseSegment(start_day=0, dose=dose, dose_unit=unit,
+                           event_days=tuple((e - origin).days for e in events),
+                           times_per_day=_times_of_day(repeat))
+    if repeat is None:
+        return None
+    cycle_days = _days_of_cycle(timing, repeat)
+    period = _period_days(repeat)
+    frequency = int(repeat.frequency) if repeat.frequency is not None else 1
+    times = _times_of_day(repeat)
+    max_days = _bounds_days(repeat, start_day, base)
+    if cycle_days:
+        # CodeX MOPA: period = the cycle, days = its administration days, count = cycles.
+        cycle = int(round(period)) if period else max(cycle_days)
+        if frequency > len(cycle_days) and frequency % len(cycle_days) == 0:
+            times = max(times, frequency // len(cycle_days))
+        repeats = int(repeat.count) if repeat.count is not None else None
+        return DoseSegment(start_day, cycle, cycle_days, times, repeats, dose, unit, max_days=max_days)
+    if period is None:
+        # frequency without a period, or a bare count: `count` administrations, one a day
+        count = int(repeat.count) if repeat.count is not None else 1
+        return DoseSegment(start_day, 1, (1,), times, count, dose, unit, max_days=max_days)
+    if period < 1:
+        # sub-daily period (e.g. every 12 h): administrations per day
+        per_day = max(1, int(round(frequency / period)))
+        period_days, days = 1, (1,)
+        times = max(times, per_day)
+    elif repeat.dayOfWeek:
+        period_days = int(round(period)) if period % 7 == 0 else 7
+        days = _weekdays(repeat.dayOfWeek, base, start_day)
+    elif int(round(period)) == 1:
+        period_days, days = 1, (1,)
+        times = max(times, frequency)
+    else:
+        period_days = int(round(period))
+        step = period_days / frequency
+        days = tuple(sorted({int(math.floor(i * step)) + 1 for i in range(frequency)}))
+    repeats = None
+    if repeat.count is not None:
+        # `count` = total administrations: the days needed to give them.
+        per_period = len(days) * times
+        repeats = math.ceil(int(repeat.count) / per_period)
+        if int(repeat.count) % per_period:
+            # a partial last period: bound the calendar at the last administration day
+            admin_days_needed = math.ceil(int(repeat.count) / times)
+            full, rest = divmod(admin_days_needed, len(days))
+            last_day = (full * period_days + days[rest - 1]) if rest else ((full - 1) * period_days + days[-1])
+            max_days = min(filter(None, [max_days, last_day])) if max_days else last_day
+    return DoseSegment(start_day, period_days, days, times, repeats, dose, unit, max_days=max_days)
+
+
+def _period_days(repeat) -> float | None:
+    if repeat.period is None:
+        return None
+    per_unit = unit_days(repeat.periodUnit or "d")
+    if per_unit is None:
+        return None
+    return float(repeat.period) * per_unit
+
+
+def _bounds_days(repeat, start_day: int, base: date | None) -> int | None:
+    bd = repeat.boundsDuration
+    if bd is not None and bd.value is not None:
+        per_unit = unit_days(bd.code or bd.unit)
+        if per_unit is not None:
+            return max(1, int(round(float(bd.value) * per_unit)))
+    bp = repeat.boundsPeriod
+    if bp is not None and bp.end and bp.start:
+        return (as_date(bp.end) - as_date(bp.start)).days + 1
+    return None
+
+
+def _times_of_day(repeat) -> int:
+    if repeat is None:
+        return 1
+    named = len(repeat.when or []) or len(repeat.timeOfDay or [])
+    return max(1, named)
+
+
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _weekdays(codes, base: date | None, start_day: int) -> tuple[int, ...]:
+    start_wd = ((base.weekday() + start_day) % 7) if base is not None else 0
+    return tuple(sorted({(_WEEKDAYS[c] - start_wd) % 7 + 1 for c in codes if c in _WEEKDAYS})) or (1,)
+
+
+def _days_of_cycle(timing, repeat) -> tuple[int, ...]:
+    urls = table("medication")["days_of_cycle_extensions"]
+    days: list[int] = []
+    for holder in (timing, repeat):
+        if holder is None:
+            continue
+        for ext in extensions(holder, urls):
+            for sub in ext.extension or []:
+                if sub.url == "day" and sub.valueInteger is not None and int(sub.valueInteger) >= 1:
+                    days.append(int(sub.valueInteger))
+    return tuple(sorted(set(days)))
