@@ -177,10 +177,18 @@ class Regimen:
     def therapeutic_keys(self) -> frozenset[str]:
         return frozenset(d.drug_key for d in self.drugs if not d.optional)
 
+    @property
+    def plan(self) -> tuple[Phase, ...]:
+        """The phases; a regimen built without them is one phase of its flat fields."""
+        if self.phases:
+            return self.phases
+        length = self.cycle_length_days or next((d.cycle_length_days for d in self.drugs if d.cycle_length_days), 1)
+        return (Phase("regimen", length, self.planned_cycles if self.fixed_duration else None, self.drugs),)
+
     def phase_runs(self) -> list[tuple[int, int]]:
         """Every contiguous run of phases (first, last), the whole regimen first: an order may
         be for the regimen, one phase, or phases in a row (the neoadjuvant part alone)."""
-        n = len(self.phases)
+        n = len(self.plan)
         runs = [(0, n - 1)] if n else []
         runs += [(i, j) for length in range(n - 1, 0, -1) for i in range(n - length + 1)
                  for j in (i + length - 1,)]
@@ -188,7 +196,7 @@ class Regimen:
 
     def run_drugs(self, first: int, last: int) -> tuple[RegimenDrug, ...]:
         seen: dict[str, RegimenDrug] = {}
-        for ph in self.phases[first:last + 1]:
+        for ph in self.plan[first:last + 1]:
             for d in ph.drugs:
                 seen.setdefault(d.drug_key, d)
         return tuple(seen.values())
