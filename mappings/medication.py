@@ -83,7 +83,7 @@ def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> 
         *[n.text for n in (mr.note or []) if n.text]])).lower()
     # The calendar of an order without count or bounds is open-ended either way; "until
     # progression" is what the prescriber states, in the text.
-    until_progression = (timing.open_ended or not timing.segments) and timing.cycles is None \
+    until_progression = (timing.open_ended or not timing.segments) \
         and any(t in text for t in med_table["until_progression_texts"])
 
     dose, dose_unit = _dose(dosage)
@@ -114,7 +114,6 @@ def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> 
         start=start,
         end=end,
         segments=timing.segments,
-        schedule_text=timing.text,
     )
     return MedicationFacts(
         line=line,

@@ -19,6 +19,7 @@ from server.errors import BadRequest, Issue
 from mappings.condition import ConditionFacts, ConditionKind, condition_facts, diagnosis_kind
 from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
+from mappings.body import BodyMeasure, body_fields, body_measure
 from mappings.medication import MedicationFacts, drug_line, nct_in
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
 from mappings.patient import PatientFacts, patient_facts
@@ -38,6 +39,7 @@ class PatientRecord:
     line_hints: list[LineOfTherapy] = field(default_factory=list)   # regimen-level extensions
     nct_ids: list[str] = field(default_factory=list)
     prior_treatment: bool = False
+    body: list[BodyMeasure] = field(default_factory=list)           # weight, height, BSA
 
 
 def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
@@ -62,6 +64,8 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
             facts = observation_facts(raw, path)
             record.observations.append(facts)
             record.observation_by_ref[facts.ref] = facts
+        elif rtype == "Observation" and (measure := body_measure(raw)) is not None:
+            record.body.append(measure)
         elif rtype in ("RequestGroup", "CarePlan"):
             record.line_hints += _line_hints_raw(raw)
         elif rtype == "ResearchStudy":
@@ -328,6 +332,7 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         prior_order_id=next((m.prior_order_id for m in meds if m.prior_order_id), None),
         fn_risk_factors=fn_risk_factors(record, mem, start or received_at.date(), score, dx.setting),
         payer_id=coverage.payer_ref if coverage else None,
+        **body_fields(record.body),
     )
 
 

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from server.domain.calendar import DoseSegment, describe_pattern, expand_segments, pattern_of, segments_span
+from server.domain.calendar import DoseSegment, segments_span
 
 from mappings.fhir import as_date, extensions, table
 
@@ -47,7 +47,6 @@ class TimingRead:
     cycles: int | None
     frequency_per_day: int | None
     open_ended: bool
-    text: str | None
 
 
 def read_timing(dosages, dose_of) -> TimingRead:
@@ -83,7 +82,6 @@ def read_timing(dosages, dose_of) -> TimingRead:
         if rp is not None and rp.boundsPeriod is not None and rp.boundsPeriod.end:
             end = max(filter(None, [end, as_date(rp.boundsPeriod.end)]))
     first = segs[0] if segs else None
-    admins = expand_segments(segs)
     open_ended = any(s.open_ended for s in segs)
     return TimingRead(
         segments=segs,
@@ -97,7 +95,6 @@ def read_timing(dosages, dose_of) -> TimingRead:
         cycles=_cycles(first),
         frequency_per_day=first.times_per_day if first else None,
         open_ended=open_ended,
-        text=describe_pattern(pattern_of(admins), open_ended) if admins else None,
     )
 
 

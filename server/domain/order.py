@@ -155,7 +155,6 @@ class DrugLine:
     # dosage instruction in sequence, offsets in days from `start`. Empty = no timing given.
     # The flat fields above summarize its first segment for displays.
     segments: tuple[DoseSegment, ...] = ()
-    schedule_text: str | None = None         # how the calendar was read, in words
     start_offset_days: int = 0               # days after the order's first line (RequestGroup sequencing)
 
 

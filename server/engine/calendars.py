@@ -31,6 +31,7 @@ class Expected:
     open_ended: bool
     label: str                                   # the schedule(s) chosen, in words
     phase_starts: frozenset[int] = frozenset()   # indexes of admins that begin a new phase
+    cycles: int | None = None                    # repeats of its pattern (None: open-ended)
 
 
 @dataclass
@@ -89,8 +90,26 @@ def _schedules(rd: RegimenDrug) -> tuple[Schedule, ...]:
                      rd.frequency_per_day, rd.dose, rd.dose_unit),)
 
 
+_EXPECTED: dict[tuple, tuple[Regimen, Expected | None]] = {}
+
+
 def expected_calendar(regimen: Regimen, run: tuple[int, int], key: str, choice: int,
                       horizon: int = OPEN_HORIZON_DAYS) -> Expected | None:
+    """The regimen's calendar for one drug over a run of phases. It depends on the knowledge
+    base alone, so it is computed once per regimen object (hot path)."""
+    ck = (id(regimen), run, key, choice, horizon)
+    hit = _EXPECTED.get(ck)
+    if hit is not None and hit[0] is regimen:
+        return hit[1]
+    exp = _expected_calendar(regimen, run, key, choice, horizon)
+    if len(_EXPECTED) > 20000:
+        _EXPECTED.clear()
+    _EXPECTED[ck] = (regimen, exp)
+    return exp
+
+
+def _expected_calendar(regimen: Regimen, run: tuple[int, int], key: str, choice: int,
+                       horizon: int) -> Expected | None:
     admins: list[Administration] = []
     starts: set[int] = set()
     labels: list[str] = []
@@ -130,7 +149,10 @@ def expected_calendar(regimen: Regimen, run: tuple[int, int], key: str, choice: 
     if not present:
         return None
     label = " then ".join(dict.fromkeys(labels)) if len(set(labels)) > 1 else (labels[0] if labels else "")
-    return Expected(tuple(admins), open_ended, label, frozenset(starts))
+    admins_t = tuple(admins)
+    p = pattern_of(admins_t) if not open_ended else None
+    cycles = None if open_ended else (p.repeats if p is not None and p.period else len(admins_t))
+    return Expected(admins_t, open_ended, label, frozenset(starts), cycles)
 
 
 # --- the order's calendar ---------------------------------------------------------------------
@@ -224,7 +246,12 @@ def compare(key: str, exp: Expected, ordered: tuple[Administration, ...], ordere
         return changes, doses
     n = min(len(E), len(O))
     where = ""
-    for i in range(1, n):
+    e0, o0 = E[0].day, O[0].day
+    if all(E[i].day - e0 == O[i].day - o0 for i in range(n)):
+        n_rhythm = 0     # same rhythm throughout: nothing to look at below
+    else:
+        n_rhythm = n
+    for i in range(1, n_rhythm):
         dE, dO = E[i].day - E[i - 1].day, O[i].day - O[i - 1].day
         if dE == dO or (i in exp.phase_starts and dO > dE):
             continue
@@ -249,6 +276,10 @@ def compare(key: str, exp: Expected, ordered: tuple[Administration, ...], ordere
     off = []
     for i in range(n):
         if E[i].dose is None or O[i].dose is None:
+            continue
+        if doses_by_day is None and O[i].dose_unit == E[i].dose_unit:
+            if abs(O[i].dose - E[i].dose) > E[i].dose * tolerance_pct / 100 + 1e-9:
+                off.append(i)
             continue
         options = doses_by_day.get(O[i].day, []) if doses_by_day else [(O[i].dose, O[i].dose_unit)]
         got = [convert_dose(d, u, E[i].dose_unit, order) for d, u in options]
@@ -322,11 +353,6 @@ def fit_regimen(regimen: Regimen, lines: dict[str, list[DrugLine]], order: Order
     return best or _fit_run(regimen, runs[0], lines, order, origin)
 
 
-def _cycles_of(exp: Expected) -> int | None:
-    p = pattern_of(exp.admins)
-    return p.repeats if p is not None and p.period else len(exp.admins)
-
-
 def _in_regimen(regimen: Regimen, key: str) -> bool:
     return any(rd.drug_key == key or key in rd.alternatives for rd in regimen.drugs)
 
@@ -346,7 +372,7 @@ def _fit_run(regimen: Regimen, run: tuple[int, int], lines: dict[str, list[DrugL
             if exp is None:
                 continue
             plan = _schedules(rd0)[min(choice, len(_schedules(rd0)) - 1)]
-            planned_cycles = None if exp.open_ended else _cycles_of(exp)
+            planned_cycles = exp.cycles
             cal = None
             doses_by_day: dict[int, list[tuple[float | None, str | None]]] = {}
             for line in klines:
