@@ -76,7 +76,7 @@ def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> 
     codes, display = _drug_codes(mr, path, index)
 
     dosage = (mr.dosageInstruction or [None])[0]
-    timing = read_timing(mr.dosageInstruction, _dose)
+    timing = read_timing(mr.dosageInstruction, _dose, _validity_start(mr))
     text = " ".join(filter(None, [
         *[getattr(d, "text", None) for d in (mr.dosageInstruction or [])],
         getattr(dosage, "patientInstruction", None),

@@ -49,15 +49,16 @@ class TimingRead:
     open_ended: bool
 
 
-def read_timing(dosages, dose_of) -> TimingRead:
+def read_timing(dosages, dose_of, fallback_start: date | None = None) -> TimingRead:
     """`dosages`: MedicationRequest.dosageInstruction (fhir.resources objects); `dose_of(dosage)`
-    -> (value, unit) reads the dose of one instruction."""
+    -> (value, unit) reads the dose of one instruction; `fallback_start`: the start when no
+    boundsPeriod gives one (dispenseRequest.validityPeriod.start)."""
     ordered = [d for d in (dosages or []) if d is not None]
     ordered.sort(key=lambda d: (d.sequence if d.sequence is not None else 0))
     starts = [s for s in (_bounds_start(d) for d in ordered) if s is not None]
     events = [e for d in ordered for e in (as_date(x) for x in (getattr(getattr(d, "timing", None), "event", None) or []))
               if e is not None]
-    base = min(starts) if starts else (min(events) if events else None)
+    base = min(starts) if starts else (min(events) if events else fallback_start)
     segments: list[DoseSegment] = []
     cursor = 0
     group_end = 0

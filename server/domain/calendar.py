@@ -64,8 +64,14 @@ def _expand(seg: DoseSegment, horizon: int):
             yield Administration(seg.start_day + d, seg.dose, seg.dose_unit, seg.times_per_day)
         return
     period = seg.period_days or (max(seg.days) if seg.days else 1)
-    limit = seg.start_day + (seg.max_days if seg.max_days is not None else horizon)
-    repeats = seg.repeats if seg.repeats is not None else math.ceil(horizon / period) + 1
+    # a counted or bounded segment is expanded whole; an open-ended one up to the horizon
+    if seg.max_days is not None:
+        limit = seg.start_day + seg.max_days
+    elif seg.repeats is not None:
+        limit = seg.start_day + seg.repeats * period
+    else:
+        limit = seg.start_day + horizon
+    repeats = seg.repeats if seg.repeats is not None else math.ceil((limit - seg.start_day) / period) + 1
     for k in range(repeats):
         base = seg.start_day + k * period
         if base >= limit:

@@ -235,7 +235,7 @@ def to_mg(dose: float | None, unit: str | None, order: Order) -> float | None:
 
 def compare(key: str, exp: Expected, ordered: tuple[Administration, ...], ordered_open: bool,
             regimen: Regimen, order: Order, tolerance_pct: float,
-            doses_by_day: dict[int, list] | None = None) -> tuple[list, list]:
+            doses_by_day: dict[int, list] | None = None, partial: bool = False) -> tuple[list, list]:
     """Schedule changes (pend) and dose notes (warning) of one drug. `doses_by_day`: when the
     drug is on several lines, every dose given on a day; the day's dose fits when one of them,
     or their sum, is within tolerance."""
@@ -265,7 +265,12 @@ def compare(key: str, exp: Expected, ordered: tuple[Administration, ...], ordere
             changes.append((DeviationKind.FREQUENCY,
                             f"{key}: {_per_day(O[i].times)} instead of {_per_day(E[i].times)}"))
             break
-    if regimen.fixed_duration and not exp.open_ended and not ordered_open and len(O) != len(E):
+    if partial and not exp.open_ended and (ordered_open or len(O) > len(E)):
+        # ordered beyond the phases it matches: not "this part of the regimen" any more
+        changes.append((DeviationKind.CYCLE_COUNT,
+                        f"{key}: {'open-ended' if ordered_open else f'{len(O)} administration days'} "
+                        f"instead of {len(E)} ({exp.label})"))
+    elif regimen.fixed_duration and not exp.open_ended and not ordered_open and len(O) != len(E):
         pe, po = pattern_of(E), pattern_of(O)
         if pe and po and pe.period and (pe.period, pe.days) == (po.period, po.days):
             text = f"{po.repeats} cycles instead of {pe.repeats} cycles ({_rhythm(pe)})"
@@ -389,7 +394,8 @@ def _fit_run(regimen: Regimen, run: tuple[int, int], lines: dict[str, list[DrugL
             df = DrugFit(key, exp, cal[0] if cal else None, cal[1] if cal else False)
             if cal is not None:
                 df.changes, df.dose_notes = compare(key, exp, cal[0], cal[1], regimen, order, rd0.dose_tolerance_pct,
-                                                    doses_by_day if len(klines) > 1 else None)
+                                                    doses_by_day if len(klines) > 1 else None,
+                                                    partial=run != (0, len(regimen.plan) - 1))
             if chosen is None or (len(df.changes), len(df.dose_notes)) < (len(chosen.changes), len(chosen.dose_notes)):
                 chosen = df
         if chosen is not None:

@@ -363,7 +363,7 @@ class _Loader:
             length = d.get("cycle_length_days") or default_length
             if length is None:
                 raise KnowledgeError(file, f"{dwhere}.cycle_length_days", "a cycle length is needed")
-            primary = self._schedule(file, dwhere, d, d, drugs, length, d.get("label") or "as listed")
+            primary = self._schedule(file, dwhere, d, d, drugs, length, d.get("label") or _label(d, length))
             schedules = [primary] + [
                 self._schedule(file, f"{dwhere}.schedules[{j}]", {**{x: d[x] for x in ("dose", "dose_unit") if x in d}, **alt},
                                d, drugs, alt.get("cycle_length_days", length), alt["label"])
@@ -456,6 +456,14 @@ def _days(file: str, where: str, spec: list[int] | str) -> tuple[int, ...]:
             raise KnowledgeError(file, where, f"bad day range {part!r}")
         days.update(range(a, b + 1))
     return tuple(sorted(days))
+
+
+def _label(d: dict, length: int) -> str:
+    """A schedule's words when the data names none: "75 mg/m2 every 21 days"."""
+    dose = "" if "dose" not in d else (f"AUC {d['dose']:g} " if d["dose_unit"] == "AUC" else f"{d['dose']:g} {d['dose_unit']} ")
+    days = d["days"] if isinstance(d["days"], str) else ", ".join(str(x) for x in d["days"])
+    rhythm = f"every {length} days" if days == "1" else f"days {days} of every {length} days"
+    return f"{dose}{rhythm}"
 
 
 def _known_drug(file: str, where: str, key: str, drugs: dict[str, Drug]) -> None:
