@@ -22,14 +22,15 @@ from server.domain.order import (
 from server.engine import decide
 from server.engine.explain import explain
 from server.knowledge.loader import load_knowledge
-from server.knowledge.model import ICD10CM, RXNORM
+from server.knowledge.model import HCPCS, ICD10CM, RXNORM
 
 KB = load_knowledge()
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RECEIVED = datetime(2026, 11, 16, 14, 0, tzinfo=timezone.utc)
 START = date(2026, 12, 1)
 DOC = "http://hl7.org/fhir/us/codex-ocpa/StructureDefinition/regimen-days-of-cycle"
-ICD = {"breast": "C50.912", "colorectal": "C18.7", "melanoma": "C43.9", "myeloma": "C90.00", "nsclc": "C34.11"}
+ICD = {"breast": "C50.912", "colorectal": "C18.7", "melanoma": "C43.9", "myeloma": "C90.00", "nsclc": "C34.11",
+       "pancreatic": "C25.0", "dlbcl": "C83.38"}   # as in test_engine_scenarios
 SCHEDULE_KINDS = {DeviationKind.CYCLE_LENGTH, DeviationKind.CYCLE_COUNT, DeviationKind.ADMINISTRATION_DAYS,
                   DeviationKind.FREQUENCY}
 
@@ -59,7 +60,10 @@ def med(key: str, *dosages: dict, text: str | None = None) -> DrugLine:
     mr = {"resourceType": "MedicationRequest", "id": f"mr-{key}", "status": "draft", "intent": "order",
           "subject": {"reference": "Patient/p1"},
           "dispenseRequest": {"validityPeriod": {"start": START.isoformat()}},
-          "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": drug.rxnorm[0], "display": key}]},
+          "medicationCodeableConcept": {"coding": [
+              {"system": RXNORM, "code": drug.rxnorm[0], "display": key} if drug.rxnorm else
+              {"system": HCPCS, "code": drug.hcpcs[0].code, "display": key} if drug.hcpcs else
+              {"system": RXNORM, "code": "0000000", "display": drug.name}]},
           "dosageInstruction": [dict(d) for d in dosages]}
     if text:
         mr["dosageInstruction"][0]["text"] = text
