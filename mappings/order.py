@@ -6,7 +6,7 @@ record part (`PatientRecord`) of this module.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Iterable
 
@@ -21,6 +21,7 @@ from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
 from mappings.body import BodyMeasure, body_fields, body_measure
 from mappings.medication import MedicationFacts, drug_line, nct_in
+from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
 from mappings.patient import PatientFacts, patient_facts
 from mappings.provider import provider_from_reference
@@ -289,6 +290,10 @@ def _assemble(drafts: list[tuple[dict, str]], entries: list[tuple[dict, str]], *
         elif rtype is None:
             raise BadRequest(Issue("structure", f"{path} is not a FHIR resource", expression=[path]))
     record = read_record(entries, index, patient_id, skip=[r for r, _ in drafts])
+    groups = [raw for raw, _ in [*drafts, *entries] if isinstance(raw, dict) and raw.get("resourceType") == "RequestGroup"]
+    if groups:
+        moved = related_action_starts(groups, [m.line for m in meds])
+        meds = [replace(m, line=replace(m.line, start=moved[m.line.ref])) if m.line.ref in moved else m for m in meds]
     return build_order(meds, record, request_id=request_id, received_at=received_at,
                        extra_line_hints=line_hints)
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from server.domain.calendar import DoseSegment, segments_span
 
-from mappings.fhir import as_date, extensions, table
+from mappings.fhir import as_date, extensions, obj, table
 
 
 @dataclass(frozen=True)
@@ -233,3 +233,67 @@ def _days_of_cycle(timing, repeat) -> tuple[int, ...]:
                 if sub.url == "day" and sub.valueInteger is not None and int(sub.valueInteger) >= 1:
                     days.append(int(sub.valueInteger))
     return tuple(sorted(set(days)))
+
+
+# --- sequencing between drugs: RequestGroup.action.relatedAction --------------------------------
+
+# RequestGroup.action.relatedAction.relationship (R4 action-relationship-type): this action
+# starts relative to the related one. Only the relations that fix a start are used.
+_AFTER_END = {"after-end", "after"}
+_WITH_START = {"after-start", "concurrent-with-start", "concurrent"}
+
+
+def related_action_starts(groups: list[dict], lines) -> dict[str, date]:
+    """New start dates for drug lines that a RequestGroup (CodeX MOPA AntiCancerRegimen style)
+    sequences after another: `relatedAction {actionId, relationship: after-end, offsetDuration}`
+    on AC's action puts AC after the end of paclitaxel's calendar. Raw JSON, read cheaply; a line
+    whose own date is already later keeps it. Returns {line ref: start}."""
+    by_ref = {l.ref: l for l in lines}
+    starts_known = [l.start for l in lines if l.start is not None]
+    if not groups or not starts_known:
+        return {}
+    base = min(starts_known)
+    actions: dict[str, str] = {}
+    relations: list[tuple[str, str, str, int]] = []
+
+    def walk(acts):
+        for a in acts if isinstance(acts, list) else []:
+            if not isinstance(a, dict):
+                continue
+            ref = obj(a.get("resource")).get("reference")
+            ref = "/".join(ref.rstrip("/").split("/")[-2:]) if isinstance(ref, str) else None
+            if isinstance(a.get("id"), str) and ref in by_ref:
+                actions[a["id"]] = ref
+            for r in a.get("relatedAction") if isinstance(a.get("relatedAction"), list) else []:
+                r = obj(r)
+                off = obj(r.get("offsetDuration"))
+                per = unit_days(off.get("code") or off.get("unit")) if off else None
+                days = int(round(float(off["value"]) * per)) if per and isinstance(off.get("value"), (int, float)) else 0
+                if isinstance(a.get("id"), str) and isinstance(r.get("actionId"), str):
+                    relations.append((a["id"], r["actionId"], r.get("relationship"), days))
+            walk(a.get("action"))
+
+    for g in groups:
+        walk(obj(g).get("action"))
+    starts = {ref: (line.start or base) for ref, line in by_ref.items()}
+    for _ in range(len(relations)):
+        moved = False
+        for this, other, relation, offset in relations:
+            if this not in actions or other not in actions:
+                continue
+            mine, theirs = actions[this], actions[other]
+            if relation in _AFTER_END:
+                span = segments_span(by_ref[theirs].segments)
+                if span is None:
+                    continue
+                want = starts[theirs] + timedelta(days=span + offset)
+            elif relation in _WITH_START:
+                want = starts[theirs] + timedelta(days=offset)
+            else:
+                continue
+            if starts[mine] < want:
+                starts[mine] = want
+                moved = True
+        if not moved:
+            break
+    return {ref: d for ref, d in starts.items() if d != by_ref[ref].start}

@@ -336,3 +336,47 @@ def test_the_review_text_lists_the_calendar_read_for_each_drug():
     assert "trastuzumab: every 21 days until progression" in text
     assert "2026-12-01 8 mg/kg, 2026-12-22 6 mg/kg" in text
     assert "docetaxel: every 21 days x 6; 6 administration day(s): 2026-12-01 75 mg/m2" in text
+
+
+def test_the_order_summary_shows_the_calendar_and_billing_unit_totals_per_hcpcs():
+    from server.review.summary import summary_view
+    bundle = json.loads((FIXTURES / "bundles" / "thp-her2-positive-metastatic.json").read_text())
+    o = order_from_bundle(bundle, received_at=RECEIVED)
+    d = decide(o, KB)
+    view = summary_view("ORD-1", o, d, status=d.case_status.value, received_at=RECEIVED, updated_at=RECEIVED)
+    dosing = {x["drugKey"]: x["dosing"] for x in view["drugs"]}
+    assert dosing["trastuzumab"] == "8 mg/kg then 6 mg/kg, IV, every 21 days until progression"
+    assert dosing["docetaxel"] == "75 mg/m2, IV, every 21 days x 6"
+    # docetaxel 75 mg/m2 x 1.79 m2 = 134.25 mg -> 135 units of J9171 (1 mg), x 6
+    assert view["billingTotals"] == [{"hcpcs": "J9171", "units": 810.0}, {"hcpcs": "J9355", "units": 392.0},
+                                     {"hcpcs": "J9306", "units": 4200.0}]
+
+
+def test_a_request_group_puts_ac_after_the_end_of_weekly_paclitaxel():
+    """CodeX MOPA AntiCancerRegimen style: one start date on every order, the sequence in
+    RequestGroup.action.relatedAction (AC after-end of paclitaxel)."""
+    from mappings.order import order_from_resources
+
+    def mr(key, *dosages):
+        drug = KB.drugs[key]
+        return {"resourceType": "MedicationRequest", "id": key, "status": "draft", "intent": "order",
+                "subject": {"reference": "Patient/p1"},
+                "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": drug.rxnorm[0]}]},
+                "dosageInstruction": list(dosages)}
+    drafts = [mr("pembrolizumab", dosage(200, "mg", period=21, periodUnit="d", count=8)),
+              mr("paclitaxel", dosage(80, "mg/m2", period=7, periodUnit="d", count=12)),
+              mr("carboplatin", dosage(5, "AUC", period=21, periodUnit="d", count=4)),
+              mr("doxorubicin", dosage(60, "mg/m2", period=21, periodUnit="d", count=4)),
+              mr("cyclophosphamide", dosage(600, "mg/m2", period=21, periodUnit="d", count=4))]
+    after_paclitaxel = [{"actionId": "a-paclitaxel", "relationship": "after-end"}]
+    group = {"resourceType": "RequestGroup", "id": "kn522", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/p1"},
+             "action": [{"id": f"a-{k}", "resource": {"reference": f"MedicationRequest/{k}"},
+                         **({"relatedAction": after_paclitaxel} if k in ("doxorubicin", "cyclophosphamide") else {})}
+                        for k in ("pembrolizumab", "paclitaxel", "carboplatin", "doxorubicin", "cyclophosphamide")]}
+    o = order_from_resources(drafts + [group], [], request_id="rg", received_at=RECEIVED)
+    starts = {l.display or l.ref: l.start for l in o.drugs}
+    lines = {l.ref: l for l in o.drugs}
+    assert lines["MedicationRequest/doxorubicin"].start == START + timedelta(days=84)
+    assert lines["MedicationRequest/cyclophosphamide"].start == START + timedelta(days=84), starts
+    assert lines["MedicationRequest/paclitaxel"].start == START
