@@ -76,7 +76,8 @@ def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> 
     codes, display = _drug_codes(mr, path, index)
 
     dosage = (mr.dosageInstruction or [None])[0]
-    timing = read_timing(mr.dosageInstruction, _dose, _validity_start(mr))
+    raw_dosages = resource.get("dosageInstruction")
+    timing = read_timing(raw_dosages if isinstance(raw_dosages, list) else [], _raw_dose, _validity_start(mr))
     text = " ".join(filter(None, [
         *[getattr(d, "text", None) for d in (mr.dosageInstruction or [])],
         getattr(dosage, "patientInstruction", None),
@@ -190,6 +191,25 @@ def _dose(dosage) -> tuple[float | None, str | None]:
             q = dr.rateQuantity   # mCODE examples carry mg/m2 in rateQuantity
         if q is not None and q.value is not None:
             return float(q.value), _unit(q)
+    return None, None
+
+
+def _raw_dose(dosage: dict) -> tuple[float | None, str | None]:
+    """`_dose` on the raw JSON of a validated dosage instruction (the calendar reader's)."""
+    units = table("medication")["dose_units"]
+    for dr in dosage.get("doseAndRate") or []:
+        if not isinstance(dr, dict):
+            continue
+        q = dr.get("doseQuantity")
+        if q is None and isinstance(dr.get("doseRange"), dict):
+            q = dr["doseRange"].get("high") or dr["doseRange"].get("low")
+        if q is None:
+            q = dr.get("rateQuantity")
+        if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
+            for candidate in (q.get("code"), q.get("unit")):
+                if candidate and candidate in units:
+                    return float(q["value"]), units[candidate]
+            return float(q["value"]), q.get("unit") or q.get("code")
     return None, None
 
 

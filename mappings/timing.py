@@ -33,7 +33,7 @@ from datetime import date, timedelta
 
 from server.domain.calendar import DoseSegment, segments_span
 
-from mappings.fhir import as_date, extensions, obj, table
+from mappings.fhir import as_date, obj, table
 
 
 @dataclass(frozen=True)
@@ -49,39 +49,42 @@ class TimingRead:
     open_ended: bool
 
 
-def read_timing(dosages, dose_of, fallback_start: date | None = None) -> TimingRead:
-    """`dosages`: MedicationRequest.dosageInstruction (fhir.resources objects); `dose_of(dosage)`
-    -> (value, unit) reads the dose of one instruction; `fallback_start`: the start when no
-    boundsPeriod gives one (dispenseRequest.validityPeriod.start)."""
-    ordered = [d for d in (dosages or []) if d is not None]
-    ordered.sort(key=lambda d: (d.sequence if d.sequence is not None else 0))
-    starts = [s for s in (_bounds_start(d) for d in ordered) if s is not None]
-    events = [e for d in ordered for e in (as_date(x) for x in (getattr(getattr(d, "timing", None), "event", None) or []))
-              if e is not None]
-    base = min(starts) if starts else (min(events) if events else fallback_start)
+def read_timing(dosages: list, dose_of, fallback_start: date | None = None) -> TimingRead:
+    """`dosages`: MedicationRequest.dosageInstruction as raw JSON of a resource already
+    validated (mappings.fhir.parse), read without walking the model (hot path);
+    `dose_of(dosage)` -> (value, unit); `fallback_start`: the start when no boundsPeriod gives one
+    (dispenseRequest.validityPeriod.start)."""
+    ordered = [d for d in dosages if isinstance(d, dict)]
+    ordered.sort(key=lambda d: d.get("sequence") or 0)
+    timings = [_obj(d.get("timing")) for d in ordered]
+    repeats = [_obj(t.get("repeat")) for t in timings]
+    own_starts = [as_date(_obj(r.get("boundsPeriod")).get("start")) for r in repeats]
+    starts = [x for x in own_starts if x is not None]
+    base = min(starts) if starts else None
+    if base is None:
+        events = [e for t in timings for e in (as_date(x) for x in _arr(t.get("event"))) if e is not None]
+        base = min(events) if events else fallback_start
     segments: list[DoseSegment] = []
     cursor = 0
     group_end = 0
     current_seq = object()
-    for d in ordered:
-        if d.sequence != current_seq:
-            current_seq = d.sequence
+    end = None
+    for d, timing, repeat, own in zip(ordered, timings, repeats, own_starts):
+        if d.get("sequence") != current_seq:
+            current_seq = d.get("sequence")
             cursor = max(cursor, group_end)
-        own = _bounds_start(d)
         start_day = (own - base).days if own is not None and base is not None else cursor
         dose, unit = dose_of(d)
-        seg = _segment(d, dose, unit, start_day, base)
+        seg = _segment(timing, repeat, dose, unit, start_day, base)
+        bp_end = as_date(_obj(repeat.get("boundsPeriod")).get("end"))
+        if bp_end is not None:
+            end = bp_end if end is None else max(end, bp_end)
         if seg is None:
             continue
         segments.append(seg)
         span = segments_span((seg,))
         group_end = max(group_end, span if span is not None else 10 ** 6)
     segs = tuple(segments)
-    end = None
-    for d in ordered:
-        rp = getattr(getattr(d, "timing", None), "repeat", None)
-        if rp is not None and rp.boundsPeriod is not None and rp.boundsPeriod.end:
-            end = max(filter(None, [end, as_date(rp.boundsPeriod.end)]))
     first = segs[0] if segs else None
     open_ended = any(s.open_ended for s in segs)
     return TimingRead(
@@ -99,6 +102,23 @@ def read_timing(dosages, dose_of, fallback_start: date | None = None) -> TimingR
     )
 
 
+def _obj(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _arr(v) -> list:
+    return v if isinstance(v, list) else []
+
+
+def _num(v) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
 def _cycles(seg: DoseSegment | None) -> int | None:
     if seg is None:
         return None
@@ -111,13 +131,6 @@ def _cycles(seg: DoseSegment | None) -> int | None:
     return None
 
 
-def _bounds_start(dosage) -> date | None:
-    rp = getattr(getattr(dosage, "timing", None), "repeat", None)
-    if rp is not None and rp.boundsPeriod is not None and rp.boundsPeriod.start:
-        return as_date(rp.boundsPeriod.start)
-    return None
-
-
 def unit_days(unit: str | None) -> float | None:
     """UCUM unit of time -> days (mo = 30.4375 d, a = 365.25 d)."""
     if not unit:
@@ -126,45 +139,44 @@ def unit_days(unit: str | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def _segment(dosage, dose, unit, start_day: int, base: date | None) -> DoseSegment | None:
-    timing = getattr(dosage, "timing", None)
-    if timing is None:
+def _segment(timing: dict, repeat: dict, dose, unit, start_day: int, base: date | None) -> DoseSegment | None:
+    if not timing:
         return None
-    repeat = timing.repeat
-    if timing.event:
-        events = sorted(e for e in (as_date(x) for x in timing.event) if e is not None)
+    if timing.get("event"):
+        events = sorted(e for e in (as_date(x) for x in _arr(timing.get("event"))) if e is not None)
         if not events:
             return None
         origin = base or events[0]
         return DoseSegment(start_day=0, dose=dose, dose_unit=unit,
                            event_days=tuple((e - origin).days for e in events),
                            times_per_day=_times_of_day(repeat))
-    if repeat is None:
+    if not repeat:
         return None
     cycle_days = _days_of_cycle(timing, repeat)
     period = _period_days(repeat)
-    frequency = int(repeat.frequency) if repeat.frequency is not None else 1
+    frequency = int(_num(repeat.get("frequency")) or 1)
+    count = _num(repeat.get("count"))
+    count = int(count) if count is not None else None
     times = _times_of_day(repeat)
-    max_days = _bounds_days(repeat, start_day, base)
+    max_days = _bounds_days(repeat)
     if cycle_days:
         # CodeX MOPA: period = the cycle, days = its administration days, count = cycles.
         cycle = int(round(period)) if period else max(cycle_days)
         if frequency > len(cycle_days) and frequency % len(cycle_days) == 0:
             times = max(times, frequency // len(cycle_days))
-        repeats = int(repeat.count) if repeat.count is not None else None
-        return DoseSegment(start_day, cycle, cycle_days, times, repeats, dose, unit, max_days=max_days)
+        return DoseSegment(start_day, cycle, cycle_days, times, count, dose, unit, max_days=max_days)
     if period is None:
         # frequency without a period, or a bare count: `count` administrations, one a day
-        count = int(repeat.count) if repeat.count is not None else 1
-        return DoseSegment(start_day, 1, (1,), times, count, dose, unit, max_days=max_days)
+        return DoseSegment(start_day, 1, (1,), times, count if count is not None else 1, dose, unit,
+                           max_days=max_days)
     if period < 1:
         # sub-daily period (e.g. every 12 h): administrations per day
         per_day = max(1, int(round(frequency / period)))
         period_days, days = 1, (1,)
         times = max(times, per_day)
-    elif repeat.dayOfWeek:
+    elif repeat.get("dayOfWeek"):
         period_days = int(round(period)) if period % 7 == 0 else 7
-        days = _weekdays(repeat.dayOfWeek, base, start_day)
+        days = _weekdays(_arr(repeat.get("dayOfWeek")), base, start_day)
     elif int(round(period)) == 1:
         period_days, days = 1, (1,)
         times = max(times, frequency)
@@ -173,45 +185,43 @@ def _segment(dosage, dose, unit, start_day: int, base: date | None) -> DoseSegme
         step = period_days / frequency
         days = tuple(sorted({int(math.floor(i * step)) + 1 for i in range(frequency)}))
     repeats = None
-    if repeat.count is not None:
+    if count is not None:
         # `count` = total administrations: the days needed to give them.
         per_period = len(days) * times
-        repeats = math.ceil(int(repeat.count) / per_period)
-        if int(repeat.count) % per_period:
+        repeats = math.ceil(count / per_period)
+        if count % per_period:
             # a partial last period: bound the calendar at the last administration day
-            admin_days_needed = math.ceil(int(repeat.count) / times)
+            admin_days_needed = math.ceil(count / times)
             full, rest = divmod(admin_days_needed, len(days))
             last_day = (full * period_days + days[rest - 1]) if rest else ((full - 1) * period_days + days[-1])
-            max_days = min(filter(None, [max_days, last_day])) if max_days else last_day
+            max_days = min(max_days, last_day) if max_days else last_day
     return DoseSegment(start_day, period_days, days, times, repeats, dose, unit, max_days=max_days)
 
 
-def _period_days(repeat) -> float | None:
-    if repeat.period is None:
+def _period_days(repeat: dict) -> float | None:
+    period = _num(repeat.get("period"))
+    if period is None:
         return None
-    per_unit = unit_days(repeat.periodUnit or "d")
-    if per_unit is None:
-        return None
-    return float(repeat.period) * per_unit
+    per_unit = unit_days(repeat.get("periodUnit") or "d")
+    return period * per_unit if per_unit is not None else None
 
 
-def _bounds_days(repeat, start_day: int, base: date | None) -> int | None:
-    bd = repeat.boundsDuration
-    if bd is not None and bd.value is not None:
-        per_unit = unit_days(bd.code or bd.unit)
+def _bounds_days(repeat: dict) -> int | None:
+    bd = _obj(repeat.get("boundsDuration"))
+    value = _num(bd.get("value"))
+    if value is not None:
+        per_unit = unit_days(bd.get("code") or bd.get("unit"))
         if per_unit is not None:
-            return max(1, int(round(float(bd.value) * per_unit)))
-    bp = repeat.boundsPeriod
-    if bp is not None and bp.end and bp.start:
-        return (as_date(bp.end) - as_date(bp.start)).days + 1
+            return max(1, int(round(value * per_unit)))
+    bp = _obj(repeat.get("boundsPeriod"))
+    start, end = as_date(bp.get("start")), as_date(bp.get("end"))
+    if start is not None and end is not None:
+        return (end - start).days + 1
     return None
 
 
-def _times_of_day(repeat) -> int:
-    if repeat is None:
-        return 1
-    named = len(repeat.when or []) or len(repeat.timeOfDay or [])
-    return max(1, named)
+def _times_of_day(repeat: dict) -> int:
+    return max(1, len(_arr(repeat.get("when"))) or len(_arr(repeat.get("timeOfDay"))))
 
 
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -222,17 +232,18 @@ def _weekdays(codes, base: date | None, start_day: int) -> tuple[int, ...]:
     return tuple(sorted({(_WEEKDAYS[c] - start_wd) % 7 + 1 for c in codes if c in _WEEKDAYS})) or (1,)
 
 
-def _days_of_cycle(timing, repeat) -> tuple[int, ...]:
+def _days_of_cycle(timing: dict, repeat: dict) -> tuple[int, ...]:
     urls = table("medication")["days_of_cycle_extensions"]
-    days: list[int] = []
+    days: set[int] = set()
     for holder in (timing, repeat):
-        if holder is None:
-            continue
-        for ext in extensions(holder, urls):
-            for sub in ext.extension or []:
-                if sub.url == "day" and sub.valueInteger is not None and int(sub.valueInteger) >= 1:
-                    days.append(int(sub.valueInteger))
-    return tuple(sorted(set(days)))
+        for ext in _arr(holder.get("extension")):
+            if isinstance(ext, dict) and ext.get("url") in urls:
+                for sub in _arr(ext.get("extension")):
+                    if isinstance(sub, dict) and sub.get("url") == "day":
+                        day = sub.get("valueInteger")
+                        if isinstance(day, int) and not isinstance(day, bool) and day >= 1:
+                            days.add(day)
+    return tuple(sorted(days))
 
 
 # --- sequencing between drugs: RequestGroup.action.relatedAction --------------------------------

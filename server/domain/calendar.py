@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 # R15/R16: an open-ended (until progression) schedule is authorized 6 months at a time; the
 # calendar is expanded a little beyond that so every window the rules cut from it is full.
@@ -49,8 +50,10 @@ class Administration:
     phase: int = 0               # index of the regimen phase it belongs to (knowledge base side)
 
 
+@lru_cache(maxsize=4096)
 def expand_segments(segments: tuple[DoseSegment, ...], horizon: int = OPEN_HORIZON_DAYS) -> tuple[Administration, ...]:
-    """Every administration of the segments, by day (a day given twice keeps the later segment)."""
+    """Every administration of the segments, by day (a day given twice keeps the later segment).
+    Pure and immutable, so memoized: orders repeat the same few schedules (hot path)."""
     by_day: dict[int, Administration] = {}
     for seg in segments:
         for a in _expand(seg, horizon):
@@ -72,15 +75,17 @@ def _expand(seg: DoseSegment, horizon: int):
     else:
         limit = seg.start_day + horizon
     repeats = seg.repeats if seg.repeats is not None else math.ceil((limit - seg.start_day) / period) + 1
+    dose, unit, times = seg.dose, seg.dose_unit, seg.times_per_day
+    offsets = [d - 1 for d in seg.days]
     for k in range(repeats):
         base = seg.start_day + k * period
         if base >= limit:
             break
-        for d in seg.days:
-            day = base + d - 1
+        for off in offsets:
+            day = base + off
             if day >= limit:
                 break
-            yield Administration(day, seg.dose, seg.dose_unit, seg.times_per_day)
+            yield Administration(day, dose, unit, times)
 
 
 def segments_span(segments: tuple[DoseSegment, ...]) -> int | None:

@@ -365,18 +365,20 @@ def _in_regimen(regimen: Regimen, key: str) -> bool:
 def _fit_run(regimen: Regimen, run: tuple[int, int], lines: dict[str, list[DrugLine]], order: Order,
              origin: date) -> Fit:
     drugs: dict[str, DrugFit] = {}
+    phases = regimen.plan[run[0]:run[1] + 1]
     for key, klines in lines.items():
-        n_choices = max((len(_schedules(rd)) for ph in regimen.plan[run[0]:run[1] + 1]
-                         if (rd := _entry(ph, key)) is not None), default=0)
-        if n_choices == 0:
+        entries = [rd for ph in phases if (rd := _entry(ph, key)) is not None]
+        if not entries:
             continue
-        rd0 = next(rd for ph in regimen.plan[run[0]:run[1] + 1] if (rd := _entry(ph, key)) is not None)
+        n_choices = max(len(_schedules(rd)) for rd in entries)
+        rd0 = entries[0]
+        plans = _schedules(rd0)
         chosen: DrugFit | None = None
         for choice in range(n_choices):
             exp = expected_calendar(regimen, run, key, choice)
             if exp is None:
                 continue
-            plan = _schedules(rd0)[min(choice, len(_schedules(rd0)) - 1)]
+            plan = plans[min(choice, len(plans) - 1)]
             planned_cycles = exp.cycles
             cal = None
             doses_by_day: dict[int, list[tuple[float | None, str | None]]] = {}

@@ -19,16 +19,18 @@ def schedule_deviations(case: Case) -> None:
     if len(regimen.phases) > 1:
         case.trace.add("R5", f"ordered as {regimen.name}: {fit.phase_names}")
     found = 0
+    read = []
     for key, df in fit.drugs.items():
         if df.ordered is None:
-            case.trace.add("R5", f"{key}: no timing on the order; the regimen's schedule is assumed "
-                                 f"({df.expected.label})")
+            read.append(f"{key}: no timing, the regimen's {df.expected.label} assumed")
             continue
-        case.trace.add("R5", f"{key}: {len(df.ordered)} administration day(s) read"
-                             f"{' (open-ended)' if df.ordered_open else ''}; regimen schedule {df.expected.label}")
+        read.append(f"{key}: {len(df.ordered)}{'+' if df.ordered_open else ''} administration day(s) "
+                    f"against {df.expected.label}")
         for kind, text in df.changes:
             case.deviate(Deviation(kind, Severity.PEND, text, drug_key=key))
             found += 1
+    if read:
+        case.trace.add("R5", "calendars compared: " + "; ".join(read))
     if found:
         withdraw_eligibility(case, f"{found} schedule deviation(s) from {regimen.name}")
     else:

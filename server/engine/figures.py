@@ -52,7 +52,8 @@ def _calendar_figures(case, w: DrugWork, regimen: Regimen, start: date) -> Figur
     first = max(start, origin + timedelta(days=admins[0].day))
     last = add_months(first, INDEFINITE_MONTHS) - timedelta(days=1) if open_ended \
         else max(first, origin + timedelta(days=admins[-1].day))
-    window = [(i, a) for i, a in enumerate(admins) if first <= origin + timedelta(days=a.day) <= last]
+    lo, hi = (first - origin).days, (last - origin).days
+    window = [(i, a) for i, a in enumerate(admins) if lo <= a.day <= hi]
     return Figures(first, last, len(window), _calendar_units(case, w, df, window), _hcpcs(w.drug))
 
 
@@ -66,19 +67,23 @@ def _calendar_units(case, w: DrugWork, df, window) -> float | None:
     if unit_mg is None or h.unit_amount <= 0:
         return None
     planned = df.expected.admins
+    per_unit = h.unit_amount * unit_mg
+    units_of: dict = {}
     total = 0
-    for i, a in enumerate(window):
-        idx, adm = a
+    for idx, adm in window:
         if df.ordered is not None:
             dose, unit = adm.dose, adm.dose_unit
         else:   # no timing on the order: its stated dose on the regimen's days
             dose, unit = w.line.dose, w.line.dose_unit
         if dose is None and idx < len(planned):
             dose, unit = planned[idx].dose, planned[idx].dose_unit
-        mg = to_mg(dose, unit, case.order)
-        if mg is None:
-            return None   # AUC dosing, or weight / BSA not in the record: not computable here
-        total += math.ceil(mg / (h.unit_amount * unit_mg) - 1e-9) * adm.times
+        units = units_of.get((dose, unit))
+        if units is None:
+            mg = to_mg(dose, unit, case.order)
+            if mg is None:
+                return None   # AUC dosing, or weight / BSA not in the record: not computable here
+            units = units_of[(dose, unit)] = math.ceil(mg / per_unit - 1e-9)   # rounded per administration
+        total += units * adm.times
     return float(total)
 
 
