@@ -380,3 +380,15 @@ def test_a_request_group_puts_ac_after_the_end_of_weekly_paclitaxel():
     assert lines["MedicationRequest/doxorubicin"].start == START + timedelta(days=84)
     assert lines["MedicationRequest/cyclophosphamide"].start == START + timedelta(days=84), starts
     assert lines["MedicationRequest/paclitaxel"].start == START
+
+
+def test_nivolumab_with_ipilimumab_then_480_mg_every_4_weeks_is_on_pathway_and_staying_on_1_mg_kg_pends():
+    induction = dosage(1, "mg/kg", seq=1, period=21, periodUnit="d", count=4)
+    ipi = med("ipilimumab", dosage(3, "mg/kg", period=21, periodUnit="d", count=4))
+    good = decide(order(med("nivolumab", induction, dosage(480, "mg", seq=2, start=None, period=4, periodUnit="wk")),
+                        ipi, cancer="melanoma"), KB)
+    assert good.pathway.regimen_id == "melanoma-met-nivolumab-ipilimumab" and good.deviations == ()
+    stay = decide(order(med("nivolumab", dosage(1, "mg/kg", period=21, periodUnit="d")), ipi, cancer="melanoma"), KB)
+    texts = [x.text for x in stay.deviations]
+    assert any("nivolumab: every 21 days instead of every 28 days in nivolumab maintenance" in t for t in texts), texts
+    assert stay.case_status is CaseStatus.IN_PROGRESS
