@@ -392,3 +392,39 @@ def test_nivolumab_with_ipilimumab_then_480_mg_every_4_weeks_is_on_pathway_and_s
     texts = [x.text for x in stay.deviations]
     assert any("nivolumab: every 21 days instead of every 28 days in nivolumab maintenance" in t for t in texts), texts
     assert stay.case_status is CaseStatus.IN_PROGRESS
+
+
+def _ac_then_thp(with_ac=True):
+    thp_start = START + timedelta(days=84)
+    lines = [med("paclitaxel", dosage(80, "mg/m2", start=thp_start, period=7, periodUnit="d", count=12)),
+             med("trastuzumab", dosage(8, "mg/kg", seq=1, start=thp_start, period=21, periodUnit="d", count=1),
+                 dosage(6, "mg/kg", seq=2, start=None, period=21, periodUnit="d", count=17)),
+             med("pertuzumab", dosage(840, "mg", seq=1, start=thp_start, period=21, periodUnit="d", count=1),
+                 dosage(420, "mg", seq=2, start=None, period=21, periodUnit="d", count=17))]
+    if with_ac:
+        lines = [med("doxorubicin", dosage(60, "mg/m2", period=21, periodUnit="d", count=4)),
+                 med("cyclophosphamide", dosage(600, "mg/m2", period=21, periodUnit="d", count=4))] + lines
+    return her2_early(*lines)
+
+
+def test_ac_thp_ordered_whole_is_authorized_for_the_whole_course_ac_then_a_year_of_hp():
+    d = decide(_ac_then_thp(), KB)
+    assert d.pathway.regimen_id == "breast-her2-early-ac-thp" and schedule_deviations(d) == []
+    tz = drug(d, "trastuzumab")
+    # HP from day 85 for 18 doses: the last on day 85 + 17 x 21
+    assert (tz.authorized_from, tz.authorized_to, tz.visits) == (START + timedelta(days=84),
+                                                                  START + timedelta(days=84 + 17 * 21), 18)
+    s0354 = next(s for s in d.s_codes if s.code == "S0354")
+    assert s0354.valid_to == START + timedelta(days=84 + 17 * 21)
+
+
+def test_the_fn_risk_is_the_risk_of_the_phases_ordered():
+    from server.engine.calendars import fit_regimen
+    from server.knowledge.model import FnRisk
+    regimen = next(r for p in KB.pathways for r in p.regimens if r.id == "breast-her2-early-ac-thp")
+    o = _ac_then_thp(with_ac=False)
+    lines = {l.display: [l] for l in o.drugs}
+    fit = fit_regimen(regimen, lines, o, START)
+    assert fit.run == (1, 2) and fit.fn_risk is FnRisk.LOW and regimen.fn_risk is FnRisk.INTERMEDIATE
+    whole = _ac_then_thp()
+    assert fit_regimen(regimen, {l.display: [l] for l in whole.drugs}, whole, START).fn_risk is FnRisk.INTERMEDIATE
