@@ -110,13 +110,19 @@ def _arr(v) -> list:
     return v if isinstance(v, list) else []
 
 
+# Anything beyond this is not a treatment schedule: read as absent, so that a malformed or
+# hostile number (period 1e400, count 10^9) can neither overflow nor expand without end.
+MAX_NUMBER = 100000
+
+
 def _num(v) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     try:
-        return float(v)
-    except (TypeError, ValueError):
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return f if math.isfinite(f) and 0 < f <= MAX_NUMBER else None
 
 
 def _cycles(seg: DoseSegment | None) -> int | None:
@@ -279,7 +285,8 @@ def related_action_starts(groups: list[dict], lines) -> dict[str, date]:
                 r = obj(r)
                 off = obj(r.get("offsetDuration"))
                 per = unit_days(off.get("code") or off.get("unit")) if off else None
-                days = int(round(float(off["value"]) * per)) if per and isinstance(off.get("value"), (int, float)) else 0
+                value = _num(off.get("value"))
+                days = int(round(value * per)) if per and value is not None and value * per <= MAX_NUMBER else 0
                 if isinstance(a.get("id"), str) and isinstance(r.get("actionId"), str):
                     relations.append((a["id"], r["actionId"], r.get("relationship"), days))
             walk(a.get("action"))

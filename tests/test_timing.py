@@ -262,3 +262,18 @@ def test_every_kb_regimen_written_two_ways_fits_itself_and_gets_one_decision(pat
     assert a.pathway is not None and b.pathway is not None
     assert (a.case_status, a.pathway.regimen_id, [x.text for x in a.deviations]) == \
            (b.case_status, b.pathway.regimen_id, [x.text for x in b.deviations])
+
+
+@pytest.mark.parametrize("repeat", [
+    {"period": 0, "periodUnit": "d", "frequency": 1},
+    {"period": 1e300, "periodUnit": "a", "count": 2},
+    {"period": 21, "periodUnit": "d", "count": 1000000000},
+    {"period": 1, "periodUnit": "d", "frequency": 1000000},
+    {"boundsDuration": {"value": 1e300, "unit": "a", "code": "a"}, "period": 1, "periodUnit": "d"},
+])
+def test_an_absurd_timing_is_read_safely_and_bounded(repeat):
+    line = med("paclitaxel", dosage(80, "mg/m2", start=None if "boundsDuration" in repeat else START, **repeat))
+    admins = expand_segments(line.segments)
+    assert len(admins) <= 5 * 366
+    d = decide(her2_early(line, *hp_with_loading()), KB)
+    assert d.case_status is not None

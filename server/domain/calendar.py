@@ -17,6 +17,8 @@ from functools import lru_cache
 # R15/R16: an open-ended (until progression) schedule is authorized 6 months at a time; the
 # calendar is expanded a little beyond that so every window the rules cut from it is full.
 OPEN_HORIZON_DAYS = 200
+# No treatment calendar is expanded beyond five years, whatever an order's count says.
+MAX_CALENDAR_DAYS = 5 * 366
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,12 @@ def _expand(seg: DoseSegment, horizon: int):
         limit = seg.start_day + seg.repeats * period
     else:
         limit = seg.start_day + horizon
-    repeats = seg.repeats if seg.repeats is not None else math.ceil((limit - seg.start_day) / period) + 1
+    limit = min(limit, seg.start_day + MAX_CALENDAR_DAYS)
+    repeats = min(seg.repeats if seg.repeats is not None else math.inf,
+                  math.ceil((limit - seg.start_day) / period) + 1)
     dose, unit, times = seg.dose, seg.dose_unit, seg.times_per_day
     offsets = [d - 1 for d in seg.days]
-    for k in range(repeats):
+    for k in range(int(repeats)):
         base = seg.start_day + k * period
         if base >= limit:
             break
