@@ -4,6 +4,7 @@ labelled alternatives and cycle overrides, calendar against calendar."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -428,3 +429,17 @@ def test_the_fn_risk_is_the_risk_of_the_phases_ordered():
     assert fit.run == (1, 2) and fit.fn_risk is FnRisk.LOW and regimen.fn_risk is FnRisk.INTERMEDIATE
     whole = _ac_then_thp()
     assert fit_regimen(regimen, {l.display: [l] for l in whole.drugs}, whole, START).fn_risk is FnRisk.INTERMEDIATE
+
+
+def test_ac_dated_to_start_during_the_paclitaxel_phase_of_keynote_522_pends():
+    o = kn522(pembro_count=8)
+    early = START + timedelta(days=42)
+    lines = [replace_start(l, early) if l.display in ("doxorubicin", "cyclophosphamide") else l for l in o.drugs]
+    d = decide(dataclasses.replace(o, drugs=tuple(lines)), KB)
+    texts = [x.text for x in schedule_deviations(d)]
+    assert any("doxorubicin: starts on day 43 instead of day 85" in t for t in texts), texts
+    assert d.case_status is CaseStatus.IN_PROGRESS
+
+
+def replace_start(line, start):
+    return dataclasses.replace(line, start=start)

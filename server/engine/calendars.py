@@ -402,5 +402,24 @@ def _fit_run(regimen: Regimen, run: tuple[int, int], lines: dict[str, list[DrugL
                 chosen = df
         if chosen is not None:
             drugs[key] = chosen
+    _check_sequence(regimen, drugs)
     partial = run != (0, max(0, len(regimen.plan) - 1))
     return Fit(regimen, run, drugs, partial)
+
+
+def _check_sequence(regimen: Regimen, drugs: dict[str, DrugFit]) -> None:
+    """When the order dates its drugs apart (start dates, RequestGroup sequencing), a drug of a
+    later phase must not start before its phase: AC given with paclitaxel instead of after it.
+    Later is allowed (a wait between phases). Orders that give every drug one start date state
+    no sequence, and none is inferred."""
+    firsts = {k: df.ordered[0].day for k, df in drugs.items() if df.ordered and df.expected.admins}
+    if len(set(firsts.values())) < 2:
+        return
+    origin = min(firsts.values())
+    for key, first in firsts.items():
+        df = drugs[key]
+        planned = df.expected.admins[0]
+        if first - origin < planned.day:
+            df.changes.append((DeviationKind.ADMINISTRATION_DAYS,
+                               f"{key}: starts on day {first - origin + 1} instead of day {planned.day + 1} "
+                               f"({regimen.plan[planned.phase].name})"))
