@@ -10,7 +10,7 @@ needs `load_knowledge.cache_clear()`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -320,6 +320,10 @@ class _Loader:
         for ph in phases:
             for d in ph.drugs:
                 union.setdefault(d.drug_key, d)
+        if "phases" in r:
+            # the regimen-level entry of a drug sums up its course over the phases (displays,
+            # suggested orders); the calendar itself is read from the phases
+            union = {k: _course_summary(k, d, phases) for k, d in union.items()}
         alts = [a for d in union.values() for a in d.alternatives]
         for d in union.values():
             if d.drug_key in alts:
@@ -456,6 +460,22 @@ def _days(file: str, where: str, spec: list[int] | str) -> tuple[int, ...]:
             raise KnowledgeError(file, where, f"bad day range {part!r}")
         days.update(range(a, b + 1))
     return tuple(sorted(days))
+
+
+def _course_summary(key: str, first: RegimenDrug, phases: list[Phase]) -> RegimenDrug:
+    total, open_ended = 0, False
+    for ph in phases:
+        rd = next((d for d in ph.drugs if d.drug_key == key), None)
+        if rd is None:
+            continue
+        s = rd.schedules[0]
+        if s.cycles:
+            total += s.cycles
+        elif ph.cycles:
+            total += -(-ph.cycle_length_days * ph.cycles // s.cycle_length_days)
+        else:
+            open_ended = True
+    return replace(first, cycles=None if open_ended else total, until_progression=open_ended)
 
 
 def _label(d: dict, length: int) -> str:
