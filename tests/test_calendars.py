@@ -3,7 +3,6 @@ Timing as the specification defines it and compared with the knowledge base's ph
 labelled alternatives and cycle overrides, calendar against calendar."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from datetime import date, datetime, timedelta, timezone
@@ -17,7 +16,7 @@ from mappings.pas_claim import order_from_pas_bundle
 from mappings.pas_response import render_claim_response_bundle
 from server.domain.decision import CaseStatus, DeviationKind, Severity
 from server.domain.order import (
-    Biomarker, BiomarkerResult, Code, Diagnosis, DrugLine, History, LineOfBusiness, LineOfTherapy, Member,
+    Biomarker, BiomarkerResult, Code, Diagnosis, DrugLine, LineOfBusiness, LineOfTherapy, Member,
     Order, Provider, ProviderKind, Setting,
 )
 from server.engine import decide
