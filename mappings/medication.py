@@ -1,7 +1,8 @@
 """MedicationRequest -> DrugLine (one drug of the regimen, as ordered).
 
 Reads: the drug codes (medicationCodeableConcept, or a contained / referenced Medication),
-dosageInstruction[0] (timing -> cycle length, cycles, days of cycle, frequency; dose; route),
+every dosageInstruction in sequence (timing -> the administration calendar, mappings/timing.py;
+dose; route),
 the start date, and the drug's role (category or treatment-intent extension).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mappings.fhir import (
     ResourceIndex, as_date, canonical_system, codes_in, codings, concept_text, extensions, parse, table,
 )
 from mappings.therapy import line_of_therapy_from_extensions
+from mappings.timing import read_timing
 
 
 def raw_drug_codes(resource: dict) -> list[Code]:
@@ -74,21 +76,20 @@ def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> 
     codes, display = _drug_codes(mr, path, index)
 
     dosage = (mr.dosageInstruction or [None])[0]
-    timing = getattr(dosage, "timing", None)
-    repeat = getattr(timing, "repeat", None)
-
-    cycle_length = _cycle_length_days(repeat)
-    days = _days_of_cycle(timing, repeat)
-    count = int(repeat.count) if repeat is not None and repeat.count is not None else None
+    raw_dosages = resource.get("dosageInstruction")
+    timing = read_timing(raw_dosages if isinstance(raw_dosages, list) else [], _raw_dose, _validity_start(mr))
     text = " ".join(filter(None, [
-        getattr(dosage, "text", None), getattr(dosage, "patientInstruction", None),
+        *[getattr(d, "text", None) for d in (mr.dosageInstruction or [])],
+        getattr(dosage, "patientInstruction", None),
         *[n.text for n in (mr.note or []) if n.text]])).lower()
-    until_progression = count is None and any(t in text for t in med_table["until_progression_texts"])
-    frequency = _frequency_per_day(repeat, cycle_length, days)
+    # The calendar of an order without count or bounds is open-ended either way; "until
+    # progression" is what the prescriber states, in the text.
+    until_progression = (timing.open_ended or not timing.segments) \
+        and any(t in text for t in med_table["until_progression_texts"])
 
     dose, dose_unit = _dose(dosage)
-    start = _start(mr, repeat)
-    end = as_date(repeat.boundsPeriod.end) if repeat is not None and repeat.boundsPeriod else None
+    start = timing.start or _validity_start(mr)
+    end = timing.end
     if end is None and mr.dispenseRequest and mr.dispenseRequest.validityPeriod:
         end = as_date(mr.dispenseRequest.validityPeriod.end)
 
@@ -104,15 +105,16 @@ def drug_line(resource: dict, path: str, index: ResourceIndex | None = None) -> 
         route=_route(dosage),
         dose=dose,
         dose_unit=dose_unit,
-        cycle_length_days=cycle_length,
-        administration_days=days,
-        cycles=count,
+        cycle_length_days=timing.cycle_length_days,
+        administration_days=timing.administration_days,
+        cycles=None if timing.open_ended else timing.cycles,
         until_progression=until_progression,
-        frequency_per_day=frequency,
+        frequency_per_day=timing.frequency_per_day,
         quantity=_quantity(mr),
         quantity_unit=_quantity_unit(mr),
         start=start,
         end=end,
+        segments=timing.segments,
     )
     return MedicationFacts(
         line=line,
@@ -170,58 +172,9 @@ def _drug_codes(mr, path: str, index: ResourceIndex | None) -> tuple[tuple[Code,
     return codes, concept_text(concept) or None
 
 
-# --- timing ----------------------------------------------------------------------------------
+# --- timing (read in mappings/timing.py) ---------------------------------------------------
 
-def _cycle_length_days(repeat) -> int | None:
-    if repeat is None or repeat.period is None or not repeat.periodUnit:
-        return None
-    per_unit = table("medication")["period_unit_days"].get(repeat.periodUnit)
-    if per_unit is None:
-        return None
-    days = float(repeat.period) * per_unit
-    if repeat.periodUnit == "d" and days == 1 and repeat.frequency:
-        return None   # daily dosing (e.g. oral BID): a frequency, not a cycle
-    return int(round(days))
-
-
-def _frequency_per_day(repeat, cycle_length: int | None, days: tuple[int, ...]) -> int | None:
-    """Administrations per administration day.
-
-    `frequency` per `period` of 1 day is a daily frequency. With a days-of-cycle extension, the
-    period is the cycle and `frequency` counts administrations on each listed day (CodeX
-    regimen timing). "Once every 21 days" without listed days is a cycle, not a frequency.
-    """
-    if repeat is None or repeat.frequency is None:
-        return None
-    if cycle_length is None and repeat.periodUnit == "d" and float(repeat.period or 1) == 1:
-        return int(repeat.frequency)
-    if days:
-        return int(repeat.frequency)
-    return None
-
-
-def _days_of_cycle(timing, repeat) -> tuple[int, ...]:
-    urls = table("medication")["days_of_cycle_extensions"]
-    days: list[int] = []
-    for holder in (timing, repeat):
-        if holder is None:
-            continue
-        for ext in extensions(holder, urls):
-            for sub in ext.extension or []:
-                if sub.url == "day" and sub.valueInteger is not None:
-                    days.append(int(sub.valueInteger))
-    if not days and timing is not None and timing.event:
-        events = sorted(d for d in (as_date(e) for e in timing.event) if d)
-        if events:
-            first = as_date(repeat.boundsPeriod.start) if repeat is not None and repeat.boundsPeriod else None
-            first = first or events[0]
-            days = [(e - first).days + 1 for e in events if e >= first]
-    return tuple(sorted(set(days)))
-
-
-def _start(mr, repeat) -> date | None:
-    if repeat is not None and repeat.boundsPeriod is not None and repeat.boundsPeriod.start:
-        return as_date(repeat.boundsPeriod.start)
+def _validity_start(mr) -> date | None:
     if mr.dispenseRequest and mr.dispenseRequest.validityPeriod and mr.dispenseRequest.validityPeriod.start:
         return as_date(mr.dispenseRequest.validityPeriod.start)
     return None
@@ -238,6 +191,25 @@ def _dose(dosage) -> tuple[float | None, str | None]:
             q = dr.rateQuantity   # mCODE examples carry mg/m2 in rateQuantity
         if q is not None and q.value is not None:
             return float(q.value), _unit(q)
+    return None, None
+
+
+def _raw_dose(dosage: dict) -> tuple[float | None, str | None]:
+    """`_dose` on the raw JSON of a validated dosage instruction (the calendar reader's)."""
+    units = table("medication")["dose_units"]
+    for dr in dosage.get("doseAndRate") or []:
+        if not isinstance(dr, dict):
+            continue
+        q = dr.get("doseQuantity")
+        if q is None and isinstance(dr.get("doseRange"), dict):
+            q = dr["doseRange"].get("high") or dr["doseRange"].get("low")
+        if q is None:
+            q = dr.get("rateQuantity")
+        if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
+            for candidate in (q.get("code"), q.get("unit")):
+                if candidate and candidate in units:
+                    return float(q["value"]), units[candidate]
+            return float(q["value"]), q.get("unit") or q.get("code")
     return None, None
 
 

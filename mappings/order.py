@@ -6,7 +6,7 @@ record part (`PatientRecord`) of this module.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Iterable
 
@@ -19,7 +19,9 @@ from server.errors import BadRequest, Issue
 from mappings.condition import ConditionFacts, ConditionKind, condition_facts, diagnosis_kind
 from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
+from mappings.body import BodyMeasure, body_fields, body_measure
 from mappings.medication import MedicationFacts, drug_line, nct_in
+from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
 from mappings.patient import PatientFacts, patient_facts
 from mappings.provider import provider_from_reference
@@ -38,6 +40,7 @@ class PatientRecord:
     line_hints: list[LineOfTherapy] = field(default_factory=list)   # regimen-level extensions
     nct_ids: list[str] = field(default_factory=list)
     prior_treatment: bool = False
+    body: list[BodyMeasure] = field(default_factory=list)           # weight, height, BSA
 
 
 def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
@@ -62,6 +65,8 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
             facts = observation_facts(raw, path)
             record.observations.append(facts)
             record.observation_by_ref[facts.ref] = facts
+        elif rtype == "Observation" and (measure := body_measure(raw)) is not None:
+            record.body.append(measure)
         elif rtype in ("RequestGroup", "CarePlan"):
             record.line_hints += _line_hints_raw(raw)
         elif rtype == "ResearchStudy":
@@ -292,6 +297,10 @@ def assemble(drafts: list[tuple[dict, str]], entries: list[tuple[dict, str]], *,
         elif rtype is None:
             raise BadRequest(Issue("structure", f"{path} is not a FHIR resource", expression=[path]))
     record = read_record(entries, index, patient_id, skip=[r for r, _ in drafts])
+    groups = [raw for raw, _ in [*drafts, *entries] if isinstance(raw, dict) and raw.get("resourceType") == "RequestGroup"]
+    if groups:
+        moved = related_action_starts(groups, [m.line for m in meds])
+        meds = [replace(m, line=replace(m.line, start=moved[m.line.ref])) if m.line.ref in moved else m for m in meds]
     return build_order(meds, record, request_id=request_id, received_at=received_at,
                        extra_line_hints=line_hints)
 
@@ -335,6 +344,7 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         prior_order_id=next((m.prior_order_id for m in meds if m.prior_order_id), None),
         fn_risk_factors=fn_risk_factors(record),
         payer_id=coverage.payer_ref if coverage else None,
+        **body_fields(record.body),
     )
 
 

@@ -22,6 +22,7 @@ from mappings.fhir import (
     ResourceIndex, arr, as_date, codings, concept_text, extensions, identifier_value, obj, parse,
     system, table, to_code,
 )
+from mappings.body import body_fields
 from mappings.medication import MedicationFacts, drug_line
 from mappings.order import (
     biomarkers, bundle_entries, diagnosis, ecog, fn_risk_factors, focal_coverage, full_urls,
@@ -126,6 +127,7 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
         prior_order_id=_prior_order_id(claim, index),
         fn_risk_factors=fn_risk_factors(record, extra=risk),
         payer_id=_payer_id(claim, index),
+        **body_fields(record.body),
     )
 
 
@@ -159,6 +161,7 @@ def _item_line(item, med: MedicationFacts | None) -> DrugLine:
         quantity_unit=quantity_unit,
         start=start or (base.start if base else None),
         end=end or (base.end if base else None),
+        segments=base.segments if base else (),
     )
 
 

@@ -38,7 +38,7 @@ def run_review(path: str, as_json: bool = False, knowledge_dir: str | None = Non
         return 2
     from server.engine.explain import decision_to_dict, explain
     text = (json.dumps(decision_to_dict(decision), indent=2, sort_keys=True, default=str)
-            if as_json else explain(decision))
+            if as_json else explain(decision, order))
     try:
         print(text)
         sys.stdout.flush()

@@ -284,7 +284,7 @@ def test_a_changed_cycle_length_is_a_deviation_per_drug_and_removes_the_pe_id():
     d = run(order(*thp(cycle_length_days=28), biomarkers=[her2()]))
     cl = [x for x in d.deviations if x.kind is DeviationKind.CYCLE_LENGTH]
     assert len(cl) == 3 and all(x.severity is Severity.PEND for x in cl)
-    assert "cycle length 28 d differs from pathway 21 d" in cl[0].text
+    assert "every 28 days instead of every 21 days" in cl[0].text
     assert d.pathway is not None and d.pathway.pathway_eligible_id is None
     assert d.case_status is CaseStatus.IN_PROGRESS
 
@@ -427,8 +427,9 @@ def test_s0354_covers_the_planned_cycles_of_a_fixed_regimen():
                   setting=Setting.ADJUVANT, stage="IIA"))
     s0353, s0354 = d.s_codes
     assert (s0353.valid_from, s0353.valid_to, s0353.max_units) == (date(2026, 11, 20), date(2026, 11, 20), 1)
-    # 4 cycles x 21 d = 84 days: 2026-11-20 .. 2027-02-11; S0354 from day 30, one whole month
-    assert (s0354.valid_from, s0354.valid_to, s0354.max_units) == (date(2026, 12, 20), date(2027, 2, 11), 1)
+    # 4 cycles x 21 d: the last administration is day 64, 2027-01-22 (the course ends there);
+    # S0354 from day 30, one whole month
+    assert (s0354.valid_from, s0354.valid_to, s0354.max_units) == (date(2026, 12, 20), date(2027, 1, 22), 1)
 
 
 def test_a_fixed_regimen_shorter_than_two_months_gets_s0353_only():

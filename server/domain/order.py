@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
 
+from server.domain.calendar import DoseSegment
+
 
 class LineOfBusiness(str, Enum):
     MEDICARE_ADVANTAGE = "medicare-advantage"
@@ -172,6 +174,11 @@ class DrugLine:
     quantity_unit: str | None = None
     start: date | None = None
     end: date | None = None
+    # The administration calendar as FHIR Timing states it (server/domain/calendar.py): each
+    # dosage instruction in sequence, offsets in days from `start`. Empty = no timing given.
+    # The flat fields above summarize its first segment for displays.
+    segments: tuple[DoseSegment, ...] = ()
+    start_offset_days: int = 0               # days after the order's first line (RequestGroup sequencing)
 
 
 def ehr_order_refs(refs) -> frozenset[str]:
@@ -199,6 +206,9 @@ class Order:
     prior_order_id: str | None = None          # R7: the earlier Order ID a supportive-only request refers to
     fn_risk_factors: frozenset[str] = field(default_factory=frozenset)
     payer_id: str | None = None
+    weight_kg: float | None = None             # body weight from the record (dose per kg)
+    height_cm: float | None = None
+    bsa_m2: float | None = None                # body surface area (reported, or computed from height and weight)
 
     def biomarker(self, name: str) -> Biomarker | None:
         """The most informative result for a marker: a known result beats an unknown one, then

@@ -134,6 +134,7 @@ class Case:
     pathway: PathwayMatch | None = None
     alternatives: list[Alternative] = field(default_factory=list)
     duplicate_of: str | None = None
+    schedule_fits: dict = field(default_factory=dict, repr=False)   # regimen id -> calendars.Fit
 
     # --- helpers shared by the step modules ---------------------------------------------
     @property

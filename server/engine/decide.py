@@ -97,7 +97,7 @@ def _drug_decision(case: Case, w: DrugWork) -> DrugDecision:
         hcpcs=_billing_code(w), contact=w.contact,
     )
     if status is DrugStatus.AUTHORIZED:
-        fig = figures_for(w, case.regimen, case.date_of_service)
+        fig = figures_for(w, case.regimen, case.date_of_service, case=case)
         fields.update(authorized_from=fig.authorized_from, authorized_to=fig.authorized_to,
                       visits=fig.visits, billing_units=fig.billing_units)
         case.trace.add("R16", f"{w.key}: authorized {fig.authorized_from}..{fig.authorized_to}, "

@@ -4,8 +4,16 @@
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
+from server.domain.calendar import OPEN_HORIZON_DAYS, describe_pattern, expand_segments, pattern_of
 from server.domain.codec import from_jsonable, to_jsonable
 from server.domain.decision import Decision
+from server.domain.order import Order
+
+from .calendars import line_segments
+
+CALENDAR_SHOWN = 8   # administrations listed per drug; the rest are counted
 
 
 # ----------------------------------------------------------------------------- dict form
@@ -18,7 +26,8 @@ def decision_from_dict(data: dict) -> Decision:
 
 
 # ----------------------------------------------------------------------------- text form
-def explain(decision: Decision) -> str:
+def explain(decision: Decision, order: Order | None = None) -> str:
+    """The decision in words; with the order, also the administration calendar read for each drug."""
     d = decision
     out: list[str] = [f"Case status: {d.case_status.value}"
                       + ("" if d.in_program else " (not in program)")]
@@ -39,6 +48,8 @@ def explain(decision: Decision) -> str:
         ) if x]
         out.append(head + (f" ({'; '.join(extras)})" if extras else ""))
         out.extend(f"      {r.text}" for r in drug.reasons)
+    if order is not None:
+        _section(out, "Calendar read (FHIR Timing)", calendar_lines(order))
     if d.pathway:
         pm = d.pathway
         eligible = f"Pathway Eligible ID {pm.pathway_eligible_id}" if pm.pathway_eligible_id \
@@ -62,6 +73,32 @@ def explain(decision: Decision) -> str:
         out.append(f"Possible duplicate of Order ID {d.duplicate_of}")
     _section(out, "Trace", [f"{t.rule}: {t.text}" for t in d.trace])
     return "\n".join(out)
+
+
+def calendar_lines(order: Order) -> list[str]:
+    """Per drug line: the schedule in words and its first administrations (date, dose)."""
+    lines = []
+    for line in order.drugs:
+        name = line.display or line.ref
+        segments = line_segments(line)
+        if not segments:
+            lines.append(f"{name}: no timing given")
+            continue
+        admins = expand_segments(segments)
+        open_ended = any(s.open_ended for s in segments)
+        words = describe_pattern(pattern_of(admins), open_ended)
+        start = line.start or order.treatment_start
+        shown = []
+        for a in admins[:CALENDAR_SHOWN]:
+            when = (start + timedelta(days=a.day + line.start_offset_days)).isoformat() if start else f"day {a.day + 1}"
+            dose = f" {a.dose:g} {a.dose_unit or ''}".rstrip() if a.dose is not None else ""
+            times = f" x{a.times}" if a.times > 1 else ""
+            shown.append(f"{when}{dose}{times}")
+        more = len(admins) - len(shown)
+        count = (f"open-ended ({len(admins)} administration day(s) in its first {OPEN_HORIZON_DAYS} days)"
+                 if open_ended else f"{len(admins)} administration day(s)")
+        lines.append(f"{name}: {words}; {count}: " + ", ".join(shown) + (f", ... {more} more" if more > 0 else ""))
+    return lines
 
 
 def _section(out: list[str], title: str, lines: list[str]) -> None:

@@ -1,15 +1,20 @@
 """R16: what the order summary shows for an authorized drug: valid dates, visits,
-billing units and the HCPCS code."""
+billing units and the HCPCS code, all read from the drug's administration calendar
+(server/engine/calendars.py): the period runs from the first to the last administration (six
+months when open-ended, R15/R16), visits are the administration days in it, and billing units
+are counted per administration (each dose rounded up to whole HCPCS units, then summed)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from server.knowledge.model import Drug, Regimen
 
+from .calendars import order_start, to_mg
 from .context import DrugWork
-from .regimens import cycle_length, regimen_drug, regimen_end
+from .dates import add_months
+from .regimens import INDEFINITE_MONTHS, cycle_length, regimen_drug, regimen_end, schedule_fit
 
 _MASS_IN_MG = {"mg": 1.0, "mcg": 0.001, "g": 1000.0}
 
@@ -23,10 +28,63 @@ class Figures:
     hcpcs: str | None
 
 
-def figures_for(w: DrugWork, regimen: Regimen | None, start: date) -> Figures:
+def figures_for(w: DrugWork, regimen: Regimen | None, start: date, case=None) -> Figures:
+    if case is not None and regimen is not None:
+        fig = _calendar_figures(case, w, regimen, start)
+        if fig is not None:
+            return fig
     end = regimen_end(regimen, start)
     visits = _visits(w, regimen, start, end)
     return Figures(start, end, visits, _billing_units(w, visits), _hcpcs(w.drug))
+
+
+def _calendar_figures(case, w: DrugWork, regimen: Regimen, start: date) -> Figures | None:
+    df = schedule_fit(case, regimen).drugs.get(w.key)
+    if df is None:
+        return None
+    if df.ordered is not None:
+        admins, open_ended = df.ordered, df.ordered_open
+    else:
+        admins, open_ended = df.expected.admins, df.expected.open_ended
+    if not admins:
+        return None
+    origin = order_start(case.order, start)
+    first = max(start, origin + timedelta(days=admins[0].day))
+    last = add_months(first, INDEFINITE_MONTHS) - timedelta(days=1) if open_ended \
+        else max(first, origin + timedelta(days=admins[-1].day))
+    lo, hi = (first - origin).days, (last - origin).days
+    window = [(i, a) for i, a in enumerate(admins) if lo <= a.day <= hi]
+    return Figures(first, last, len(window), _calendar_units(case, w, df, window), _hcpcs(w.drug))
+
+
+def _calendar_units(case, w: DrugWork, df, window) -> float | None:
+    if w.line.quantity is not None:
+        return float(w.line.quantity)
+    if w.drug is None or not w.drug.hcpcs or not window:
+        return None
+    h = w.drug.hcpcs[0]
+    unit_mg = _MASS_IN_MG.get(h.unit.lower())
+    if unit_mg is None or h.unit_amount <= 0:
+        return None
+    planned = df.expected.admins
+    per_unit = h.unit_amount * unit_mg
+    units_of: dict = {}
+    total = 0
+    for idx, adm in window:
+        if df.ordered is not None:
+            dose, unit = adm.dose, adm.dose_unit
+        else:   # no timing on the order: its stated dose on the regimen's days
+            dose, unit = w.line.dose, w.line.dose_unit
+        if dose is None and idx < len(planned):
+            dose, unit = planned[idx].dose, planned[idx].dose_unit
+        units = units_of.get((dose, unit))
+        if units is None:
+            mg = to_mg(dose, unit, case.order)
+            if mg is None:
+                return None   # AUC dosing, or weight / BSA not in the record: not computable here
+            units = units_of[(dose, unit)] = math.ceil(mg / per_unit - 1e-9)   # rounded per administration
+        total += units * adm.times
+    return float(total)
 
 
 def _visits(w: DrugWork, regimen: Regimen | None, start: date, end: date) -> int | None:

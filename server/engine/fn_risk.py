@@ -6,6 +6,7 @@ from server.domain.order import Order, Setting
 from server.knowledge.model import FnRisk
 
 from .context import Case
+from .regimens import schedule_fit
 
 
 def patient_risk_factors(order: Order, day, vocabulary: frozenset[str] = frozenset(),
@@ -41,7 +42,11 @@ def fn_risk_review(case: Case) -> None:
                                    f"{w.key}: FN risk of the regimen unknown (no matched regimen); review",
                                    drug_key=w.key, rule="R6"))
             continue
-        risk = regimen.fn_risk
+        # the FN risk of the phase(s) ordered: AC-THP's AC phase, not its HP phase
+        fit = schedule_fit(case, regimen)
+        risk = fit.fn_risk
+        if risk is not regimen.fn_risk:
+            case.trace.add("R6", f"FN risk of {fit.phase_names}: {risk.value}")
         if risk is FnRisk.HIGH:
             case.trace.add("R6", f"{w.key}: {regimen.name} has high FN risk (>20%): growth factor indicated")
         elif risk is FnRisk.INTERMEDIATE:

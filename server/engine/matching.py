@@ -151,9 +151,12 @@ def find_alternatives(case: Case) -> None:
         case.trace.add("R4", f"no on-pathway alternative for {case.cancer.name} fits this patient")
 
 
-def _schedule_misfits(case: Case, regimen: Regimen) -> int:
-    return sum(1 for w in case.reviewed() if (rd := regimen_drug(regimen, w.key)) is not None
-               for _ in schedule_changes(w.line, rd, regimen))
+def _schedule_misfits(case: Case, regimen: Regimen) -> tuple[int, bool, int]:
+    """Calendar misfits (server/engine/calendars.py): schedule deviations, then a part of the
+    regimen rather than all of it, then doses off the regimen's."""
+    from .regimens import schedule_fit
+    fit = schedule_fit(case, regimen)
+    return fit.misfits, fit.partial, fit.dose_misfits
 
 
 def _custom(case: Case, why: str) -> None:

@@ -9,6 +9,7 @@ from server.domain.order import DrugLine
 
 from server.knowledge.model import Regimen, RegimenDrug
 
+from .calendars import Fit, fit_regimen, order_start
 from .dates import add_months
 
 INDEFINITE_MONTHS = 6   # R15/R16: an indefinite regimen is authorized 6 months at a time
@@ -46,6 +47,42 @@ def regimen_end(regimen: Regimen | None, start: date) -> date:
     if days is not None:
         return start + timedelta(days=days - 1)
     return add_months(start, INDEFINITE_MONTHS) - timedelta(days=1)
+
+
+def schedule_fit(case, regimen: Regimen) -> Fit:
+    """The order's calendars against the regimen's (server/engine/calendars.py), once per
+    regimen and case."""
+    fit = case.schedule_fits.get(regimen.id)
+    if fit is None:
+        lines: dict[str, list[DrugLine]] = {}
+        for w in case.reviewed():
+            if regimen_drug(regimen, w.key) is not None:
+                lines.setdefault(w.key, []).append(w.line)
+        fit = fit_regimen(regimen, lines, case.order, order_start(case.order, case.date_of_service))
+        case.schedule_fits[regimen.id] = fit
+    return fit
+
+
+def course_end(case, start: date) -> date:
+    """Last day of the course ordered: the last administration of any drug of the matched
+    regimen as ordered (or as the regimen plans it when the order gives no timing); six months
+    when the calendar is open-ended (R15/R16)."""
+    regimen = case.regimen
+    if regimen is None:
+        return regimen_end(None, start)
+    fit = schedule_fit(case, regimen)
+    origin = order_start(case.order, start)
+    last = None
+    for df in fit.drugs.values():
+        admins, open_ended = (df.ordered, df.ordered_open) if df.ordered is not None \
+            else (df.expected.admins, df.expected.open_ended)
+        if open_ended or not admins:
+            return regimen_end(None, start)
+        day = origin + timedelta(days=admins[-1].day)
+        last = day if last is None or day > last else last
+    if last is None:
+        return regimen_end(regimen, start)
+    return max(last, start)
 
 
 def schedule_changes(line: DrugLine, rd: RegimenDrug, regimen: Regimen) -> Iterator[tuple[DeviationKind, str]]:

@@ -14,7 +14,7 @@ from server.knowledge.model import Regimen
 
 from .context import Case
 from .dates import whole_months
-from .regimens import fixed_days, regimen_end
+from .regimens import course_end, fixed_days
 
 S0354_GAP_DAYS = 30
 
@@ -41,7 +41,7 @@ def award_s_codes(case: Case, pended: bool) -> tuple[SCode, ...]:
     else:
         case.trace.add("R15", f"S0353 already awarded on {earlier.isoformat()} for {regimen.id}: not repeated")
         s0354_from = max(start, earlier + timedelta(days=S0354_GAP_DAYS))
-    s0354 = _s0354(regimen, start, s0354_from)
+    s0354 = _s0354(regimen, start, s0354_from, course_end(case, start))
     if s0354 is not None:
         codes.append(s0354)
     case.trace.add("R15", "S-codes: " + (", ".join(f"{c.code} {c.valid_from}..{c.valid_to} x{c.max_units}"
@@ -56,8 +56,9 @@ def _earlier_s0353(case: Case, regimen_id: str) -> date | None:
     return None
 
 
-def _s0354(regimen: Regimen, start: date, valid_from: date) -> SCode | None:
-    end = regimen_end(regimen, start)
+def _s0354(regimen: Regimen, start: date, valid_from: date, end: date) -> SCode | None:
+    """Monthly from `valid_from` to the end of the course ordered (its last administration,
+    or six months when open-ended)."""
     months = whole_months(valid_from, end)
     if months < 1:
         return None

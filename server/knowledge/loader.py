@@ -10,7 +10,7 @@ needs `load_knowledge.cache_clear()`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -35,9 +35,12 @@ from server.knowledge.model import (
     Indication,
     Knowledge,
     Pathway,
+    CycleOverride,
+    Phase,
     Regimen,
     RegimenDrug,
     Restriction,
+    Schedule,
     TrialArm,
     build_indexes,
 )
@@ -360,40 +363,37 @@ class _Loader:
         return tuple(pathways)
 
     def _regimen(self, file: str, where: str, r: dict, drugs: dict[str, Drug]) -> Regimen:
-        seen: set[str] = set()
-        rdrugs = []
-        for k, d in enumerate(r["drugs"]):
-            dwhere = f"{where}.drugs[{k}]"
-            _known_drug(file, f"{dwhere}.drug", d["drug"], drugs)
-            if drugs[d["drug"]].category is DrugCategory.SUPPORTIVE and not d.get("optional"):
-                raise KnowledgeError(file, f"{dwhere}.drug", f"'{d['drug']}' is a supportive drug: list it under supportive, or mark it optional")
-            for a, alt in enumerate(d.get("alternatives", ())):
-                _known_drug(file, f"{dwhere}.alternatives[{a}]", alt, drugs)
-            for key in (d["drug"], *d.get("alternatives", ())):
-                if key in seen:
-                    raise KnowledgeError(file, f"{dwhere}.drug", f"'{key}' appears twice in the regimen")
-                seen.add(key)
-            if "dose" in d:
-                ranges = [r for r in drugs[d["drug"]].dose_range if r.unit == d["dose_unit"]]
-                if ranges and not any(r.min <= d["dose"] <= r.max for r in ranges):
-                    # the on-pathway dose must not itself trigger the engine's dose warning (R5)
-                    raise KnowledgeError(file, f"{dwhere}.dose", f"{d['dose']:g} {d['dose_unit']} is outside the dose range of '{d['drug']}'")
-            days = _days(file, f"{dwhere}.days", d["days"])
-            if days[-1] > d["cycle_length_days"]:
-                raise KnowledgeError(file, f"{dwhere}.days", f"day {days[-1]} is beyond the {d['cycle_length_days']}-day cycle")
-            rdrugs.append(RegimenDrug(
-                drug_key=d["drug"],
-                cycle_length_days=d["cycle_length_days"],
-                administration_days=days,
-                cycles=d.get("cycles"),
-                until_progression=bool(d.get("until_progression", False)),
-                frequency_per_day=d.get("frequency_per_day", 1),
-                dose=float(d["dose"]) if "dose" in d else None,
-                dose_unit=d.get("dose_unit"),
-                optional=bool(d.get("optional", False)),
-                alternatives=tuple(d.get("alternatives", ())),
-            ))
-        if all(d.optional for d in rdrugs):
+        """A regimen is phases in sequence; the flat form (`drugs` beside the regimen's cycle
+        length and planned cycles) is the one-phase shorthand."""
+        if "phases" in r:
+            phases = []
+            for i, ph in enumerate(r["phases"]):
+                pwhere = f"{where}.phases[{i}]"
+                if ph.get("until_progression") and i != len(r["phases"]) - 1:
+                    raise KnowledgeError(file, f"{pwhere}.until_progression", "only the last phase can last until progression")
+                phases.append(Phase(
+                    name=ph["name"], cycle_length_days=ph["cycle_length_days"],
+                    cycles=None if ph.get("until_progression") else ph["cycles"],
+                    drugs=self._regimen_drugs(file, f"{pwhere}.drugs", ph["drugs"], drugs, ph["cycle_length_days"]),
+                    fn_risk=FnRisk(ph["fn_risk"]) if "fn_risk" in ph else None))
+        else:
+            rdrugs = self._regimen_drugs(file, f"{where}.drugs", r["drugs"], drugs, r.get("cycle_length_days"))
+            length = r.get("cycle_length_days") or next(d.cycle_length_days for d in rdrugs)
+            phases = [Phase(name="regimen", cycle_length_days=length,
+                            cycles=r.get("planned_cycles") if r["fixed_duration"] else None, drugs=rdrugs)]
+        union: dict[str, RegimenDrug] = {}
+        for ph in phases:
+            for d in ph.drugs:
+                union.setdefault(d.drug_key, d)
+        if "phases" in r:
+            # the regimen-level entry of a drug sums up its course over the phases (displays,
+            # suggested orders); the calendar itself is read from the phases
+            union = {k: _course_summary(k, d, phases) for k, d in union.items()}
+        alts = [a for d in union.values() for a in d.alternatives]
+        for d in union.values():
+            if d.drug_key in alts:
+                raise KnowledgeError(file, f"{where}", f"'{d.drug_key}' appears twice in the regimen")
+        if all(d.optional for d in union.values()):
             raise KnowledgeError(file, f"{where}.drugs", "a regimen needs at least one drug that is not optional")
         for s, key in enumerate(r.get("supportive", ())):
             _known_drug(file, f"{where}.supportive[{s}]", key, drugs)
@@ -404,14 +404,80 @@ class _Loader:
         return Regimen(
             id=r["id"],
             name=r["name"],
-            drugs=tuple(rdrugs),
+            drugs=tuple(union.values()),
             fn_risk=FnRisk(r["fn_risk"]),
             fixed_duration=r["fixed_duration"],
             planned_cycles=r.get("planned_cycles"),
-            cycle_length_days=r.get("cycle_length_days"),
+            cycle_length_days=r.get("cycle_length_days") or phases[0].cycle_length_days,
             supportive=tuple(r.get("supportive", ())),
             source=source,
+            phases=tuple(phases),
         )
+
+    def _regimen_drugs(self, file: str, where: str, entries: list, drugs: dict[str, Drug],
+                       default_length: int | None) -> tuple[RegimenDrug, ...]:
+        seen: set[str] = set()
+        rdrugs = []
+        for k, d in enumerate(entries):
+            dwhere = f"{where}[{k}]"
+            _known_drug(file, f"{dwhere}.drug", d["drug"], drugs)
+            if drugs[d["drug"]].category is DrugCategory.SUPPORTIVE and not d.get("optional"):
+                raise KnowledgeError(file, f"{dwhere}.drug", f"'{d['drug']}' is a supportive drug: list it under supportive, or mark it optional")
+            for a, alt in enumerate(d.get("alternatives", ())):
+                _known_drug(file, f"{dwhere}.alternatives[{a}]", alt, drugs)
+            for key in (d["drug"], *d.get("alternatives", ())):
+                if key in seen:
+                    raise KnowledgeError(file, f"{dwhere}.drug", f"'{key}' appears twice in the regimen")
+                seen.add(key)
+            length = d.get("cycle_length_days") or default_length
+            if length is None:
+                raise KnowledgeError(file, f"{dwhere}.cycle_length_days", "a cycle length is needed")
+            primary = self._schedule(file, dwhere, d, d, drugs, length, d.get("label") or _label(d, length))
+            schedules = [primary] + [
+                self._schedule(file, f"{dwhere}.schedules[{j}]", {**{x: d[x] for x in ("dose", "dose_unit") if x in d}, **alt},
+                               d, drugs, alt.get("cycle_length_days", length), alt["label"])
+                for j, alt in enumerate(d.get("schedules", ()))]
+            rdrugs.append(RegimenDrug(
+                drug_key=d["drug"],
+                cycle_length_days=length,
+                administration_days=primary.administration_days,
+                cycles=d.get("cycles"),
+                until_progression=bool(d.get("until_progression", False)),
+                frequency_per_day=d.get("frequency_per_day", 1),
+                dose=primary.dose,
+                dose_unit=primary.dose_unit,
+                optional=bool(d.get("optional", False)),
+                alternatives=tuple(d.get("alternatives", ())),
+                schedules=tuple(schedules),
+                dose_tolerance_pct=float(d.get("dose_tolerance_pct", 10)),
+            ))
+        return tuple(rdrugs)
+
+    def _schedule(self, file: str, where: str, spec: dict, entry: dict, drugs: dict[str, Drug],
+                  length: int, label: str) -> Schedule:
+        if "dose" in spec:
+            ranges = [r for r in drugs[entry["drug"]].dose_range if r.unit == spec["dose_unit"]]
+            doses = [spec["dose"]] + [o["dose"] for o in spec.get("overrides", ()) if "dose" in o]
+            for dose in doses:
+                if ranges and not any(r.min <= dose <= r.max for r in ranges):
+                    # the on-pathway dose must not itself trigger the engine's dose warning (R5)
+                    raise KnowledgeError(file, f"{where}.dose", f"{dose:g} {spec['dose_unit']} is outside the dose range of '{entry['drug']}'")
+        days = _days(file, f"{where}.days", spec.get("days", entry["days"]))
+        if days[-1] > length:
+            raise KnowledgeError(file, f"{where}.days", f"day {days[-1]} is beyond the {length}-day cycle")
+        overrides = []
+        for o, ov in enumerate(spec.get("overrides", ())):
+            odays = _days(file, f"{where}.overrides[{o}].days", ov["days"]) if "days" in ov else None
+            if odays and odays[-1] > length:
+                raise KnowledgeError(file, f"{where}.overrides[{o}].days", f"day {odays[-1]} is beyond the {length}-day cycle")
+            overrides.append(CycleOverride(cycles=tuple(ov["cycles"]), dose=float(ov["dose"]) if "dose" in ov else None,
+                                           days=odays))
+        return Schedule(
+            label=label, cycle_length_days=length, administration_days=days,
+            cycles=spec.get("cycles", entry.get("cycles") if spec is entry else None),
+            frequency_per_day=spec.get("frequency_per_day", entry.get("frequency_per_day", 1)),
+            dose=float(spec["dose"]) if "dose" in spec else None, dose_unit=spec.get("dose_unit"),
+            overrides=tuple(overrides))
 
     def _trials(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType]) -> tuple[TrialArm, ...]:
         out = []
@@ -471,6 +537,30 @@ def _days(file: str, where: str, spec: list[int] | str) -> tuple[int, ...]:
             raise KnowledgeError(file, where, f"bad day range {part!r}")
         days.update(range(a, b + 1))
     return tuple(sorted(days))
+
+
+def _course_summary(key: str, first: RegimenDrug, phases: list[Phase]) -> RegimenDrug:
+    total, open_ended = 0, False
+    for ph in phases:
+        rd = next((d for d in ph.drugs if d.drug_key == key), None)
+        if rd is None:
+            continue
+        s = rd.schedules[0]
+        if s.cycles:
+            total += s.cycles
+        elif ph.cycles:
+            total += -(-ph.cycle_length_days * ph.cycles // s.cycle_length_days)
+        else:
+            open_ended = True
+    return replace(first, cycles=None if open_ended else total, until_progression=open_ended)
+
+
+def _label(d: dict, length: int) -> str:
+    """A schedule's words when the data names none: "75 mg/m2 every 21 days"."""
+    dose = "" if "dose" not in d else (f"AUC {d['dose']:g} " if d["dose_unit"] == "AUC" else f"{d['dose']:g} {d['dose_unit']} ")
+    days = d["days"] if isinstance(d["days"], str) else ", ".join(str(x) for x in d["days"])
+    rhythm = f"every {length} days" if days == "1" else f"days {days} of every {length} days"
+    return f"{dose}{rhythm}"
 
 
 def _known_drug(file: str, where: str, key: str, drugs: dict[str, Drug]) -> None:

@@ -164,6 +164,29 @@ class DrugPolicy:
 
 
 @dataclass(frozen=True)
+class CycleOverride:
+    """A cycle-specific change to a drug's schedule: a loading dose (trastuzumab 8 mg/kg in
+    cycle 1), extra days (fulvestrant day 15 of cycle 1)."""
+    cycles: tuple[int, ...]                     # the drug's own cycles (1-based) it applies to
+    dose: float | None = None
+    days: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One labelled way to give a drug within a phase (pembrolizumab 200 mg every 3 weeks, or
+    400 mg every 6 weeks): its own cycle, days, number of cycles and dose."""
+    label: str
+    cycle_length_days: int
+    administration_days: tuple[int, ...] = (1,)
+    cycles: int | None = None                   # None: as many as the phase lasts (or until progression)
+    frequency_per_day: int = 1
+    dose: float | None = None
+    dose_unit: str | None = None
+    overrides: tuple[CycleOverride, ...] = ()
+
+
+@dataclass(frozen=True)
 class RegimenDrug:
     drug_key: str
     cycle_length_days: int | None = None
@@ -175,23 +198,63 @@ class RegimenDrug:
     dose_unit: str | None = None
     optional: bool = False                      # may be left out without a deviation
     alternatives: tuple[str, ...] = ()          # interchangeable drug keys (e.g. cisplatin for carboplatin)
+    # the schedule model: the fields above are the first schedule; `schedules` holds it and the
+    # labelled alternatives, each with its cycle-specific overrides
+    schedules: tuple[Schedule, ...] = ()
+    dose_tolerance_pct: float = 10.0            # a dose further from the regimen's is a warning (R5)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One part of a regimen given in sequence (neoadjuvant -> adjuvant, induction ->
+    maintenance, loading -> maintenance)."""
+    name: str
+    cycle_length_days: int
+    cycles: int | None                          # None: until progression (the last phase only)
+    drugs: tuple[RegimenDrug, ...]
+    fn_risk: FnRisk | None = None               # None: the regimen's
 
 
 @dataclass(frozen=True)
 class Regimen:
     id: str                                     # "breast-her2-met-thp"
     name: str                                   # "THP (docetaxel, trastuzumab, pertuzumab)"
-    drugs: tuple[RegimenDrug, ...]
+    drugs: tuple[RegimenDrug, ...]              # every drug of the regimen, first entry of each
     fn_risk: FnRisk
-    fixed_duration: bool                        # False = until progression (S0354 ≤ 6 months)
+    fixed_duration: bool                        # False = until progression (S0354 <= 6 months)
     planned_cycles: int | None = None
     cycle_length_days: int | None = None
     supportive: tuple[str, ...] = ()            # supportive drug keys expected with it
     source: str = ""
+    phases: tuple[Phase, ...] = ()              # in sequence; one phase for a single-block regimen
 
     @property
     def therapeutic_keys(self) -> frozenset[str]:
         return frozenset(d.drug_key for d in self.drugs if not d.optional)
+
+    @property
+    def plan(self) -> tuple[Phase, ...]:
+        """The phases; a regimen built without them is one phase of its flat fields."""
+        if self.phases:
+            return self.phases
+        length = self.cycle_length_days or next((d.cycle_length_days for d in self.drugs if d.cycle_length_days), 1)
+        return (Phase("regimen", length, self.planned_cycles if self.fixed_duration else None, self.drugs),)
+
+    def phase_runs(self) -> list[tuple[int, int]]:
+        """Every contiguous run of phases (first, last), the whole regimen first: an order may
+        be for the regimen, one phase, or phases in a row (the neoadjuvant part alone)."""
+        n = len(self.plan)
+        runs = [(0, n - 1)] if n else []
+        runs += [(i, j) for length in range(n - 1, 0, -1) for i in range(n - length + 1)
+                 for j in (i + length - 1,)]
+        return runs
+
+    def run_drugs(self, first: int, last: int) -> tuple[RegimenDrug, ...]:
+        seen: dict[str, RegimenDrug] = {}
+        for ph in self.plan[first:last + 1]:
+            for d in ph.drugs:
+                seen.setdefault(d.drug_key, d)
+        return tuple(seen.values())
 
 
 @dataclass(frozen=True)
@@ -418,12 +481,16 @@ def _drug_name_index(drugs) -> dict[str, str]:
 
 
 def _drugset_variants(r: Regimen) -> list[frozenset[str]]:
-    """Every therapeutic drug set that counts as this regimen: optional drugs in or out,
-    interchangeable drugs swapped. Small by construction (a few per regimen)."""
-    sets: list[frozenset[str]] = [frozenset()]
-    for d in r.drugs:
-        choices: list[frozenset[str]] = [frozenset({d.drug_key})] + [frozenset({a}) for a in d.alternatives]
-        if d.optional:
-            choices.append(frozenset())
-        sets = [s | c for s in sets for c in choices]
-    return list(dict.fromkeys(sets))
+    """Every therapeutic drug set that counts as this regimen or a contiguous run of its phases:
+    optional drugs in or out, interchangeable drugs swapped. Small by construction."""
+    out: list[frozenset[str]] = []
+    runs = [r.run_drugs(i, j) for i, j in r.phase_runs()] or [r.drugs]
+    for drugs in runs:
+        sets: list[frozenset[str]] = [frozenset()]
+        for d in drugs:
+            choices: list[frozenset[str]] = [frozenset({d.drug_key})] + [frozenset({a}) for a in d.alternatives]
+            if d.optional:
+                choices.append(frozenset())
+            sets = [s | c for s in sets for c in choices]
+        out += [s for s in sets if s]
+    return list(dict.fromkeys(out))

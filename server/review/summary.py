@@ -7,7 +7,8 @@ template and tests read the same dict.
 """
 from __future__ import annotations
 
-from server.domain.decision import CaseStatus, Decision
+from server.domain.calendar import describe_pattern, expand_segments, pattern_of
+from server.domain.decision import CaseStatus, Decision, DrugStatus
 from server.domain.order import Order
 
 
@@ -15,6 +16,17 @@ def _dosing(line) -> str:
     if line is None:
         return ""
     parts = []
+    if line.segments:
+        # the calendar read from FHIR Timing: each dose as ordered, then the rhythm
+        admins = expand_segments(line.segments)
+        doses = list(dict.fromkeys(f"{a.dose:g} {a.dose_unit or ''}".strip() for a in admins if a.dose is not None))
+        if doses:
+            parts.append(" then ".join(doses))
+        if line.route:
+            parts.append(line.route)
+        if admins:
+            parts.append(describe_pattern(pattern_of(admins), any(s.open_ended for s in line.segments)))
+        return ", ".join(parts)
     if line.dose is not None:
         parts.append(f"{line.dose:g} {line.dose_unit or ''}".strip())
     if line.route:
@@ -56,7 +68,17 @@ def summary_view(order_id: str, order: Order, decision: Decision, *, status: str
         "sCodes": [{"code": s.code, "validFrom": s.valid_from.isoformat(), "validTo": s.valid_to.isoformat(),
                     "maxUnits": s.max_units, "note": s.note} for s in decision.s_codes],
         "drugs": drugs,
+        "billingTotals": _billing_totals(decision),
         "pendReasons": [r.text for r in decision.pend_reasons],
         "dueBy": decision.due_by.isoformat() if decision.due_by and status == CaseStatus.IN_PROGRESS.value else None,
         "kbVersion": decision.kb_version,
     }
+
+
+def _billing_totals(decision: Decision) -> list[dict]:
+    """Authorized billing units per HCPCS code (each administration rounded up, R16)."""
+    totals: dict[str, float] = {}
+    for d in decision.drugs:
+        if d.status is DrugStatus.AUTHORIZED and d.hcpcs and d.billing_units is not None:
+            totals[d.hcpcs] = totals.get(d.hcpcs, 0.0) + d.billing_units
+    return [{"hcpcs": code, "units": units} for code, units in totals.items()]
