@@ -14,6 +14,7 @@ No Flask here.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -74,9 +75,9 @@ class CaseService:
         kb = self.knowledge()
         if self.store is None:
             return render(engine.decide(order, kb, self.history(order.member.id)), None, 1)
-        mine = fingerprint(raw_request)
-        key = idempotency.resolve(self.store, request_key, same_request=lambda rec: fingerprint(rec.raw_request) == mine,
-                                  fingerprint_now=lambda: mine)
+        mine = functools.cache(lambda: fingerprint(raw_request))   # only if the key is on file (rare)
+        key = idempotency.resolve(self.store, request_key, fingerprint_now=mine,
+                                  same_request=lambda rec: fingerprint(rec.raw_request) == mine())
         if key.answered is not None:
             return key.answered.response
         decision = engine.decide(order, kb, self.history(order.member.id))
