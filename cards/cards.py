@@ -561,6 +561,32 @@ def fn_risk_cards(decision: Decision, ctx: RenderContext, stated: set[str]) -> l
     return out
 
 
+def dose_cards(decision: Decision, ctx: RenderContext) -> list[dict]:
+    """R5: a dose outside the regimen's or the drug's set parameters is a warning only (it never
+    pends): one card per drug, so the prescriber checks the dose entered before signing."""
+    out = []
+    if not decision.in_program:
+        return out
+    by_drug: dict[str | None, list[str]] = {}
+    for dev in decision.deviations:
+        if dev.kind is DeviationKind.DOSE:
+            by_drug.setdefault(dev.drug_key, []).append(dev.text)
+    for key, texts in by_drug.items():
+        orders = _orders_for_drug(decision, ctx, key) if key else regimen_orders(decision, ctx)
+        if not orders:
+            continue
+        name = drug_words(key, ctx.knowledge) if key else "A drug"
+        what = [t.split(": ", 1)[1] if t.lower().startswith(f"{key}: ") else t for t in texts]
+        detail = [f"- {sentence(clean(t, ctx.knowledge))}" for t in dict.fromkeys(what)]
+        detail.append("A dose outside the set parameters does not change the decision; the plan's staff "
+                      "verify the dose entered. Correct the order if it is a typing error.")
+        out.append(card(ctx, topic="appropriate-use", indicator="warning",
+                        summary=fit(f"Check the {name} dose: {re.split(r' [(]|; ', clean(what[0], ctx.knowledge))[0]}.",
+                                    f"Check the {name} dose: it is outside the set parameters."),
+                        detail=detail, orders=orders))
+    return out
+
+
 def duplicate_card(decision: Decision, ctx: RenderContext) -> dict | None:
     notices = [n for n in decision.notices if "duplicate" in n.code]
     if decision.duplicate_of is None and not notices:

@@ -25,6 +25,7 @@ def cards_for(decision: Decision, ctx: RenderContext) -> list[dict]:
     if decision.in_program and c.status_card_kind(decision, ctx) != "pharmacy":
         candidates.append(c.pharmacy_card(decision, ctx))
     candidates += c.fn_risk_cards(decision, ctx, _sentences(status["detail"]) if status else set())
+    candidates += c.dose_cards(decision, ctx)
     candidates.append(c.network_card(decision, ctx))
     cards = _drop_repeats(_select(candidates, ctx))
     if cards:

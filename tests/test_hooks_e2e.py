@@ -264,3 +264,19 @@ def test_a_draft_naming_a_program_drug_only_in_text_goes_to_review_not_no_auth(c
     info = {e["url"]: e for e in next(x for x in action["resource"]["extension"]
                                       if x["url"] == COVERAGE_INFORMATION_URL)["extension"]}
     assert info["pa-needed"]["valueCode"] != "no-auth"
+
+
+def test_a_dose_outside_the_regimen_is_a_warning_card_and_the_regimen_stays_authorized(hook, fixtures_dir):
+    call = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
+    call["hookInstance"] = "pertuzumab-600"
+    for entry in call["context"]["draftOrders"]["entry"]:
+        for di in entry["resource"].get("dosageInstruction", []):
+            for dr in di.get("doseAndRate", []):
+                if "pertuzumab" in str(entry["resource"].get("medicationCodeableConcept")).lower() \
+                        and dr.get("doseQuantity", {}).get("value") == 420:
+                    dr["doseQuantity"]["value"] = 600
+    body = hook(call)
+    assert body["cards"][0]["summary"].startswith("Authorized")
+    dose = cards_by_topic(body)["appropriate-use"]
+    assert dose["summary"] == "Check the pertuzumab dose: 600 mg instead of 420 mg."
+    assert dose["indicator"] == "warning" and "does not change the decision" in dose["detail"]
