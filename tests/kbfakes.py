@@ -35,6 +35,7 @@ from server.knowledge.model import (
     Drug,
     DrugCategory,
     DrugPolicy,
+    Evidence,
     FnRisk,
     HcpcsCode,
     Indication,
@@ -148,8 +149,12 @@ PATHWAYS = (
 )
 
 
+TEST_SOURCE = Evidence("test label", section="1", revised="01/2026", tag="V")
+
+
 def _policy(key, *indications) -> DrugPolicy:
-    return DrugPolicy(key, tuple(indications))
+    """Indications of the fake KB are 'verified' unless a test gives one its own Evidence."""
+    return DrugPolicy(key, tuple(replace(i, evidence=i.evidence or TEST_SOURCE) for i in indications))
 
 
 ALL = ("breast", "nsclc", "colorectal", "melanoma")

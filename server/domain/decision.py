@@ -40,6 +40,7 @@ class DeviationKind(str, Enum):
     FREQUENCY = "frequency"
     DOSE = "dose"                                     # warning only
     MISSING_STAGE = "missing-stage"
+    MISSING_HISTOLOGY = "missing-histology"
     MISSING_SETTING = "missing-setting"
     MISSING_LINE = "missing-line"
     MISSING_ECOG = "missing-ecog"

@@ -86,6 +86,7 @@ class Member:
     line_of_business: LineOfBusiness = LineOfBusiness.UNKNOWN
     network_status: NetworkStatus = NetworkStatus.UNKNOWN
     plan_name: str | None = None
+    coverages: tuple[LineOfBusiness, ...] = ()   # line of business of EVERY Coverage on file (R12)
 
     def age_on(self, day: date) -> int | None:
         if self.birth_date is None:
@@ -128,6 +129,28 @@ class Biomarker:
     variant: str | None = None        # e.g. "V600E", "L858R", "exon 19 deletion"
     method: str | None = None         # e.g. "IHC", "ISH", "NGS"
     code: Code | None = None          # the source code (LOINC) for tracing
+    # evidence: where the reading comes from, so a decision can say which one it used
+    source_ref: str | None = None     # "Observation/abc"
+    effective: str | None = None      # ISO date(time) text of the reading
+    specimen: str | None = None       # "tissue" | "blood" | None (not stated)
+    # structured variant (mCODE GenomicVariant), filled by the mapping when it can tell
+    protein_hgvs: str | None = None   # "p.Glu746_Ala750del", "p.Leu858Arg"
+    exon: int | None = None           # exon the variant lies in (from the HGVS codons, or reported)
+    variant_type: str | None = None   # "substitution", "deletion", "insertion", "delins", "fusion", ...
+
+    @property
+    def quantitative(self) -> bool:
+        return self.value is not None
+
+    def evidence_words(self) -> str:
+        """"Observation/abc (2026-10-01): PDL1_TPS positive 60 %" -- what a trace line names."""
+        where = self.source_ref or (f"{self.code.system}|{self.code.code}" if self.code else "reported result")
+        when = f" ({self.effective[:10]})" if self.effective else ""
+        value = f" {self.value:g}{(' ' + self.unit) if self.unit else ''}" if self.value is not None else ""
+        variant = f" {self.protein_hgvs or self.variant}" if (self.protein_hgvs or self.variant) else ""
+        method = f" by {self.method}" if self.method else ""
+        specimen = f" in {self.specimen}" if self.specimen else ""
+        return f"{where}{when}: {self.name} {self.result.value}{value}{variant}{method}{specimen}"
 
 
 @dataclass(frozen=True)
@@ -178,10 +201,18 @@ class Order:
     payer_id: str | None = None
 
     def biomarker(self, name: str) -> Biomarker | None:
-        """The most informative result for a marker: a known result beats an unknown one."""
-        found = [b for b in self.biomarkers if b.name == name]
-        known = [b for b in found if b.result is not BiomarkerResult.UNKNOWN]
-        return (known or found or [None])[0]
+        """The most informative result for a marker: a known result beats an unknown one, then
+        the most recent. Criteria choose among all readings themselves (engine/criteria.py)."""
+        found = self.readings(name)
+        if not found:
+            return None
+        definitive = (BiomarkerResult.POSITIVE, BiomarkerResult.NEGATIVE)
+        return max(found, key=lambda b: (b.result in definitive, b.result is not BiomarkerResult.UNKNOWN,
+                                         b.effective or ""))
+
+    def readings(self, name: str) -> tuple[Biomarker, ...]:
+        """Every reading of a marker, in the order the mapping gave them."""
+        return tuple(b for b in self.biomarkers if b.name == name)
 
 
 @dataclass(frozen=True)

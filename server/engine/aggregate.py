@@ -1,10 +1,23 @@
-"""R17 case status from the drug statuses, and R10 turnaround when pended."""
+"""R17 case status from the drug statuses, and R10 turnaround when pended.
+
+Which pends hold which drugs (README, "Supportive drugs and companions"):
+- a case-level pend (custom plan, unknown pathway criterion, schedule deviation, duplicate,
+  provider, date) holds every open managed drug;
+- a pend raised for one supportive drug (a growth factor against the regimen's FN risk, R6)
+  holds that drug only: it never holds back therapeutic drugs that meet policy;
+- a drug pended on its own policy (R3) pends the case, while its companions that meet their own
+  policy stay Authorized (the reviewer decides the pended one);
+- a non-managed drug (oral / pharmacy benefit, Other Impact) never changes the managed drugs' answer.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from server.domain.decision import CaseStatus, DrugStatus, Reason
 from server.domain.order import Order, Urgency
+
+from server.knowledge.model import DrugCategory
 
 from .context import Case
 from .dates import add_business_days
@@ -16,23 +29,76 @@ CEILING = {Urgency.URGENT: timedelta(hours=72), Urgency.STANDARD: timedelta(days
 
 
 def apply_case_pends(case: Case) -> None:
-    """A pend on the case (deviation, duplicate, provider, date) holds every open managed drug."""
+    """A pend on the case holds every open managed drug; a pend raised for one supportive drug
+    (its deviation names the drug) holds that drug only."""
     if not case.case_pends:
         return
+    scoped = _drug_scoped_pends(case)
     for w in case.managed_open():
+        reasons = [r for r in case.case_pends if scoped.get(r) in (None, w.key)]
+        if not reasons:
+            continue
         if w.status is DrugStatus.AUTHORIZED:
             case.trace.add("R17", f"{w.key}: policy met but held with the case for review")
         w.status = DrugStatus.IN_PROGRESS
-        for reason in case.case_pends:
+        for reason in reasons:
             if reason not in w.reasons:
                 w.reasons.append(reason)
 
 
+def _drug_scoped_pends(case: Case) -> dict[Reason, str]:
+    """Pend reasons that belong to one supportive drug (e.g. R6 on a growth factor)."""
+    supportive = {w.key for w in case.drugs if w.drug is not None and _is_supportive(w)}
+    out: dict[Reason, str] = {}
+    for d in case.deviations:
+        if d.severity.value == "pend" and d.drug_key in supportive:
+            out[Reason(d.kind.value, d.text, d.rule)] = d.drug_key
+    return out
+
+
+def _is_supportive(w) -> bool:
+    return w.supportive or w.drug.category is DrugCategory.SUPPORTIVE
+
+
 def case_status(case: Case) -> CaseStatus:
-    statuses = [w.status for w in case.drugs]
-    if (case.custom_plan and any(w.managed for w in case.drugs)) or DrugStatus.IN_PROGRESS in statuses:
+    status = case_status_of(
+        [w.status or DrugStatus.IN_PROGRESS for w in case.drugs],
+        [w.drug is not None and _is_supportive(w) for w in case.drugs])
+    if case.custom_plan and any(w.managed for w in case.drugs):
         return CaseStatus.IN_PROGRESS
-    if DrugStatus.AUTHORIZED in statuses:
+    return status
+
+
+def case_status_of(statuses: Sequence[DrugStatus], supportive: Iterable[bool] | None = None, *,
+                   cancelled: bool = False) -> CaseStatus:
+    """THE case status (R17) from the drug statuses, for the engine and for reviewer outcomes.
+
+    - cancelled (confirmed duplicate) ⇒ Review Cancelled;
+    - any drug In Progress ⇒ In Progress (the case stays open until every drug is decided; drugs
+      already Authorized keep their authorization);
+    - every decided managed drug Non-authorized ⇒ Non-Authorized (a reviewer's decision: the engine
+      never produces Non-authorized);
+    - some Authorized and some Non-authorized ⇒ Multiple Decisions Rendered (e.g. a growth factor
+      denied, the chemotherapy authorized);
+    - some Authorized ⇒ Authorized; nothing of the program's to authorize ⇒ Completed.
+
+    `supportive` (one flag per status) is accepted so callers can pass what the review workflow
+    has; the outcome does not depend on it today beyond the rules above, which are a superset of
+    server/review/decisions.py:case_status_of (where a denied supportive drug next to authorized
+    therapy is already Multiple Decisions Rendered; here any mix of authorized and denied is).
+    """
+    statuses = list(statuses)
+    if cancelled:
+        return CaseStatus.REVIEW_CANCELLED
+    if DrugStatus.IN_PROGRESS in statuses:
+        return CaseStatus.IN_PROGRESS
+    denied = statuses.count(DrugStatus.NON_AUTHORIZED)
+    authorized = statuses.count(DrugStatus.AUTHORIZED)
+    if denied and authorized:
+        return CaseStatus.MULTIPLE_DECISIONS
+    if denied:
+        return CaseStatus.NON_AUTHORIZED
+    if authorized:
         return CaseStatus.AUTHORIZED
     return CaseStatus.COMPLETED
 

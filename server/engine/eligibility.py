@@ -32,7 +32,7 @@ def date_of_service(order: Order, trace: Trace) -> tuple[date, Reason | None]:
 def program_exclusion(case: Case) -> tuple[Reason, DrugStatus] | None:
     """R12: the member must be in the program and the diagnosis oncology; else why not."""
     order = case.order
-    lob = order.member.line_of_business
+    lob = member_line_of_business(order, case)
     if lob not in (LineOfBusiness.MEDICARE_ADVANTAGE, LineOfBusiness.UNKNOWN):
         case.trace.add("R12", f"line of business {lob.value}: member outside the program")
         return (Reason("member-not-in-program",
@@ -70,6 +70,18 @@ def program_exclusion(case: Case) -> tuple[Reason, DrugStatus] | None:
     if oncology:
         case.trace.add("R12", "oncology diagnosis: managed by the program")
     return None
+
+
+def member_line_of_business(order: Order, case: Case) -> LineOfBusiness:
+    """R12 reads every Coverage of the member: Medicare Advantage together with Medicaid is a
+    dual-eligible member (outside the program), whichever Coverage the request named."""
+    lobs = set(order.member.coverages) | {order.member.line_of_business}
+    if LineOfBusiness.DUAL_ELIGIBLE in lobs or {LineOfBusiness.MEDICARE_ADVANTAGE, LineOfBusiness.MEDICAID} <= lobs:
+        if order.member.line_of_business is not LineOfBusiness.DUAL_ELIGIBLE:
+            case.trace.add("R12", "coverages on file: " + ", ".join(sorted(l.value for l in lobs))
+                                  + ": Medicare Advantage with Medicaid is dual-eligible")
+        return LineOfBusiness.DUAL_ELIGIBLE
+    return order.member.line_of_business
 
 
 def retrospective_check(case: Case) -> None:
@@ -160,14 +172,23 @@ def _is_cpt(code: Code) -> bool:
 
 
 def unknown_drugs(case: Case) -> None:
-    """A code the knowledge base does not know is pended, never guessed."""
+    """A drug the knowledge base does not know, on an oncology request, is pended, never guessed and
+    never waved through as "no prior authorization needed" (unless it is clearly oral: the PBM's)."""
     for w in case.drugs:
         if w.drug is None and not w.investigational and w.status is None:
+            codes = ", ".join(c.code for c in w.line.codes) or "no code"
+            if w.oral:
+                w.settle(DrugStatus.OTHER_IMPACT,
+                         Reason("pharmacy-benefit", f"{w.display} ({codes}) is ordered as an oral form: not in the "
+                                                    f"knowledge base; pharmacy benefit, contact: {PBM}", "R2"),
+                         contact=PBM)
+                case.trace.add("R2", f"{w.line.ref}: not in the knowledge base, oral form -> Other Impact ({PBM})")
+                continue
             w.settle(DrugStatus.IN_PROGRESS,
                      Reason("drug-not-recognized",
-                            f"drug code not recognized ({', '.join(c.code for c in w.line.codes) or 'no code'}): "
-                            "pended for review", "R3"))
-            case.trace.add("R3", f"{w.line.ref}: drug code not recognized -> pended")
+                            f"{w.display} ({codes}) is not in the knowledge base: ordered for an oncology diagnosis "
+                            "and not an oral form, so it is pended for clinical review", "R3"))
+            case.trace.add("R3", f"{w.line.ref} ({codes}): not in the knowledge base -> pended")
 
 
 def _lob_words(lob: LineOfBusiness) -> str:

@@ -92,7 +92,12 @@ def _drugset_variants(case: Case, drugset: frozenset[str]) -> list[frozenset[str
     in VRd). At most three index lookups."""
     supportive_type = {w.key for w in case.reviewed() if w.drug.category is DrugCategory.SUPPORTIVE}
     inferred_supportive = {w.key for w in case.reviewed() if w.supportive and w.line.role is DrugRole.UNKNOWN}
-    variants = [drugset, drugset - supportive_type, drugset | inferred_supportive]
+    # a non-managed (oral / pharmacy-benefit) drug added to a managed regimen never changes the
+    # managed drugs' answer: the regimen is also matched without it
+    non_managed = {w.key for w in case.reviewed() if not w.managed}
+    managed_only = drugset - non_managed if drugset - non_managed else drugset
+    variants = [drugset, drugset - supportive_type, drugset | inferred_supportive, managed_only,
+                managed_only - supportive_type]
     return [v for i, v in enumerate(variants) if v and v not in variants[:i]]
 
 
@@ -105,7 +110,7 @@ def _candidates(case: Case, drugset: frozenset[str]) -> list[Candidate]:
                                   f"(effective {pathway.effective.isoformat()}, retired "
                                   f"{pathway.retired.isoformat() if pathway.retired else '-'}): not used")
             continue
-        found.append(Candidate(pathway, regimen, pathway_checks(pathway, case.order)))
+        found.append(Candidate(pathway, regimen, pathway_checks(pathway, case.order, case.kb)))
     return found
 
 
@@ -127,7 +132,7 @@ def find_alternatives(case: Case) -> None:
     met: list[Alternative] = []
     possible: list[Alternative] = []
     for p in case.kb.pathways_for(case.cancer.key, case.date_of_service):
-        checks = pathway_checks(p, case.order)
+        checks = pathway_checks(p, case.order, case.kb)
         if any(c.status is False for c in checks):
             continue
         all_met = all(c.status is True for c in checks)

@@ -1,55 +1,114 @@
-"""R3: each managed drug against its medical policy. Met ⇒ Authorized; otherwise pended,
-with a reason that names what is missing or does not match. Never denied here."""
+"""R3: each managed drug against its medical policy, indication by indication.
+
+An indication is met only with positive evidence for every criterion it names (cancer type and
+its ICD-10-CM exclusions, histology, setting, stage, line of therapy / prior therapy, required and
+excluded biomarkers, partner drugs or monotherapy, restrictions). Met ⇒ Authorized; a criterion
+not met or unknown ⇒ pended with that reason first. An indication whose source is unverified
+(tag M) is never met: it pends "unverified knowledge". Never denied here.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from server.domain.decision import DrugStatus, Reason
-from server.domain.order import Order, Setting
-from server.knowledge.model import DrugPolicy, Indication
+from server.domain.order import LineOfTherapy, Order, Setting
+from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, Restriction
 
 from .context import Case, DrugWork
-from .criteria import Check, all_of, any_of_check, exclusion_check, requirement_check
+from .criteria import (Check, Tri, all_of, any_of_check, exclusion_check, histology_check, requirement_check,
+                       stage_in)
+from .resolve import ICD10CM
+
+PRIOR_THERAPY_FACTOR = "prior-chemotherapy-or-radiation"   # set by the mapping from prior-treatment records
+BONE_METASTASIS_PREFIX = "C79.5"                            # secondary malignant neoplasm of bone (ICD-10-CM)
+_LINES_AFTER = {1: (LineOfTherapy.SECOND, LineOfTherapy.THIRD_PLUS), 2: (LineOfTherapy.THIRD_PLUS,),
+                3: (LineOfTherapy.THIRD_PLUS,)}
 
 
 @dataclass(frozen=True)
 class IndicationResult:
     indication: Indication
     status: bool | None
-    problems: list[str]          # words for each criterion not met / unknown
+    problems: list[str]          # words for each criterion not met / unknown, failures first
     biomarker_checks: list[Check]
     other_cancer: bool = False   # the indication is for another cancer type
+    checks: tuple[Check, ...] = ()
+    unverified: bool = False     # every criterion met, but the indication's source is unverified
 
 
-def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order) -> IndicationResult:
-    problems: list[str] = []
-    states: list[bool | None] = []
+@dataclass(frozen=True)
+class Regimen:
+    """What else is on the request, for partner-drug and monotherapy criteria."""
+    keys: frozenset[str]
+    categories: frozenset[str]
+    therapeutic_others: frozenset[str]
+
+
+def regimen_context(case: Case, w: DrugWork) -> Regimen:
+    reviewed = case.reviewed()
+    keys = frozenset(x.key for x in reviewed if x is not w)
+    cats = frozenset(x.drug.category.value for x in reviewed if x is not w)
+    others = frozenset(x.key for x in reviewed if x is not w and not x.supportive
+                       and x.drug.category is not DrugCategory.SUPPORTIVE)
+    return Regimen(keys, cats, others)
+
+
+def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, kb: Knowledge | None = None,
+                        regimen: Regimen | None = None) -> IndicationResult:
     if cancer_key is None or cancer_key not in ind.cancer_types:
         return IndicationResult(ind, False, [f"indicated for {', '.join(ind.cancer_types)}"], [], other_cancer=True)
+    dx = order.diagnosis
+    checks: list[Check] = []
+    if ind.icd10_excludes:
+        icd = [c.code.upper() for c in dx.codes if c.system == ICD10CM]
+        hit = next((c for c in icd if c.startswith(ind.icd10_excludes)), None)
+        checks.append(Check("diagnosis", None if not icd else hit is None,
+                            f"diagnosis not {', '.join(ind.icd10_excludes)}",
+                            f"diagnosis {hit or (icd[0] if icd else 'not coded in ICD-10-CM')}", _kind("setting")))
+    if ind.histology or ind.histology_excludes:
+        if kb is None:
+            checks.append(Check("histology", None, "histology " + " or ".join(ind.histology),
+                                "histology not evaluated", _kind("histology")))
+        else:
+            checks.append(histology_check(ind.histology, ind.histology_excludes, order, kb))
     if ind.settings:
-        setting = order.diagnosis.setting
-        ok = None if setting is Setting.UNKNOWN else setting in ind.settings
-        states.append(ok)
-        if ok is not True:
-            problems.append(f"setting {' or '.join(s.value for s in ind.settings)}; "
-                            f"{'setting not reported' if ok is None else 'reported ' + setting.value}")
-    checks = [requirement_check(c, order) for c in ind.requires]
+        ok = None if dx.setting is Setting.UNKNOWN else dx.setting in ind.settings
+        checks.append(Check("setting", ok, "setting " + " or ".join(s.value for s in ind.settings),
+                            "setting not reported" if ok is None else f"reported {dx.setting.value}", _kind("setting")))
+    if ind.stages:
+        ok = stage_in(dx.stage_group, ind.stages)
+        checks.append(Check("stage", ok, "stage " + " or ".join(ind.stages),
+                            f"stage {dx.stage_group}" if dx.stage_group else "stage not reported", _kind("stage")))
+    if ind.lines:
+        ok = None if dx.line_of_therapy is LineOfTherapy.UNKNOWN else dx.line_of_therapy in ind.lines
+        checks.append(Check("line of therapy", ok, "line " + " or ".join(x.value for x in ind.lines),
+                            _line_words(dx.line_of_therapy), _kind("line")))
+    if ind.after_prior:
+        checks.append(_after_prior(ind.after_prior, order))
+    checks += [requirement_check(c, order) for c in ind.requires]
     checks += [exclusion_check(c, order) for c in ind.excludes]
-    for c in checks:
-        states.append(c.status)
-        if c.status is not True:
-            problems.append(_words(c))
     if ind.requires_any:
-        checks += [requirement_check(c, order) for c in ind.requires_any]
-        either = any_of_check(ind.requires_any, order)
-        states.append(either.status)
-        if either.status is not True:
-            problems.append(_words(either))
-    return IndicationResult(ind, all_of(states), problems, checks)
+        checks.append(any_of_check(ind.requires_any, order))
+    if regimen is not None:
+        checks += _partner_checks(ind, regimen)
+    for r in ind.restrictions:
+        checks.append(_restriction(r, cancer_key, order))
+    states = [c.status for c in checks]
+    status = all_of(states)
+    ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
+    problems = [_words(c) for c in ordered]
+    unverified = False
+    if status is True and not ind.verified:
+        status, unverified = None, True
+        problems.append("unverified knowledge: the indication's source is not verified "
+                        f"({ind.evidence.cite() if ind.evidence else 'no source'}); a clinician reviews it")
+    biomarker = [c for c in checks if c.missing_kind.value.endswith("biomarker")]
+    return IndicationResult(ind, status, problems, biomarker, checks=tuple(checks), unverified=unverified)
 
 
-def evaluate_policy(policy: DrugPolicy, cancer_key: str | None, order: Order) -> list[IndicationResult]:
-    return [evaluate_indication(ind, cancer_key, order) for ind in policy.indications]
+def evaluate_policy(policy: DrugPolicy, cancer_key: str | None, order: Order, kb: Knowledge | None = None,
+                    regimen: Regimen | None = None) -> list[IndicationResult]:
+    return [evaluate_indication(ind, cancer_key, order, kb, regimen) for ind in policy.indications]
 
 
 def policy_review(case: Case) -> None:
@@ -63,36 +122,123 @@ def policy_review(case: Case) -> None:
                      Reason("no-medical-policy", f"{w.key}: no medical policy on file; pended for review", "R3"))
             case.trace.add("R3", f"{w.key}: no medical policy on file -> pended")
             continue
-        results = evaluate_policy(policy, cancer_key, case.order)
+        regimen = regimen_context(case, w)
+        # Only this cancer type's indications are evaluated (indexed at load); the others are
+        # named in the pend reason when none applies.
+        own = case.kb.indications_for(w.key, cancer_key) if case.kb.indications_by_cancer else \
+            tuple(i for i in policy.indications if cancer_key in i.cancer_types)
+        results = [evaluate_indication(ind, cancer_key, case.order, case.kb, regimen) for ind in own]
+        for r in results:
+            _trace_indication(case, w, r)
         met = next((r for r in results if r.status is True), None)
         if met is not None:
             w.settle(DrugStatus.AUTHORIZED,
                      Reason("policy-met", f"{w.key}: meets medical policy ({_indication_words(met.indication)})",
                             "R3"))
-            case.trace.add("R3", f"{w.key}: medical policy met ({_indication_words(met.indication)})")
+            case.trace.add("R3", f"{w.key}: medical policy met ({_indication_words(met.indication)}); source "
+                                 f"{met.indication.evidence.cite() if met.indication.evidence else '-'}")
             continue
+        if not results:
+            results = [evaluate_indication(ind, cancer_key, case.order) for ind in policy.indications[:1]]
         _pend(case, w, results)
 
 
+def _trace_indication(case: Case, w: DrugWork, r: IndicationResult) -> None:
+    state = {True: "met", False: "not met", None: "unknown"}
+    ind = r.indication
+    case.trace.add("R3", f"{w.key}: indication {ind.id} -> {state[r.status]}"
+                         + (" (unverified knowledge)" if r.unverified else "")
+                         + f"; source {ind.evidence.cite() if ind.evidence else '-'}")
+    for c in r.checks:
+        line = f"{w.key} [{ind.id}]: {c.required} -> {state[c.status]} ({c.reported})"
+        if c.evidence:
+            line += f"; evidence {c.evidence}"
+        case.trace.add("R3", line)
+
+
 def _pend(case: Case, w: DrugWork, results: list[IndicationResult]) -> None:
-    unknown = any(r.status is None for r in results)
     relevant = [r for r in results if not r.other_cancer]
     if not relevant:
         code = "policy-not-indicated"
         cancer = case.cancer.name if case.cancer else "this diagnosis"
         text = f"{w.key}: no medical-policy indication for {cancer} ({results[0].problems[0]})"
     else:
-        # Every indication for this cancer type, so the reviewer sees each way the policy could be met.
-        code = "policy-criteria-unknown" if unknown else "policy-criteria-not-met"
-        text = f"{w.key} requires " + " — or — ".join("; ".join(r.problems) for r in relevant)
+        # The closest indication first (fewest failed, then fewest unknown criteria), then the others,
+        # so the reviewer reads the reason that matters before the rest.
+        relevant.sort(key=lambda r: (sum(c.status is False for c in r.checks),
+                                     sum(c.status is None for c in r.checks) + r.unverified))
+        failed = any(c.status is False for c in relevant[0].checks)
+        if relevant[0].unverified and not failed and not any(c.status is None for c in relevant[0].checks):
+            code = "unverified-knowledge"
+        else:
+            code = "policy-criteria-not-met" if failed else "policy-criteria-unknown"
+        text = f"{w.key} requires " + " — or — ".join(
+            "; ".join(r.problems) + f" (indication {r.indication.id})" for r in relevant)
     w.settle(DrugStatus.IN_PROGRESS, Reason(code, text, "R3"))
     case.trace.add("R3", f"{w.key}: medical policy not met or unknown -> pended for review ({text})")
 
 
+def _after_prior(n: int, order: Order) -> Check:
+    line = order.diagnosis.line_of_therapy
+    required = "after prior therapy" if n == 1 else f"after {n} or more prior lines of therapy"
+    if line in _LINES_AFTER[n]:
+        return Check("prior therapy", True, required, f"line {line.value}", _kind("line"))
+    if line in (LineOfTherapy.FIRST,) or (n >= 2 and line is LineOfTherapy.SECOND):
+        return Check("prior therapy", False, required, f"ordered as line {line.value}", _kind("line"))
+    if n == 1 and PRIOR_THERAPY_FACTOR in order.fn_risk_factors:
+        return Check("prior therapy", True, required, "prior anticancer therapy on record", _kind("line"))
+    return Check("prior therapy", None, required, "line of therapy and prior therapy not reported", _kind("line"))
+
+
+def _partner_checks(ind: Indication, regimen: Regimen) -> list[Check]:
+    out = []
+    for group in ind.partners:
+        present = [g for g in group if (g.removeprefix("category:") in regimen.categories
+                                       if g.startswith("category:") else g in regimen.keys)]
+        words = " or ".join(g.removeprefix("category:") + (" drug" if g.startswith("category:") else "")
+                            for g in group)
+        out.append(Check("partner drug", bool(present), f"given with {words}",
+                         f"with {', '.join(present)}" if present else f"no {words} on the request", _kind("partner")))
+    if ind.monotherapy:
+        others = sorted(regimen.therapeutic_others)
+        out.append(Check("monotherapy", not others, "as monotherapy",
+                         "alone" if not others else f"combined with {', '.join(others)}", _kind("partner")))
+    return out
+
+
+def _restriction(r: Restriction, cancer_key: str, order: Order) -> Check:
+    dx = order.diagnosis
+    if r is Restriction.NOT_CURATIVE_INTENT:
+        curative = dx.setting in (Setting.ADJUVANT, Setting.NEOADJUVANT)
+        status: Tri = None if dx.setting is Setting.UNKNOWN else not curative
+        return Check("treatment intent", status, "not with curative-intent chemotherapy (ESA limitation of use)",
+                     "setting not reported" if status is None else
+                     f"{dx.setting.value} setting" + (" (curative intent)" if curative else ""), _kind("setting"))
+    bone = any(c.system == ICD10CM and c.code.upper().startswith(BONE_METASTASIS_PREFIX) for c in dx.metastatic_sites)
+    status = True if (bone or cancer_key == "myeloma") else None
+    reported = "bone metastases reported" if bone else ("multiple myeloma" if cancer_key == "myeloma"
+                                                        else "no bone metastasis reported")
+    return Check("bone disease", status, "bone metastases from a solid tumor or multiple myeloma", reported,
+                 _kind("setting"))
+
+
+def _kind(what: str):
+    from server.domain.decision import DeviationKind
+    return {"setting": DeviationKind.MISSING_SETTING, "stage": DeviationKind.MISSING_STAGE,
+            "line": DeviationKind.MISSING_LINE, "histology": DeviationKind.MISSING_HISTOLOGY,
+            "partner": DeviationKind.MISSING_SETTING}[what]
+
+
+def _line_words(line: LineOfTherapy) -> str:
+    return "line of therapy not reported" if line is LineOfTherapy.UNKNOWN else f"reported line {line.value}"
+
+
 def _words(c: Check) -> str:
     """'HER2 positive; reported HER2 negative' or 'HER2 positive; HER2 not reported'."""
-    required = c.required.replace(" or ", "/")
-    if "not reported" in c.reported:
+    required = c.required.replace(" or ", "/") if c.missing_kind.value.endswith("biomarker") else c.required
+    if "not reported" in c.reported or c.reported.startswith(("reported ", "no ", "with ", "combined", "alone",
+                                                                   "ordered", "prior", "line", "diagnosis",
+                                                                   "histology", "stage", "bone", "multiple")):
         return f"{required}; {c.reported}"
     return f"{required}; reported {c.reported}"
 
@@ -104,4 +250,6 @@ def _indication_words(ind: Indication) -> str:
     crits = [c.describe() for c in ind.requires]
     if crits:
         words += "; " + ", ".join(crits)
+    if ind.id:
+        words += f"; indication {ind.id}"
     return words

@@ -8,7 +8,7 @@ from server.knowledge.model import BiomarkerCriterion, DrugCategory
 
 from .context import Case
 from .criteria import biomarker_holds
-from .policy import evaluate_policy
+from .policy import evaluate_policy, regimen_context
 
 BENEFIT_TEXT = "biomarker-matched targeted therapy: no step therapy; first-line cost-sharing"
 
@@ -24,7 +24,8 @@ def precision_benefits(case: Case) -> tuple[PrecisionBenefit, ...]:
         if on_pathway:
             criteria += case.candidate.pathway.requires
         if w.status is DrugStatus.AUTHORIZED and w.key in case.kb.policies:
-            for result in evaluate_policy(case.kb.policies[w.key], cancer_key, case.order):
+            for result in evaluate_policy(case.kb.policies[w.key], cancer_key, case.order, case.kb,
+                                          regimen_context(case, w)):
                 if result.status is True:
                     criteria += result.indication.requires
         marker = next((c.marker for c in criteria

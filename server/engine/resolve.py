@@ -1,6 +1,7 @@
 """Resolve what arrived as codes into the knowledge base's drugs and cancer type."""
 from __future__ import annotations
 
+from server.domain.decision import DrugStatus, Reason
 from server.domain.order import Code, DrugLine, DrugRole
 from server.knowledge.model import ICD10CM, RXNORM, CancerType, Drug, DrugCategory, Knowledge
 
@@ -8,12 +9,33 @@ from .context import Case, DrugWork
 
 
 def resolve_drug(line: DrugLine, kb: Knowledge) -> Drug | None:
-    """First code that the knowledge base knows wins (RxNorm, HCPCS or NDC, as sent)."""
+    """The drug the line's codes name; None when none is known or two different products are named."""
+    drug, _ = resolve_identity(line, kb)
+    return drug
+
+
+def resolve_identity(line: DrugLine, kb: Knowledge) -> tuple[Drug | None, str | None]:
+    """Every code is read. When they agree, that drug. When they disagree, the most specific wins:
+    a formulation (liposomal irinotecan J9205, nab-paclitaxel J9264) over the shared ingredient's
+    code (irinotecan, paclitaxel RxNorm). Two different products ⇒ (None, why): a true conflict."""
+    named: list[tuple[Code, Drug]] = []
     for code in line.codes:
         drug = kb.drug_for(code)
-        if drug is not None:
-            return drug
-    return None
+        if drug is not None and all(d.key != drug.key for _, d in named):
+            named.append((code, drug))
+    if not named:
+        return None, None
+    if len(named) == 1:
+        return named[0][1], None
+    keys = {d.key for _, d in named}
+    specific = [(c, d) for c, d in named if d.formulation_of and d.formulation_of in keys]
+    if len(specific) == 1 and len(keys) == 2:
+        code, drug = specific[0]
+        return drug, (f"codes disagree ({', '.join(f'{_system_name(c.system)} {c.code} -> {d.key}' for c, d in named)}): "
+                      f"the formulation-specific {_system_name(code.system)} {code.code} ({drug.key}) wins over the "
+                      f"shared ingredient ({drug.formulation_of})")
+    return None, ("codes name different products: "
+                  + ", ".join(f"{_system_name(c.system)} {c.code} -> {d.key}" for c, d in named))
 
 
 def resolve_by_product_name(line: DrugLine, kb: Knowledge) -> tuple[Drug, Code] | None:
@@ -38,8 +60,10 @@ def role_of(line: DrugLine, drug: Drug | None) -> DrugRole:
 
 def resolve_drugs(case: Case) -> None:
     for line in case.order.drugs:
-        drug = resolve_drug(line, case.kb)
-        if drug is None and (named := resolve_by_product_name(line, case.kb)) is not None:
+        drug, why = resolve_identity(line, case.kb)
+        if why is not None:
+            case.trace.add("resolve", f"{line.ref}: {why}")
+        if drug is None and why is None and (named := resolve_by_product_name(line, case.kb)) is not None:
             drug, code = named
             case.trace.add("resolve", f"{line.ref}: RxNorm {code.code} is not in the knowledge base; "
                                       f"its product name {code.display!r} names {drug.key}")
@@ -49,6 +73,9 @@ def resolve_drugs(case: Case) -> None:
             role = DrugRole.INVESTIGATIONAL
         work = DrugWork(line=line, drug=drug, role=role)
         case.drugs.append(work)
+        if drug is None and why is not None:
+            work.settle(DrugStatus.IN_PROGRESS, Reason("drug-codes-conflict", f"{line.ref}: {why}; pended for review "
+                                                                             "of which product is ordered", "R3"))
         codes = ", ".join(f"{_system_name(c.system)} {c.code}" for c in line.codes) or "no code"
         if drug is None:
             case.trace.add("resolve", f"{line.ref} ({codes}): not in the knowledge base; role {role.value}")
@@ -60,6 +87,14 @@ def resolve_drugs(case: Case) -> None:
 def resolve_cancer(case: Case) -> None:
     dx = case.order.diagnosis
     case.cancer = case.kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology))
+    if case.cancer is not None and case.cancer.histology_excludes:
+        groups = case.kb.histology_of(dx.histology) or frozenset()
+        other = sorted(groups & set(case.cancer.histology_excludes))
+        if other:
+            case.trace.add("resolve", f"diagnosis codes name {case.cancer.key}, but the histology is {', '.join(other)}: "
+                                      f"not {case.cancer.name}; no cancer type in the knowledge base")
+            case.cancer = None
+            return
     if case.cancer is not None:
         case.trace.add("resolve", f"cancer type {case.cancer.key} ({case.cancer.name})")
     else:

@@ -29,6 +29,7 @@ from server.knowledge.model import (
     Drug,
     DrugCategory,
     DrugPolicy,
+    Evidence,
     FnRisk,
     HcpcsCode,
     Indication,
@@ -36,9 +37,16 @@ from server.knowledge.model import (
     Pathway,
     Regimen,
     RegimenDrug,
+    Restriction,
     TrialArm,
     build_indexes,
 )
+
+# histology code systems as the cancer_types.yaml file names them
+_HISTOLOGY_SYSTEMS = {
+    "snomed": "http://snomed.info/sct",
+    "icd-o-3": "http://terminology.hl7.org/CodeSystem/icd-o-3",
+}
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
@@ -147,9 +155,10 @@ class _Loader:
 
         kb = docs["kb.yaml"].data
         cancer_types = self._cancer_types(docs["cancer_types.yaml"])
+        histology_groups = self._histology_groups(docs["cancer_types.yaml"], cancer_types)
         drugs = self._drugs(docs["drugs.yaml"])
-        policies = self._policies(docs["policies.yaml"], drugs, cancer_types)
-        pathways = self._pathways(pathway_docs, drugs, cancer_types)
+        policies = self._policies(docs["policies.yaml"], drugs, cancer_types, histology_groups)
+        pathways = self._pathways(pathway_docs, drugs, cancer_types, histology_groups)
         trials = self._trials(docs["trials.yaml"], drugs, cancer_types)
         self._check_codes_unique(docs["drugs.yaml"])
 
@@ -169,6 +178,7 @@ class _Loader:
             pathways=pathways,
             trials=trials,
             fn_risk_factors=frozenset(factors),
+            histology_groups=histology_groups,
         )
         return build_indexes(knowledge)
 
@@ -183,9 +193,20 @@ class _Loader:
                 icd10_prefixes=tuple(c["icd10_prefixes"]),
                 snomed=tuple(s["code"] for s in c.get("snomed", ())),
                 histology_snomed=tuple(s["code"] for s in c.get("histology_snomed", ())),
+                icd10_excludes=tuple(c.get("icd10_excludes", ())),
+                histology_excludes=tuple(c.get("histology_excludes", ())),
             )
             for c in items
         }
+
+    def _histology_groups(self, doc: _Doc, cancer_types: dict[str, CancerType]) -> dict[str, frozenset]:
+        groups = doc.data.get("histology_groups", [])
+        _unique(doc.file, "histology_groups", [g["key"] for g in groups], "key")
+        out = {g["key"]: frozenset((_HISTOLOGY_SYSTEMS[c["system"]], c["code"]) for c in g["codes"]) for g in groups}
+        for i, ct in enumerate(cancer_types.values()):
+            for j, key in enumerate(ct.histology_excludes):
+                _known_histology(doc.file, f"cancer_types[{i}].histology_excludes[{j}]", key, out)
+        return out
 
     def _drugs(self, doc: _Doc) -> dict[str, Drug]:
         items = doc.data["drugs"]
@@ -212,7 +233,11 @@ class _Loader:
                 contact=d.get("contact"),
                 source=d["source"],
                 synonyms=tuple(d.get("synonyms", ())),
+                formulation_of=d.get("formulation_of"),
             )
+        for i, d in enumerate(items):
+            if d.get("formulation_of"):
+                _known_drug(doc.file, f"drugs[{i}].formulation_of", d["formulation_of"], out)
         return out
 
     def _check_codes_unique(self, doc: _Doc) -> None:
@@ -227,7 +252,8 @@ class _Loader:
                                              f"{kind} code {c['code']!r} already belongs to '{seen[k]}'")
                     seen[k] = d["key"]
 
-    def _policies(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType]) -> dict[str, DrugPolicy]:
+    def _policies(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
+                  histology: dict[str, frozenset]) -> dict[str, DrugPolicy]:
         items = doc.data["policies"]
         _unique(doc.file, "policies", [p["drug"] for p in items], "drug")
         out: dict[str, DrugPolicy] = {}
@@ -238,14 +264,36 @@ class _Loader:
                 raise KnowledgeError(doc.file, f"{where}.drug", f"'{p['drug']}' is a pharmacy-benefit drug: the program has no medical policy for it")
             indications = []
             for j, ind in enumerate(p["indications"]):
+                iwhere = f"{where}.indications[{j}]"
                 for k, ct in enumerate(ind["cancer_types"]):
-                    _known_cancer(doc.file, f"{where}.indications[{j}].cancer_types[{k}]", ct, cancer_types)
+                    _known_cancer(doc.file, f"{iwhere}.cancer_types[{k}]", ct, cancer_types)
+                for field in ("histology", "histology_excludes"):
+                    for k, key in enumerate(ind.get(field, ())):
+                        _known_histology(doc.file, f"{iwhere}.{field}[{k}]", key, histology)
+                for g, group in enumerate(ind.get("partners", ())):
+                    for k, key in enumerate(group):
+                        if not key.startswith("category:"):
+                            _known_drug(doc.file, f"{iwhere}.partners[{g}][{k}]", key, drugs)
+                if ind.get("monotherapy") and ind.get("partners"):
+                    raise KnowledgeError(doc.file, f"{iwhere}.monotherapy", "an indication cannot be monotherapy and name partner drugs")
                 indications.append(Indication(
                     cancer_types=tuple(ind["cancer_types"]),
                     requires=_criteria(ind.get("requires")),
                     requires_any=_criteria(ind.get("requires_any")),
                     excludes=_criteria(ind.get("excludes")),
                     settings=tuple(Setting(s) for s in ind.get("settings", ())),
+                    id=ind.get("id") or f"{p['drug']}-{j + 1}",
+                    histology=tuple(ind.get("histology", ())),
+                    histology_excludes=tuple(ind.get("histology_excludes", ())),
+                    icd10_excludes=tuple(ind.get("icd10_excludes", ())),
+                    stages=tuple(ind.get("stages", ())),
+                    lines=tuple(LineOfTherapy(x) for x in ind.get("lines", ())),
+                    after_prior=int(ind.get("after_prior", 0)),
+                    partners=tuple(tuple(g) for g in ind.get("partners", ())),
+                    monotherapy=bool(ind.get("monotherapy", False)),
+                    restrictions=tuple(Restriction(r) for r in ind.get("restrictions", ())),
+                    no_criteria=ind.get("no_criteria", ""),
+                    evidence=_evidence(ind["source"]),
                 ))
             out[p["drug"]] = DrugPolicy(drug_key=p["drug"], indications=tuple(indications), source=p["source"])
         missing = sorted(k for k, d in drugs.items() if d.managed and k not in out)
@@ -253,7 +301,8 @@ class _Loader:
             raise KnowledgeError(doc.file, "policies", f"managed drug(s) without a policy: {', '.join(missing)}")
         return out
 
-    def _pathways(self, docs: list[_Doc], drugs: dict[str, Drug], cancer_types: dict[str, CancerType]) -> tuple[Pathway, ...]:
+    def _pathways(self, docs: list[_Doc], drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
+                  histology: dict[str, frozenset] | None = None) -> tuple[Pathway, ...]:
         pathways: list[Pathway] = []
         pathway_ids: dict[str, str] = {}
         regimen_ids: dict[str, str] = {}
@@ -291,7 +340,12 @@ class _Loader:
                     requires_stage=p.get("requires_stage", True),
                     source=p["source"],
                     requires_any=_criteria(p.get("requires_any")),
+                    histology=tuple(p.get("histology", ())),
+                    histology_excludes=tuple(p.get("histology_excludes", ())),
                 ))
+                for field in ("histology", "histology_excludes"):
+                    for k, key in enumerate(p.get(field, ())):
+                        _known_histology(doc.file, f"{where}.{field}[{k}]", key, histology or {})
         return tuple(pathways)
 
     def _regimen(self, file: str, where: str, r: dict, drugs: dict[str, Drug]) -> Regimen:
@@ -376,7 +430,19 @@ def _criterion(c: dict) -> BiomarkerCriterion:
         min_value=c.get("min_value"),
         max_value=c.get("max_value"),
         variants=tuple(c.get("variants", ())),
+        assay=c.get("assay"),
+        prefer_tissue=bool(c.get("prefer_tissue", False)),
     )
+
+
+def _evidence(src: dict) -> Evidence:
+    return Evidence(source=src["source"], section=src.get("section", ""), revised=src.get("revised", ""),
+                    url=src.get("url", ""), tag=src["tag"])
+
+
+def _known_histology(file: str, where: str, key: str, groups: dict) -> None:
+    if key not in groups:
+        raise KnowledgeError(file, where, f"{key!r} is not a known histology group (cancer_types.yaml histology_groups)")
 
 
 def _criteria(items: list | None) -> tuple[BiomarkerCriterion, ...]:

@@ -64,6 +64,8 @@ class Drug:
     contact: str | None = None         # who reviews it when not us (pharmacy benefit manager)
     source: str = ""
     synonyms: tuple[str, ...] = ()     # other names a label may use (brand, product name)
+    formulation_of: str | None = None  # a distinct product of another drug's ingredient (liposomal
+                                       # irinotecan, nab-paclitaxel): its own codes win over the ingredient's
 
     @property
     def managed(self) -> bool:
@@ -77,11 +79,19 @@ class BiomarkerCriterion:
     results: tuple[BiomarkerResult, ...] = (BiomarkerResult.POSITIVE,)
     min_value: float | None = None
     max_value: float | None = None
-    variants: tuple[str, ...] = ()     # any of, case-insensitive substring match
+    variants: tuple[str, ...] = ()     # any of, matched structurally (criteria.variant_matches)
+    assay: str | None = None           # "IHC", "ISH", "NGS", "PCR": only results by this method count
+    prefer_tissue: bool = False        # the label asks for tissue: a negative blood result is not final
+
+    @property
+    def threshold(self) -> bool:
+        return self.min_value is not None or self.max_value is not None
 
     def describe(self) -> str:
         """In words a clinician reads in a reason: "EGFR positive (exon 19 deletion or L858R)"."""
         parts = [self.marker, " or ".join(r.value for r in self.results)]
+        if self.assay:
+            parts.append(f"by {self.assay}")
         if self.min_value is not None:
             parts.append(f">= {self.min_value:g}")
         if self.max_value is not None:
@@ -92,12 +102,57 @@ class BiomarkerCriterion:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Where a fact comes from: a label section (or compendium / pathway entry) and its date."""
+    source: str                        # "Keytruda USPI (openFDA label JSON)"
+    section: str = ""                  # "1.1 Non-Small Cell Lung Cancer"
+    revised: str = ""                  # "07/2026" (label's Recent Major Changes / revision date)
+    url: str = ""
+    tag: str = "M"                     # V primary, V2 secondary, M unverified
+
+    @property
+    def verified(self) -> bool:
+        return self.tag in ("V", "V2")
+
+    def cite(self) -> str:
+        parts = [self.source]
+        if self.section:
+            parts.append(f"section {self.section}")
+        if self.revised:
+            parts.append(f"revised {self.revised}")
+        text = ", ".join(parts) + f" [{self.tag}]"
+        return text + (f" {self.url}" if self.url else "")
+
+
+class Restriction(str, Enum):
+    """Label limitations an indication carries beyond cancer type, setting and biomarkers."""
+    NOT_CURATIVE_INTENT = "not-curative-intent"   # ESAs: not when the anticipated outcome is cure
+    BONE_DISEASE = "bone-disease"                 # bone agents: bone metastases or myeloma
+
+
+@dataclass(frozen=True)
 class Indication:
     cancer_types: tuple[str, ...]                       # CancerType keys
     requires: tuple[BiomarkerCriterion, ...] = ()       # all must hold
     requires_any: tuple[BiomarkerCriterion, ...] = ()   # at least one must hold (if non-empty)
     excludes: tuple[BiomarkerCriterion, ...] = ()       # none may hold
     settings: tuple[Setting, ...] = ()                  # empty = any setting
+    id: str = ""                                        # "pembrolizumab-nsclc-nonsquamous-1l"
+    histology: tuple[str, ...] = ()                     # histology group keys, any of (empty = any)
+    histology_excludes: tuple[str, ...] = ()            # histology groups the label leaves out
+    icd10_excludes: tuple[str, ...] = ()                # ICD-10-CM prefixes outside the indication
+    stages: tuple[str, ...] = ()                        # stage groups, e.g. ("IIB", "IIC", "III")
+    lines: tuple[LineOfTherapy, ...] = ()               # empty = any line
+    after_prior: int = 0                                # prior lines of therapy required (1 = "after prior therapy")
+    partners: tuple[tuple[str, ...], ...] = ()          # each group: one of these drugs (or "category:x") on the request
+    monotherapy: bool = False                           # no other therapeutic drug on the request
+    restrictions: tuple[Restriction, ...] = ()
+    no_criteria: str = ""                               # stated reason when the label names only the cancer type
+    evidence: Evidence | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.evidence is not None and self.evidence.verified
 
 
 @dataclass(frozen=True)
@@ -155,6 +210,8 @@ class Pathway:
     requires_stage: bool = True                 # stage must be reported
     source: str = ""
     requires_any: tuple[BiomarkerCriterion, ...] = ()  # at least one must hold (if non-empty), e.g. MSI-H or dMMR
+    histology: tuple[str, ...] = ()             # histology group keys, any of (empty = any)
+    histology_excludes: tuple[str, ...] = ()
 
     def active_on(self, day: date) -> bool:
         return self.effective <= day and (self.retired is None or day < self.retired)
@@ -167,6 +224,8 @@ class CancerType:
     icd10_prefixes: tuple[str, ...]             # "C50", "C34", "C18", "C19", "C20"
     snomed: tuple[str, ...] = ()
     histology_snomed: tuple[str, ...] = ()      # refines e.g. NSCLC vs SCLC
+    icd10_excludes: tuple[str, ...] = ()        # prefixes under icd10_prefixes that are another disease (C25.4)
+    histology_excludes: tuple[str, ...] = ()    # histology groups that are another disease (small cell under C34)
 
 
 @dataclass(frozen=True)
@@ -200,6 +259,35 @@ class Knowledge:
     cancer_by_snomed: dict[str, str] = field(default_factory=dict, repr=False)
     trial_markers: frozenset[str] = field(default_factory=frozenset, repr=False)
     drug_names: dict[str, str] = field(default_factory=dict, repr=False)   # name words -> drug key
+    # histology group key -> (system, code) pairs; and the reverse index built at load
+    histology_groups: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    histology_by_code: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict, repr=False)
+    # cancer type -> its indications by drug key (precomputed so policy review never scans all policies)
+    indications_by_cancer: dict[tuple[str, str], tuple[Indication, ...]] = field(default_factory=dict, repr=False)
+
+    def histology_of(self, codes) -> frozenset[str] | None:
+        """The histology groups the codes name; None when no histology code was sent at all."""
+        codes = tuple(codes)
+        if not codes:
+            return None
+        found: set[str] = set()
+        for c in codes:
+            found |= self.histology_by_code.get((c.system, c.code), frozenset())
+        return frozenset(found)
+
+    def indications_for(self, drug_key: str, cancer_key: str | None) -> tuple[Indication, ...]:
+        if cancer_key is None:
+            return ()
+        return self.indications_by_cancer.get((drug_key, cancer_key), ())
+
+    def is_anticancer_code(self, code: Code) -> bool:
+        """A code the program reviews even when the knowledge base does not hold it: a known drug,
+        or an HCPCS J9000–J9999 code (the HCPCS "chemotherapy drugs" range; route is infusion or
+        injection by definition). Such an order goes to review and pends when unknown there."""
+        if self.drug_for(code) is not None:
+            return True
+        value = (code.code or "").strip().upper()
+        return code.system == HCPCS and len(value) == 5 and value.startswith("J9") and value[2:].isdigit()
 
     def drug_for(self, code: Code) -> Drug | None:
         """Resolve an RxNorm / HCPCS / NDC code to a drug (NDC by labeler-product prefix)."""
@@ -234,6 +322,7 @@ class Knowledge:
                 text = code.code.upper()
                 hits = [hit for n in range(len(text) + 1)
                         if (hit := self.cancer_by_icd10_prefix.get(text[:n])) is not None]
+                hits = [h for h in hits if not text.startswith(self.cancer_types[h[1]].icd10_excludes or ("\0",))]
                 if hits:
                     return self.cancer_types[min(hits)[1]]
             elif code.system == SNOMED:
@@ -245,7 +334,8 @@ class Knowledge:
     def _cancer_type_scan(self, codes: tuple[Code, ...]) -> CancerType | None:
         for code in codes:
             for ct in self.cancer_types.values():
-                if code.system == ICD10CM and code.code.upper().startswith(ct.icd10_prefixes):
+                if code.system == ICD10CM and code.code.upper().startswith(ct.icd10_prefixes) \
+                        and not (ct.icd10_excludes and code.code.upper().startswith(ct.icd10_excludes)):
                     return ct
                 if code.system == SNOMED and code.code in ct.snomed:
                     return ct
@@ -280,6 +370,17 @@ def build_indexes(kb: Knowledge) -> Knowledge:
             icd10.setdefault(prefix, (position, ct.key))
         for code in ct.snomed:
             snomed.setdefault(code, ct.key)
+    histology: dict[tuple[str, str], set[str]] = {}
+    for group, codes in kb.histology_groups.items():
+        for pair in codes:
+            histology.setdefault(pair, set()).add(group)
+    by_indication: dict[tuple[str, str], list[Indication]] = {}
+    for pol in kb.policies.values():
+        for ind in pol.indications:
+            for ct in ind.cancer_types:
+                by_indication.setdefault((pol.drug_key, ct), []).append(ind)
+    object.__setattr__(kb, "histology_by_code", {k: frozenset(v) for k, v in histology.items()})
+    object.__setattr__(kb, "indications_by_cancer", {k: tuple(v) for k, v in by_indication.items()})
     object.__setattr__(kb, "by_code", by_code)
     object.__setattr__(kb, "drug_names", _drug_name_index(kb.drugs.values()))
     object.__setattr__(kb, "cancer_by_icd10_prefix", icd10)

@@ -1,0 +1,331 @@
+"""Issue 12: medical policy at label depth, and an evidence model that never approves on missing
+or failed criteria. Every example of the issue, on the bundled knowledge base."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from server.domain.decision import CaseStatus, DrugStatus
+from server.domain.order import Biomarker, BiomarkerResult, Code, DrugLine, LineOfBusiness, LineOfTherapy, Setting
+from server.engine import decide
+from server.engine.aggregate import case_status_of
+from server.engine.criteria import variant_matches
+from server.knowledge.model import HCPCS, ICD10CM, RXNORM
+
+from test_engine_scenarios import KB, bm, order, rx
+
+A, IP, OI = DrugStatus.AUTHORIZED, DrugStatus.IN_PROGRESS, DrugStatus.OTHER_IMPACT
+ICDO = "http://terminology.hl7.org/CodeSystem/icd-o-3"
+ADENO, SQUAMOUS, SMALL_CELL = Code(ICDO, "8140/3"), Code(ICDO, "8070/3"), Code(ICDO, "8041/3")
+NO_DRIVER = [bm("EGFR", "negative"), bm("ALK", "negative")]
+
+
+def nsclc(*drugs, histology=ADENO, biomarkers=(), **kw):
+    o = order(*drugs, cancer="nsclc", biomarkers=biomarkers, **kw)
+    return replace(o, diagnosis=replace(o.diagnosis, histology=(histology,) if histology else ()))
+
+
+def status(d):
+    return {x.drug_key or x.display: x.status for x in d.drugs}
+
+
+def reasons(d, key):
+    return " | ".join(r.text for x in d.drugs if (x.drug_key or x.display) == key for r in x.reasons)
+
+
+def tps(value=None, result="positive", **kw):
+    return bm("PDL1_TPS", result, value=value, unit="%" if value is not None else None, method="IHC", **kw)
+
+
+# ------------------------------------------------------------------ pembrolizumab monotherapy
+def test_pembrolizumab_alone_for_nsclc_with_pdl1_tps_zero_pends_naming_the_threshold():
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(0, "negative"), *NO_DRIVER]), KB)
+    assert d.case_status is CaseStatus.IN_PROGRESS and status(d) == {"pembrolizumab": IP}
+    assert "PDL1_TPS positive by IHC >= 50; reported PDL1_TPS negative 0 %" in reasons(d, "pembrolizumab")
+    assert d.pathway is None or d.pathway.pathway_eligible_id is None
+
+
+def test_pembrolizumab_alone_with_egfr_l858r_pends_even_with_high_pdl1():
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(80), bm("EGFR", variant="L858R"),
+                                                      bm("ALK", "negative")]), KB)
+    assert status(d) == {"pembrolizumab": IP}
+    assert "not EGFR positive; reported EGFR positive (L858R)" in reasons(d, "pembrolizumab")
+    assert not d.on_pathway and d.s_codes == ()
+
+
+def test_pembrolizumab_alone_with_tps_80_and_no_driver_is_authorized_on_pathway():
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(80), *NO_DRIVER]), KB)
+    assert d.case_status is CaseStatus.AUTHORIZED and d.on_pathway
+    assert d.pathway.regimen_id == "nsclc-pdl1-pembrolizumab"
+
+
+def test_pdl1_reported_positive_without_a_number_is_unknown_for_a_threshold():
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(None, "positive"), *NO_DRIVER]), KB)
+    assert status(d) == {"pembrolizumab": IP}
+    assert "reported without a number" in reasons(d, "pembrolizumab")
+    assert d.pathway is None or d.pathway.pathway_eligible_id is None
+    assert any(s.rule == "R4" and "unknown" in s.text and "PDL1_TPS" in s.text for s in d.trace)
+
+
+def test_atezolizumab_monotherapy_with_pdl1_positive_without_a_number_is_not_on_pathway():
+    d = decide(nsclc(rx("atezolizumab"), biomarkers=[tps(None, "positive"), *NO_DRIVER]), KB)
+    assert status(d) == {"atezolizumab": IP} and d.pathway_eligible_id is None if hasattr(d, "pathway_eligible_id") \
+        else d.pathway is None or d.pathway.pathway_eligible_id is None
+
+
+def test_a_quantitative_tps_is_used_over_a_qualitative_one_and_the_trace_names_the_observation():
+    readings = [tps(None, "positive", source_ref="Observation/tps-qual", effective="2026-11-01"),
+                tps(10, "positive", source_ref="Observation/tps-60", effective="2026-10-01"), *NO_DRIVER]
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=readings), KB)
+    assert status(d) == {"pembrolizumab": IP}          # 10 % does not meet >= 50, whatever "positive" says
+    assert any("Observation/tps-60" in s.text and "quantitative result preferred" in s.text for s in d.trace)
+
+
+# ------------------------------------------------------------------ combinations and pathways
+def cpp(**kw):
+    return (rx("carboplatin"), rx("paclitaxel"), rx("pembrolizumab"))
+
+
+def test_carboplatin_paclitaxel_pembrolizumab_with_egfr_exon19_deletion_is_not_on_the_squamous_pathway():
+    d = decide(nsclc(*cpp(), histology=SQUAMOUS, biomarkers=[
+        bm("EGFR", variant="p.Glu746_Ala750del", protein_hgvs="p.Glu746_Ala750del", exon=19,
+           variant_type="deletion"), bm("ALK", "negative")]), KB)
+    assert d.pathway is None and d.s_codes == ()
+    assert any(n.code == "off-pathway" for n in d.notices)
+    assert d.alternatives, "on-pathway alternatives are offered"
+    assert "nsclc-egfr-osimertinib" in {a.regimen_id for a in d.alternatives}
+
+
+def test_squamous_regimen_for_an_adenocarcinoma_is_off_pathway_and_pends_on_policy():
+    d = decide(nsclc(*cpp(), histology=ADENO, biomarkers=NO_DRIVER), KB)
+    assert d.pathway is None and d.s_codes == ()
+    assert status(d)["pembrolizumab"] is IP and status(d)["paclitaxel"] is IP
+
+
+def test_pemetrexed_for_squamous_histology_pends():
+    d = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), histology=SQUAMOUS,
+                     biomarkers=NO_DRIVER), KB)
+    assert status(d)["pemetrexed"] is IP
+    assert "histology nonsquamous; histology squamous" in reasons(d, "pemetrexed")
+    assert d.pathway is None and d.s_codes == ()
+
+
+def test_pemetrexed_with_unknown_histology_pends():
+    d = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), histology=None,
+                     biomarkers=NO_DRIVER), KB)
+    assert status(d)["pemetrexed"] is IP and "histology not reported" in reasons(d, "pemetrexed")
+
+
+def test_carboplatin_pemetrexed_pembrolizumab_for_nonsquamous_without_driver_is_authorized_on_pathway():
+    d = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), biomarkers=NO_DRIVER), KB)
+    assert d.case_status is CaseStatus.AUTHORIZED and set(status(d).values()) == {A}
+    assert d.on_pathway and d.pathway.regimen_id == "nsclc-nonsq-platinum-pemetrexed-pembrolizumab"
+
+
+def test_bevacizumab_for_squamous_nsclc_pends():
+    d = decide(nsclc(rx("carboplatin"), rx("paclitaxel"), rx("bevacizumab"), histology=SQUAMOUS,
+                     biomarkers=NO_DRIVER), KB)
+    assert status(d)["bevacizumab"] is IP
+    assert "histology nonsquamous; histology squamous" in reasons(d, "bevacizumab")
+
+
+def test_low_fn_risk_pegfilgrastim_does_not_pend_carboplatin_pemetrexed_pembrolizumab_that_meet_policy():
+    d = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), rx("pegfilgrastim"),
+                     biomarkers=NO_DRIVER), KB)
+    s = status(d)
+    assert (s["carboplatin"], s["pemetrexed"], s["pembrolizumab"]) == (A, A, A)
+    assert s["pegfilgrastim"] is IP and "low FN-risk" in reasons(d, "pegfilgrastim")
+    assert d.case_status is CaseStatus.IN_PROGRESS     # the case stays open for the growth factor
+
+
+def test_an_oral_drug_added_to_a_managed_regimen_does_not_change_the_managed_drugs_answer():
+    base = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), biomarkers=NO_DRIVER), KB)
+    with_oral = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), rx("olaparib"),
+                             biomarkers=NO_DRIVER), KB)
+    assert {k: v for k, v in status(with_oral).items() if k != "olaparib"} == status(base)
+    assert status(with_oral)["olaparib"] is OI
+
+
+# ------------------------------------------------------------------ cancer type by histology / ICD
+def test_small_cell_histology_under_c34_is_not_nsclc():
+    d = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), histology=SMALL_CELL,
+                     biomarkers=NO_DRIVER), KB)
+    assert d.cancer_type is None and d.case_status is CaseStatus.IN_PROGRESS and d.pathway is None
+    assert any("small-cell" in s.text and "not Non-small cell" in s.text for s in d.trace)
+
+
+def test_c25_4_pancreatic_neuroendocrine_is_not_pancreatic_adenocarcinoma():
+    o = order(rx("gemcitabine"), rx("nab-paclitaxel"), cancer="pancreatic")
+    o = replace(o, diagnosis=replace(o.diagnosis, codes=(Code(ICD10CM, "C25.4"),)))
+    d = decide(o, KB)
+    assert d.cancer_type is None and d.case_status is CaseStatus.IN_PROGRESS and d.pathway is None
+    assert KB.cancer_type_for((Code(ICD10CM, "C25.0"),)).key == "pancreatic"
+
+
+# ------------------------------------------------------------------ supportive restrictions
+def test_esa_with_curative_intent_chemotherapy_pends_naming_the_intent():
+    d = decide(order(rx("oxaliplatin"), rx("leucovorin"), rx("fluorouracil"), rx("epoetin-alfa"),
+                     cancer="colorectal", setting=Setting.ADJUVANT, stage="III"), KB)
+    assert status(d)["epoetin-alfa"] is IP
+    assert "not with curative-intent chemotherapy" in reasons(d, "epoetin-alfa")
+    # the pended supportive drug does not hold back the adjuvant FOLFOX that meets policy
+    assert {status(d)[k] for k in ("oxaliplatin", "leucovorin", "fluorouracil")} == {A}
+
+
+def test_esa_never_authorizes_at_once_because_its_source_is_unverified():
+    d = decide(order(*[rx(k) for k in ("docetaxel", "trastuzumab", "pertuzumab")], rx("epoetin-alfa"),
+                     biomarkers=[bm("HER2")]), KB)
+    assert status(d)["epoetin-alfa"] is IP and "unverified knowledge" in reasons(d, "epoetin-alfa")
+
+
+def test_bone_agent_without_bone_disease_pends():
+    d = decide(order(*[rx(k) for k in ("docetaxel", "trastuzumab", "pertuzumab")], rx("denosumab"),
+                     biomarkers=[bm("HER2")]), KB)
+    assert status(d)["denosumab"] is IP and "bone metastases" in reasons(d, "denosumab")
+    assert status(d)["trastuzumab"] is A
+
+
+def test_bone_agent_with_bone_metastases_is_authorized():
+    o = order(*[rx(k) for k in ("docetaxel", "trastuzumab", "pertuzumab")], rx("zoledronic-acid"),
+              biomarkers=[bm("HER2")])
+    o = replace(o, diagnosis=replace(o.diagnosis, metastatic_sites=(Code(ICD10CM, "C79.51"),)))
+    assert status(decide(o, KB))["zoledronic-acid"] is A
+
+
+# ------------------------------------------------------------------ lines, stages, settings
+def test_adc_labelled_after_prior_therapy_ordered_first_line_pends():
+    d = decide(order(rx("fam-trastuzumab-deruxtecan"), biomarkers=[bm("HER2")], line=LineOfTherapy.FIRST), KB)
+    assert status(d) == {"fam-trastuzumab-deruxtecan": IP}
+    assert "after prior therapy; ordered as line 1L" in reasons(d, "fam-trastuzumab-deruxtecan")
+
+
+def test_adc_after_prior_therapy_in_second_line_is_authorized():
+    d = decide(order(rx("fam-trastuzumab-deruxtecan"), biomarkers=[bm("HER2")], line=LineOfTherapy.SECOND), KB)
+    assert status(d) == {"fam-trastuzumab-deruxtecan": A}
+
+
+def test_sacituzumab_needs_two_prior_lines():
+    tnbc = [bm("ER", "negative"), bm("PR", "negative"), bm("HER2", "negative")]
+    assert status(decide(order(rx("sacituzumab-govitecan"), biomarkers=tnbc, line=LineOfTherapy.SECOND), KB)) \
+        == {"sacituzumab-govitecan": IP}
+    assert status(decide(order(rx("sacituzumab-govitecan"), biomarkers=tnbc, line=LineOfTherapy.THIRD_PLUS),
+                         KB)) == {"sacituzumab-govitecan": A}
+
+
+def test_adjuvant_pembrolizumab_outside_the_labelled_stages_pends():
+    d = decide(order(rx("pembrolizumab"), cancer="melanoma", setting=Setting.ADJUVANT, stage="IIA"), KB)
+    assert status(d) == {"pembrolizumab": IP}
+    assert "stage IIB or IIC or III; stage IIA" in reasons(d, "pembrolizumab")
+    ok = decide(order(rx("pembrolizumab"), cancer="melanoma", setting=Setting.ADJUVANT, stage="IIIB"), KB)
+    assert status(ok) == {"pembrolizumab": A}
+
+
+@pytest.mark.parametrize("drug", ["cetuximab", "panitumumab"])
+def test_anti_egfr_antibodies_need_the_metastatic_setting_and_ras_wild_type(drug):
+    ras_wt = [bm("KRAS", "negative"), bm("NRAS", "negative"), bm("BRAF", "negative")]
+    folfiri = [rx("irinotecan"), rx("leucovorin"), rx("fluorouracil")]
+    adjuvant = decide(order(*folfiri, rx(drug), cancer="colorectal", setting=Setting.ADJUVANT, stage="III",
+                            biomarkers=ras_wt), KB)
+    assert status(adjuvant)[drug] is IP and "setting metastatic; reported adjuvant" in reasons(adjuvant, drug)
+    metastatic = decide(order(*folfiri, rx(drug), cancer="colorectal", biomarkers=ras_wt), KB)
+    assert status(metastatic)[drug] is A
+    mutated = decide(order(*folfiri, rx(drug), cancer="colorectal",
+                           biomarkers=[bm("KRAS", variant="G12D"), bm("NRAS", "negative")]), KB)
+    assert status(mutated)[drug] is IP
+
+
+# ------------------------------------------------------------------ drug identity
+def test_j9205_sent_with_the_irinotecan_ingredient_code_is_liposomal_irinotecan_billed_j9205():
+    line = DrugLine(ref="MedicationRequest/onivyde", codes=(Code(RXNORM, "51499", "irinotecan"), Code(HCPCS, "J9205")),
+                    display="irinotecan liposome")
+    d = decide(order(line, rx("oxaliplatin"), rx("leucovorin"), rx("fluorouracil"), cancer="pancreatic"), KB)
+    (onivyde,) = [x for x in d.drugs if x.ref == "MedicationRequest/onivyde"]
+    assert (onivyde.drug_key, onivyde.hcpcs) == ("irinotecan-liposome", "J9205")
+    assert any("formulation-specific HCPCS J9205" in s.text for s in d.trace)
+
+
+def test_j9264_sent_with_the_paclitaxel_ingredient_code_is_nab_paclitaxel():
+    line = DrugLine(ref="MedicationRequest/nabp", codes=(Code(RXNORM, "56946", "paclitaxel"), Code(HCPCS, "J9264")))
+    d = decide(order(line, rx("gemcitabine"), cancer="pancreatic"), KB)
+    (nabp,) = [x for x in d.drugs if x.ref == "MedicationRequest/nabp"]
+    assert (nabp.drug_key, nabp.hcpcs) == ("nab-paclitaxel", "J9264")
+
+
+def test_two_different_products_on_one_line_pend_as_a_conflict():
+    line = DrugLine(ref="MedicationRequest/x", codes=(Code(RXNORM, "224905"), Code(HCPCS, "J9171")))
+    d = decide(order(line, biomarkers=[bm("HER2")]), KB)
+    (x,) = d.drugs
+    assert x.status is IP and any(r.code == "drug-codes-conflict" for r in x.reasons)
+    assert "trastuzumab" in x.reasons[0].text and "docetaxel" in x.reasons[0].text
+
+
+def test_enfortumab_vedotin_j9177_for_a_cancer_diagnosis_pends_not_in_the_knowledge_base():
+    line = DrugLine(ref="MedicationRequest/ev", codes=(Code(HCPCS, "J9177"),), display="enfortumab vedotin",
+                    route="IV")
+    o = order(line, cancer="breast")
+    o = replace(o, diagnosis=replace(o.diagnosis, codes=(Code(ICD10CM, "C67.9"),)))
+    d = decide(o, KB)
+    assert d.case_status is CaseStatus.IN_PROGRESS and d.in_program
+    assert d.drugs[0].status is IP and "not in the knowledge base" in d.drugs[0].reasons[0].text
+    assert KB.is_anticancer_code(Code(HCPCS, "J9177")) and not KB.is_anticancer_code(Code(HCPCS, "J2505"))
+
+
+# ------------------------------------------------------------------ biomarkers and variants
+def test_cd20_positive_r_chop_is_authorized():
+    drugs = [rx(k) for k in ("rituximab", "cyclophosphamide", "doxorubicin", "vincristine")]
+    d = decide(order(*drugs, cancer="dlbcl", setting=Setting.UNKNOWN, stage="II", biomarkers=[bm("CD20")]), KB)
+    assert d.case_status is CaseStatus.AUTHORIZED and d.on_pathway
+
+
+@pytest.mark.parametrize("spec,reading,expected", [
+    ("exon 19 deletion", Biomarker("EGFR", BiomarkerResult.POSITIVE, protein_hgvs="p.Glu746_Ala750del", exon=19,
+                                   variant_type="deletion"), True),
+    ("exon 19 deletion", Biomarker("EGFR", BiomarkerResult.POSITIVE, variant="exon 19 deletion"), True),
+    ("exon 19 deletion", Biomarker("EGFR", BiomarkerResult.POSITIVE, protein_hgvs="p.Leu858Arg"), False),
+    ("L858R", Biomarker("EGFR", BiomarkerResult.POSITIVE, protein_hgvs="p.Leu858Arg"), True),
+    ("L858R", Biomarker("EGFR", BiomarkerResult.POSITIVE, variant="L858R"), True),
+    ("L858R", Biomarker("EGFR", BiomarkerResult.POSITIVE, variant="L858Q"), False),
+    ("V600", Biomarker("BRAF", BiomarkerResult.POSITIVE, variant="V600K"), True),
+    ("V600E", Biomarker("BRAF", BiomarkerResult.POSITIVE, variant="V600K"), False),
+    ("V600E", Biomarker("BRAF", BiomarkerResult.POSITIVE), None),
+    # not substring matching: "exon 19 deletion" does not match an exon 19 insertion's text
+    ("exon 19 deletion", Biomarker("EGFR", BiomarkerResult.POSITIVE, variant="exon 19 insertion"), False),
+])
+def test_variants_are_matched_structurally(spec, reading, expected):
+    assert variant_matches(spec, reading) is expected
+
+
+# ------------------------------------------------------------------ eligibility and case status
+def test_medicare_advantage_plus_medicaid_is_dual_eligible_outside_the_program():
+    o = order(rx("docetaxel"), rx("trastuzumab"), rx("pertuzumab"), biomarkers=[bm("HER2")])
+    o = replace(o, member=replace(o.member, coverages=(LineOfBusiness.MEDICARE_ADVANTAGE, LineOfBusiness.MEDICAID)))
+    d = decide(o, KB)
+    assert not d.in_program and d.program_reason.code == "member-not-in-program"
+    assert "Dual-eligible" in d.program_reason.text
+    assert {x.status for x in d.drugs} == {DrugStatus.REFER_TO_HEALTH_PLAN}
+
+
+def test_one_case_status_function_covers_engine_and_reviewer_outcomes():
+    NA, CR = DrugStatus.NON_AUTHORIZED, DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED
+    assert case_status_of([A, IP]) is CaseStatus.IN_PROGRESS
+    assert case_status_of([A, A, OI]) is CaseStatus.AUTHORIZED
+    assert case_status_of([NA, NA]) is CaseStatus.NON_AUTHORIZED
+    assert case_status_of([A, NA], [False, True]) is CaseStatus.MULTIPLE_DECISIONS
+    assert case_status_of([A, NA], [False, False]) is CaseStatus.MULTIPLE_DECISIONS
+    assert case_status_of([OI, CR]) is CaseStatus.COMPLETED
+    assert case_status_of([A], cancelled=True) is CaseStatus.REVIEW_CANCELLED
+
+
+def test_the_engine_never_produces_non_authorized():
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(0, "negative"), *NO_DRIVER]), KB)
+    assert d.case_status is not CaseStatus.NON_AUTHORIZED
+    assert DrugStatus.NON_AUTHORIZED not in {x.status for x in d.drugs}
+
+
+def test_every_indication_cites_a_source_and_unverified_ones_say_so():
+    for policy in KB.policies.values():
+        for ind in policy.indications:
+            assert ind.evidence is not None and ind.evidence.source, ind.id
+            assert ind.evidence.tag in ("V", "V2", "M")
