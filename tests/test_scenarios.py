@@ -148,6 +148,25 @@ def test_off_label_scenarios_expect_a_pend_and_never_a_pathway():
         assert statuses and "Authorized" not in statuses, f"{sc['id']}: an off-label scenario must pend"
 
 
+# Every example issue #12 lists, by a phrase its scenario's `issue_example` quotes.
+ISSUE_12_EXAMPLES = [
+    "PD-L1 TPS 0 %", "EGFR L858R", "matches the squamous pathway", "atezolizumab monotherapy (TPS >= 50 %)",
+    "TNBC pembrolizumab + chemotherapy", "accident of order", "pemetrexed approved for squamous",
+    "pemetrexed approved for unknown", "bevacizumab approved for squamous", "bevacizumab approved for unknown",
+    "small-cell lung cancer", "C25.4", "ESAs approved with curative-intent", "bone-modifying agents",
+    "later-line drugs are approved first line", "adjuvant immunotherapy is approved outside its labelled stages",
+    "cetuximab and panitumumab have no setting", "liposomal irinotecan (J9205)", "paclitaxel protein-bound (J9264)",
+    "CD20 has no LOINC", "MSS answer code", "HGVS-coded EGFR exon 19 deletion", "83059-6", "enfortumab vedotin",
+    "Medicare Advantage and a Medicaid Coverage", "low-FN-risk pegfilgrastim", "non-managed drugs",
+]
+
+
+def test_every_example_of_issue_12_is_a_scenario():
+    quoted = " | ".join(str(sc.get("issue_example", "")) for sc in SCENARIOS)
+    missing = [e for e in ISSUE_12_EXAMPLES if e not in quoted]
+    assert not missing, f"issue #12 examples without a scenario: {missing}"
+
+
 def test_the_corpus_has_at_least_150_scenarios_of_which_60_off_label():
     assert len(SCENARIOS) >= 150
     assert sum(map(is_off_label, SCENARIOS)) >= 60
