@@ -6,7 +6,7 @@ genes.yaml, staging.yaml, clinical.yaml); an Observation the tables do not know 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from server.domain.order import Biomarker, BiomarkerResult, LineOfTherapy
 
@@ -90,7 +90,8 @@ def observation_facts(resource: dict, path: str) -> ObservationFacts:
 
     variant = table("genes")["variant_code"]
     if has_code(obs.code, variant["system"], variant["code"]):
-        return ObservationFacts(**base, biomarkers=genomic_variant(obs))
+        return ObservationFacts(**base, biomarkers=tuple(with_evidence(b, obs, ref, effective)
+                                                         for b in genomic_variant(obs)))
 
     stage_type = lookup(obs.code, table("staging")["types"])
     if stage_type is not None or set(profiles(obs)) & set(table("staging")["profiles"]):
@@ -103,8 +104,28 @@ def observation_facts(resource: dict, path: str) -> ObservationFacts:
     if test is None and _names_cps(obs):
         test = {"marker": "PDL1_CPS", "method": "IHC", "reading": "score", "positive_at_or_above": 1}
     if test is not None:
-        return ObservationFacts(**base, biomarkers=(tumor_marker(obs, test),))
+        return ObservationFacts(**base, biomarkers=(with_evidence(tumor_marker(obs, test), obs, ref, effective,
+                                                                  test.get("specimen")),))
     return ObservationFacts(**base)
+
+
+def with_evidence(b: Biomarker, obs, ref: str, effective: str, specimen: str | None = None) -> Biomarker:
+    """The reading with where it came from: the Observation, its date and its specimen."""
+    return replace(b, source_ref=ref, effective=effective or None, specimen=specimen or specimen_of(obs))
+
+
+def specimen_of(obs) -> str | None:
+    """tissue / blood from Observation.specimen's display, else the code's LOINC display."""
+    words = table("biomarkers")["specimen_words"]
+    texts = [(obs.specimen.display or "") if obs.specimen else ""] + [c.display or "" for c in codings(obs.code)]
+    for text in texts:
+        t = text.lower()
+        if not t:
+            continue
+        hits = {kind for kind, ws in words.items() if any(w in t for w in ws)}
+        if len(hits) == 1:
+            return hits.pop()
+    return None
 
 
 # --- ECOG ------------------------------------------------------------------------------------
@@ -227,10 +248,44 @@ def genomic_variant(obs) -> tuple[Biomarker, ...]:
             variant = "-".join(genes) + " fusion"
     code = to_code(codings(obs.code)[0]) if codings(obs.code) else None
     method = "NGS" if any("sequenc" in (c.display or "").lower() for c in codings(obs.method)) else None
+    protein = texts.get("protein_hgvs") or _protein_in(texts.get("variation_name"))
+    protein = protein.strip() if protein and result is BiomarkerResult.POSITIVE else None
     return tuple(
         Biomarker(name=genes_t["markers"].get(g, g), result=result, variant=variant,
-                  method=method, code=code)
+                  method=method, code=code, protein_hgvs=protein,
+                  exon=_exon_of(g, protein), variant_type=_variant_type(protein, texts))
         for g in genes)
+
+
+_HGVS_SPAN = re.compile(r"p\.\(?[A-Z][a-z]{2}(\d+)(?:_[A-Z][a-z]{2}(\d+))?(delins|del|ins|dup)")
+_HGVS_POINT = re.compile(r"p\.\(?[A-Z][a-z]{2}(\d+)[A-Z][a-z]{2}\)?$")
+
+
+def _variant_type(protein: str | None, texts: dict) -> str | None:
+    m = _HGVS_SPAN.search(protein or "")
+    if m:
+        return {"del": "deletion", "ins": "insertion", "dup": "insertion", "delins": "delins"}[m.group(3)]
+    if protein and _HGVS_POINT.search(protein):
+        return "substitution"
+    if "fusion" in (texts.get("structural_type") or "").lower() or "fusion" in (texts.get("variation_name") or "").lower():
+        return "fusion"
+    return None
+
+
+def _exon_of(gene: str, protein: str | None) -> int | None:
+    """The exon whose codon range holds the whole variant (genes.yaml exon_codons), else None."""
+    ranges = table("genes").get("exon_codons", {}).get(gene)
+    if not ranges or not protein:
+        return None
+    m = _HGVS_SPAN.search(protein) or re.search(r"p\.\(?[A-Z][a-z]{2}(\d+)()", protein)
+    if not m:
+        return None
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else start
+    for exon, (lo, hi) in ranges.items():
+        if lo <= start and end <= hi:
+            return int(exon)
+    return None
 
 
 def _gene_symbol(concept) -> str | None:

@@ -205,6 +205,8 @@ def member(record: PatientRecord, coverage: CoverageFacts | None) -> Member:
         line_of_business=coverage.line_of_business if coverage else Member(None).line_of_business,
         network_status=coverage.network_status if coverage else Member(None).network_status,
         plan_name=(coverage.plan_name or coverage.payer_name) if coverage else None,
+        # R12 reads every Coverage: Medicare Advantage next to a Medicaid Coverage is dual-eligible
+        coverages=tuple(c.line_of_business for c in record.coverages if c.active),
     )
 
 

@@ -390,3 +390,56 @@ def test_a_name_two_drugs_share_resolves_to_neither(tmp_path):
     kb = load_knowledge(str(data))
     assert kb.drug_named_in("Herceptin 150 MG") is None
     assert kb.drug_named_in("Kadcyla 100 MG").key == "ado-trastuzumab-emtansine"
+
+
+# ------------------------------------------------------------------ issue 12: indications at label depth
+
+
+def _first_indication(doc):
+    return next(p for p in doc["policies"] if p["drug"] == "trastuzumab")["indications"][0]
+
+
+def test_an_indication_with_no_criteria_is_refused_unless_it_says_so(data_copy):
+    def strip(doc):
+        ind = _first_indication(doc)
+        for key in ("requires", "partners", "settings"):
+            ind.pop(key, None)
+    _edit(data_copy / "policies.yaml", strip)
+    load_knowledge.cache_clear()
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(data_copy)
+    assert "policies.yaml" in str(err.value) and "indications[0]" in str(err.value)
+
+    _edit(data_copy / "policies.yaml", lambda doc: _first_indication(doc).update(
+        no_criteria="the label names the cancer type only"))
+    load_knowledge.cache_clear()
+    kb = load_knowledge(data_copy)
+    assert kb.policies["trastuzumab"].indications[0].no_criteria == "the label names the cancer type only"
+
+
+def test_an_indication_without_a_source_is_refused(data_copy):
+    _edit(data_copy / "policies.yaml", lambda doc: _first_indication(doc).pop("source"))
+    load_knowledge.cache_clear()
+    with pytest.raises(KnowledgeError, match="source"):
+        load_knowledge(data_copy)
+
+
+def test_an_unknown_histology_group_is_refused_naming_the_field(data_copy):
+    _edit(data_copy / "policies.yaml", lambda doc: _first_indication(doc).update(histology=["squamoid"]))
+    load_knowledge.cache_clear()
+    with pytest.raises(KnowledgeError, match="squamoid"):
+        load_knowledge(data_copy)
+
+
+def test_liposomal_irinotecan_and_nab_paclitaxel_are_their_own_drugs_with_their_own_policy_and_code(kb):
+    assert kb.drugs["irinotecan-liposome"].formulation_of == "irinotecan"
+    assert kb.drugs["irinotecan-liposome"].hcpcs[0].code == "J9205"
+    assert kb.drugs["nab-paclitaxel"].formulation_of == "paclitaxel"
+    assert kb.drugs["nab-paclitaxel"].hcpcs[0].code == "J9264"
+    assert "irinotecan-liposome" in kb.policies and "nab-paclitaxel" in kb.policies
+
+
+def test_policy_review_reads_indications_from_an_index_built_at_load(kb):
+    inds = kb.indications_for("pembrolizumab", "nsclc")
+    assert inds and all("nsclc" in i.cancer_types for i in inds)
+    assert kb.indications_for("pembrolizumab", None) == ()

@@ -329,3 +329,25 @@ def test_every_indication_cites_a_source_and_unverified_ones_say_so():
         for ind in policy.indications:
             assert ind.evidence is not None and ind.evidence.source, ind.id
             assert ind.evidence.tag in ("V", "V2", "M")
+
+
+def test_the_review_json_trace_names_each_criterions_evidence_and_the_indications_source():
+    from server.engine.explain import decision_to_dict
+    readings = [tps(80, source_ref="Observation/pdl1-1", effective="2026-10-01"),
+                bm("EGFR", "negative", source_ref="Observation/egfr-1"), bm("ALK", "negative")]
+    data = decision_to_dict(decide(nsclc(rx("pembrolizumab"), biomarkers=readings), KB))
+    text = "\n".join(str(step) for step in data["trace"])
+    assert "evidence Observation/pdl1-1 (2026-10-01): PDL1_TPS positive 80 %" in text
+    assert "evidence Observation/egfr-1" in text
+    assert "source Keytruda USPI" in text and "[V2]" in text
+
+
+def test_the_hook_door_routes_an_unknown_j9_chemotherapy_code_to_review_not_to_no_auth():
+    from server.hooks.services import is_oncology_order
+    draft = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+             "medicationCodeableConcept": {"coding": [
+                 {"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J9177"}]}}
+    assert is_oncology_order(draft, KB) is True
+    not_chemo = {**draft, "medicationCodeableConcept": {"coding": [
+        {"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "A9999"}]}}
+    assert is_oncology_order(not_chemo, KB) is False

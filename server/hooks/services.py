@@ -102,7 +102,7 @@ def is_oncology_order(order: dict, kb) -> bool:
     """A draft MedicationRequest for a drug the knowledge base knows (chemo, immuno, supportive...)."""
     if order.get("resourceType") != "MedicationRequest":
         return False
-    if any(kb.drug_for(code) is not None for code in raw_drug_codes(order)):
+    if any(kb.is_anticancer_code(code) for code in raw_drug_codes(order)):   # known drug or HCPCS J9xxx
         return True
     # A product code or free text naming a program drug goes to review too (it pends there if
     # it cannot be resolved): never wave a known oncology drug through as "no PA needed".
