@@ -97,7 +97,8 @@ def expectation_problems(sc: dict, answer) -> list[str]:
     for code in exp.get("pend_reasons") or []:      # a code, or a list of which one must appear
         if not set(_one_of(code)) & set(answer.pend_reasons):
             out.append(f"pend reason {code!r} missing from {list(answer.pend_reasons)}")
-    if answer.case_status == "Non-Authorized" or "Non-authorized" in answer.drugs.values():
+    if answer.case_status == "Non-Authorized" or "Non-authorized" in answer.drugs.values() \
+            or "A3" in answer.wire.values():
         out.append("an automated denial (only a physician reviewer denies)")
     out += wire_problems(answer)
     return out
