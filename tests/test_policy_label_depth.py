@@ -337,8 +337,8 @@ def test_the_review_json_trace_names_each_criterions_evidence_and_the_indication
                 bm("EGFR", "negative", source_ref="Observation/egfr-1"), bm("ALK", "negative")]
     data = decision_to_dict(decide(nsclc(rx("pembrolizumab"), biomarkers=readings), KB))
     text = "\n".join(str(step) for step in data["trace"])
-    assert "evidence Observation/pdl1-1 (2026-10-01): PDL1_TPS positive 80 %" in text
-    assert "evidence Observation/egfr-1" in text
+    assert "[evidence Observation/pdl1-1 (2026-10-01): PDL1_TPS positive 80 %" in text
+    assert "[evidence Observation/egfr-1" in text
     assert "source Keytruda USPI" in text and "[V2]" in text
 
 
@@ -351,3 +351,47 @@ def test_the_hook_door_routes_an_unknown_j9_chemotherapy_code_to_review_not_to_n
     not_chemo = {**draft, "medicationCodeableConcept": {"coding": [
         {"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "A9999"}]}}
     assert is_oncology_order(not_chemo, KB) is False
+
+
+def test_an_order_sign_for_enfortumab_vedotin_j9177_with_a_cancer_diagnosis_is_pended_not_no_auth(tmp_path,
+                                                                                                  fixtures_dir):
+    import json
+    from cards.codes import COVERAGE_INFORMATION_URL
+    from server.app import create_app
+    client = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'j9177.db'}",
+                         "CDS_JWT_REQUIRED": False}).test_client()
+    req = json.loads((fixtures_dir / "hooks" / "order-sign-thp-her2-positive.json").read_text())
+    entries = req["context"]["draftOrders"]["entry"]
+    ev = entries[0]["resource"]
+    ev["medicationCodeableConcept"] = {"coding": [{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+                                                   "code": "J9177"}], "text": "enfortumab vedotin"}
+    req["context"]["draftOrders"]["entry"] = [entries[0]]
+    req["hookInstance"] = "j9177-" + req["hookInstance"]
+    body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
+    assert body["cards"][0]["summary"].startswith("Pended for review: enfortumab vedotin (J9177) is not in the "
+                                                  "knowledge base")
+    for action in body.get("systemActions", []):
+        ext = next(x for x in action["resource"]["extension"] if x["url"] == COVERAGE_INFORMATION_URL)
+        assert all(e.get("valueCode") != "no-auth" for e in ext["extension"])
+
+
+def test_a_negative_blood_result_is_not_final_where_the_criterion_prefers_tissue():
+    from server.engine.criteria import evaluate_biomarker
+    from server.knowledge.model import BiomarkerCriterion
+    crit = BiomarkerCriterion("EGFR", prefer_tissue=True)
+    blood_neg = bm("EGFR", "negative", specimen="blood", source_ref="Observation/ctdna")
+    tissue_pos = bm("EGFR", variant="L858R", specimen="tissue", source_ref="Observation/tissue")
+    held, used, note = evaluate_biomarker(crit, nsclc(rx("pembrolizumab"), biomarkers=[blood_neg]))
+    assert held is None and "tissue" in note
+    held, used, note = evaluate_biomarker(crit, nsclc(rx("pembrolizumab"), biomarkers=[blood_neg, tissue_pos]))
+    assert held is True and used.source_ref == "Observation/tissue" and "tissue result preferred" in note
+
+
+def test_the_most_recent_definitive_reading_wins_among_several():
+    from server.engine.criteria import evaluate_biomarker
+    from server.knowledge.model import BiomarkerCriterion
+    old = bm("HER2", "negative", effective="2025-01-01", source_ref="Observation/old")
+    new = bm("HER2", "positive", effective="2026-10-01", source_ref="Observation/new")
+    equivocal = bm("HER2", "equivocal", effective="2026-11-01", source_ref="Observation/ihc2")
+    held, used, _ = evaluate_biomarker(BiomarkerCriterion("HER2"), order(biomarkers=[old, equivocal, new]))
+    assert held is True and used.source_ref == "Observation/new"

@@ -60,7 +60,8 @@ def match_regimen(case: Case) -> None:
     case.trace.add("R4", f"{len(candidates)} candidate regimen(s); best: {r.id} on pathway {p.id}")
     for check in best.checks:
         state = {True: "met", False: "not met", None: "unknown"}[check.status]
-        case.trace.add("R4", f"{p.id}: {check.required} -> {state} ({check.reported})")
+        case.trace.add("R4", f"{p.id}: {check.required} -> {state} ({check.reported})"
+                             + (f"; evidence {check.evidence}" if check.evidence else ""))
     if best.failed:
         for check in best.failed:
             case.deviate(Deviation(_mismatch_kind(check), Severity.WARNING,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.domain.decision import DrugStatus, Reason
+from server.domain.decision import DeviationKind, DrugStatus, Reason
 from server.domain.order import LineOfTherapy, Order, Setting
 from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, Restriction
 
@@ -44,13 +44,11 @@ class Regimen:
     therapeutic_others: frozenset[str]
 
 
-def regimen_context(case: Case, w: DrugWork) -> Regimen:
-    reviewed = case.reviewed()
-    keys = frozenset(x.key for x in reviewed if x is not w)
-    cats = frozenset(x.drug.category.value for x in reviewed if x is not w)
-    others = frozenset(x.key for x in reviewed if x is not w and not x.supportive
-                       and x.drug.category is not DrugCategory.SUPPORTIVE)
-    return Regimen(keys, cats, others)
+def regimen_context(case: Case, w: DrugWork, reviewed: list[DrugWork] | None = None) -> Regimen:
+    reviewed = case.reviewed() if reviewed is None else reviewed
+    others = [x for x in reviewed if x is not w]
+    return Regimen(frozenset(x.key for x in others), frozenset(x.drug.category.value for x in others),
+                   frozenset(x.key for x in others if not x.supportive and x.drug.category is not DrugCategory.SUPPORTIVE))
 
 
 def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, kb: Knowledge | None = None,
@@ -113,6 +111,7 @@ def evaluate_policy(policy: DrugPolicy, cancer_key: str | None, order: Order, kb
 
 def policy_review(case: Case) -> None:
     cancer_key = case.cancer.key if case.cancer else None
+    reviewed = case.reviewed()
     for w in case.managed_open():
         if w.status is not None:          # already pended (supportive-only, not recognized)
             continue
@@ -122,7 +121,7 @@ def policy_review(case: Case) -> None:
                      Reason("no-medical-policy", f"{w.key}: no medical policy on file; pended for review", "R3"))
             case.trace.add("R3", f"{w.key}: no medical policy on file -> pended")
             continue
-        regimen = regimen_context(case, w)
+        regimen = regimen_context(case, w, reviewed)
         # Only this cancer type's indications are evaluated (indexed at load); the others are
         # named in the pend reason when none applies.
         own = case.kb.indications_for(w.key, cancer_key) if case.kb.indications_by_cancer else \
@@ -144,16 +143,19 @@ def policy_review(case: Case) -> None:
 
 
 def _trace_indication(case: Case, w: DrugWork, r: IndicationResult) -> None:
-    state = {True: "met", False: "not met", None: "unknown"}
+    """One trace line per indication: its state, each criterion with the evidence used, its source."""
     ind = r.indication
-    case.trace.add("R3", f"{w.key}: indication {ind.id} -> {state[r.status]}"
-                         + (" (unverified knowledge)" if r.unverified else "")
-                         + f"; source {ind.evidence.cite() if ind.evidence else '-'}")
+    parts = []
     for c in r.checks:
-        line = f"{w.key} [{ind.id}]: {c.required} -> {state[c.status]} ({c.reported})"
-        if c.evidence:
-            line += f"; evidence {c.evidence}"
-        case.trace.add("R3", line)
+        part = f"{c.required} -> {_STATE[c.status]} ({c.reported})"
+        parts.append(part + (f" [evidence {c.evidence}]" if c.evidence else ""))
+    case.trace.add("R3", f"{w.key}: indication {ind.id} -> {_STATE[r.status]}"
+                         + (" (unverified knowledge)" if r.unverified else "")
+                         + (": " + "; ".join(parts) if parts else "")
+                         + f"; source {ind.evidence.cite() if ind.evidence else '-'}")
+
+
+_STATE = {True: "met", False: "not met", None: "unknown"}
 
 
 def _pend(case: Case, w: DrugWork, results: list[IndicationResult]) -> None:
@@ -222,11 +224,13 @@ def _restriction(r: Restriction, cancer_key: str, order: Order) -> Check:
                  _kind("setting"))
 
 
-def _kind(what: str):
-    from server.domain.decision import DeviationKind
-    return {"setting": DeviationKind.MISSING_SETTING, "stage": DeviationKind.MISSING_STAGE,
-            "line": DeviationKind.MISSING_LINE, "histology": DeviationKind.MISSING_HISTOLOGY,
-            "partner": DeviationKind.MISSING_SETTING}[what]
+_KINDS = {"setting": DeviationKind.MISSING_SETTING, "stage": DeviationKind.MISSING_STAGE,
+          "line": DeviationKind.MISSING_LINE, "histology": DeviationKind.MISSING_HISTOLOGY,
+          "partner": DeviationKind.CUSTOM_TREATMENT_PLAN}   # a policy Check's topic (never a deviation itself)
+
+
+def _kind(what: str) -> DeviationKind:
+    return _KINDS[what]
 
 
 def _line_words(line: LineOfTherapy) -> str:

@@ -8,7 +8,7 @@ from server.knowledge.model import BiomarkerCriterion, DrugCategory
 
 from .context import Case
 from .criteria import biomarker_holds
-from .policy import evaluate_policy, regimen_context
+from .policy import evaluate_indication, regimen_context
 
 BENEFIT_TEXT = "biomarker-matched targeted therapy: no step therapy; first-line cost-sharing"
 
@@ -24,10 +24,10 @@ def precision_benefits(case: Case) -> tuple[PrecisionBenefit, ...]:
         if on_pathway:
             criteria += case.candidate.pathway.requires
         if w.status is DrugStatus.AUTHORIZED and w.key in case.kb.policies:
-            for result in evaluate_policy(case.kb.policies[w.key], cancer_key, case.order, case.kb,
-                                          regimen_context(case, w)):
-                if result.status is True:
-                    criteria += result.indication.requires
+            regimen = regimen_context(case, w)
+            for ind in case.kb.indications_for(w.key, cancer_key):
+                if evaluate_indication(ind, cancer_key, case.order, case.kb, regimen).status is True:
+                    criteria += ind.requires
         marker = next((c.marker for c in criteria
                        if BiomarkerResult.POSITIVE in c.results and biomarker_holds(c, case.order) is True), None)
         if marker and not any(p.drug_key == w.key for p in found):
