@@ -132,6 +132,19 @@ def test_both_doors_give_the_same_decision(sc, door_apps):
                         + "\n".join(f"  {k}: order-sign={v[0]!r}  $submit={v[1]!r}" for k, v in differ.items()))
 
 
+@pytest.mark.parametrize("sc", [pytest.param(sc, id=sc["id"]) for sc in SCENARIOS])
+def test_no_door_ever_denies_or_rewards_an_out_of_program_or_pended_off_label_request(sc, door_apps):
+    """Holds today for every scenario, gaps included (issue #12 Done means): no automated
+    Non-Authorized or A3, and no Pathway Eligible ID or S-code outside the program or on an
+    off-label request that was pended."""
+    for answer in run(sc, door_apps):
+        said = f"{sc['id']}: {answer.door} said {answer.summary()}"
+        assert answer.case_status != "Non-Authorized" and "Non-authorized" not in answer.drugs.values(), said
+        assert "A3" not in answer.wire.values(), said
+        if answer.in_program is False or (is_off_label(sc) and answer.case_status == "In Progress"):
+            assert not answer.s_codes and not answer.pathway_eligible_id, said
+
+
 # ----------------------------------------------------------------------------- the corpus itself
 
 def test_every_scenario_is_complete_and_cites_a_source():
