@@ -308,7 +308,8 @@ def record_bundle(sc: dict) -> dict:
             "code": coded(ICD10, code), "subject": _ref(patient), "onsetDateTime": "2026-09-15"})
     if p.get("stage"):
         st = CATALOG["stages"].get(p["stage"])
-        value = (coded(SNOMED, st["code"], st["display"]) if st else {"text": f"AJCC stage {p['stage']}"})
+        value = (coded(SNOMED, st["code"], st["display"]) if st
+                 else {"text": p.get("stage_text") or f"AJCC stage {p['stage']}"})
         obs = _observation("stage-group", patient, coded(LOINC, "21908-9", "Stage group.clinical Cancer"),
                            "survey", "2026-10-20", valueCodeableConcept=value)
         obs["meta"] = {"profile": [MCODE + "mcode-tnm-stage-group"]}
