@@ -368,9 +368,9 @@ SCENARIOS: list[Scenario] = [
     S("pembrolizumab-alone-with-pdl1-below-50-is-off-pathway", "R4",
       order(rx("pembrolizumab"), cancer="nsclc",
             biomarkers=[bm("PDL1_TPS", value=40), bm("EGFR", "negative"), bm("ALK", "negative")]),
-      # issue 12: monotherapy policy asks for TPS >= 50 first line (as the pathway): it pends now
-      CaseStatus.IN_PROGRESS, {"pembrolizumab": IP}, ["biomarker-mismatch", "policy-criteria-not-met"],
-      ["PDL1_TPS"], check=_off_pathway("nsclc-nonsq-platinum-pemetrexed-pembrolizumab")),
+      # the US label allows TPS >= 1 % first line: authorized under policy, off the >= 50 % pathway
+      CaseStatus.AUTHORIZED, {"pembrolizumab": A}, ["biomarker-mismatch", "policy-met"], ["PDL1_TPS"],
+      check=_off_pathway("nsclc-nonsq-platinum-pemetrexed-pembrolizumab")),
     S("msi-high-colorectal-pembrolizumab-is-on-pathway", "R4",
       order(rx("pembrolizumab"), cancer="colorectal", biomarkers=[bm("MSI")]), CaseStatus.AUTHORIZED,
       {"pembrolizumab": A}, ["policy-met"], check=_on_pathway("crc-msi-pembrolizumab")),

@@ -43,7 +43,7 @@ def tps(value=None, result="positive", **kw):
 def test_pembrolizumab_alone_for_nsclc_with_pdl1_tps_zero_pends_naming_the_threshold():
     d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(0, "negative"), *NO_DRIVER]), KB)
     assert d.case_status is CaseStatus.IN_PROGRESS and status(d) == {"pembrolizumab": IP}
-    assert "PDL1_TPS positive by IHC >= 50; reported PDL1_TPS negative 0 %" in reasons(d, "pembrolizumab")
+    assert "PDL1_TPS positive by IHC >= 1; reported PDL1_TPS negative 0 %" in reasons(d, "pembrolizumab")
     assert d.pathway is None or d.pathway.pathway_eligible_id is None
 
 
@@ -77,10 +77,16 @@ def test_atezolizumab_monotherapy_with_pdl1_positive_without_a_number_is_not_on_
 
 def test_a_quantitative_tps_is_used_over_a_qualitative_one_and_the_trace_names_the_observation():
     readings = [tps(None, "positive", source_ref="Observation/tps-qual", effective="2026-11-01"),
-                tps(10, "positive", source_ref="Observation/tps-60", effective="2026-10-01"), *NO_DRIVER]
+                tps(0, "negative", source_ref="Observation/tps-0", effective="2026-10-01"), *NO_DRIVER]
     d = decide(nsclc(rx("pembrolizumab"), biomarkers=readings), KB)
-    assert status(d) == {"pembrolizumab": IP}          # 10 % does not meet >= 50, whatever "positive" says
-    assert any("Observation/tps-60" in s.text and "quantitative result preferred" in s.text for s in d.trace)
+    assert status(d) == {"pembrolizumab": IP}          # 0 % does not meet >= 1, whatever "positive" says
+    assert any("Observation/tps-0" in s.text and "quantitative result preferred" in s.text for s in d.trace)
+
+
+def test_pembrolizumab_alone_with_tps_between_1_and_49_is_authorized_under_policy_but_off_pathway():
+    d = decide(nsclc(rx("pembrolizumab"), biomarkers=[tps(20), *NO_DRIVER]), KB)
+    assert status(d) == {"pembrolizumab": A}
+    assert d.pathway is None and d.s_codes == ()
 
 
 # ------------------------------------------------------------------ combinations and pathways
@@ -395,3 +401,16 @@ def test_the_most_recent_definitive_reading_wins_among_several():
     equivocal = bm("HER2", "equivocal", effective="2026-11-01", source_ref="Observation/ihc2")
     held, used, _ = evaluate_biomarker(BiomarkerCriterion("HER2"), order(biomarkers=[old, equivocal, new]))
     assert held is True and used.source_ref == "Observation/new"
+
+
+def test_a_drug_labelled_with_a_partner_pends_when_the_partner_is_missing():
+    d = decide(order(rx("docetaxel"), rx("pertuzumab"), biomarkers=[bm("HER2")]), KB)
+    assert status(d)["pertuzumab"] is IP
+    assert "given with trastuzumab; no trastuzumab on the request" in reasons(d, "pertuzumab")
+
+
+def test_an_indication_evaluated_without_the_regimen_never_meets_a_partner_criterion():
+    from server.engine.policy import evaluate_indication
+    (ind,) = KB.indications_for("pertuzumab", "breast")
+    result = evaluate_indication(ind, "breast", order(rx("pertuzumab"), biomarkers=[bm("HER2")]), KB)
+    assert result.status is None

@@ -89,6 +89,9 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(any_of_check(ind.requires_any, order))
     if regimen is not None:
         checks += _partner_checks(ind, regimen)
+    elif ind.partners or ind.monotherapy:      # the rest of the request was not given: cannot be judged
+        checks.append(Check("partner drug", None, "the regimen the label names", "regimen not evaluated",
+                            _kind("partner")))
     for r in ind.restrictions:
         checks.append(_restriction(r, cancer_key, order))
     states = [c.status for c in checks]
