@@ -91,6 +91,8 @@ def expectation_problems(sc: dict, answer) -> list[str]:
             out.append(f"off pathway yet Pathway Eligible ID={answer.pathway_eligible_id} S-codes={answer.s_codes}")
     if is_off_label(sc) and answer.case_status == "Authorized":
         out.append("an off-label / off-pathway request was Authorized at once: it must pend")
+    if "s_codes" in exp and list(answer.s_codes) != sorted(exp["s_codes"]):
+        out.append(f"S-codes {list(answer.s_codes)}, expected {sorted(exp['s_codes'])}")
     for drug, code in (exp.get("hcpcs") or {}).items():
         if answer.hcpcs.get(drug) != code:
             out.append(f"{drug}: billed {answer.hcpcs.get(drug)!r}, expected {code!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -38,6 +39,7 @@ OCPA = "http://hl7.org/fhir/us/codex-ocpa/CodeSystem/ocpa-codes"
 LINE_CS = "http://hl7.org/fhir/us/codex-ocpa/CodeSystem/treatment-line-cs"
 DAYS_EXT = "http://hl7.org/fhir/us/codex-ocpa/StructureDefinition/regimen-days-of-cycle"
 NETWORK_EXT = "http://oncopath.example.org/fhir/StructureDefinition/network-status"
+DRUG_ROLE = "http://oncopath.example.org/fhir/CodeSystem/drug-role"   # README: investigational drugs
 OBS_CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
 BASE = "http://clinic.example.org/fhir/"
 
@@ -98,6 +100,11 @@ def coded(system: str, code: str, display: str | None = None, text: str | None =
 
 def _ref(resource: dict) -> dict:
     return {"reference": f"{resource['resourceType']}/{resource['id']}"}
+
+
+def _fhir_id(text: str) -> str:
+    """A FHIR id ([A-Za-z0-9-.]{1,64}) from a drug name."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:64]
 
 
 def _member_id(sc_id: str) -> str:
@@ -234,11 +241,11 @@ def _medication_request(line: dict, patient: dict, practitioner: dict, condition
     drug = CATALOG["drugs"].get(line["drug"], {})
     role = line.get("role", drug.get("role", "anti-cancer"))
     mr = {
-        "resourceType": "MedicationRequest", "id": line.get("id", f"mr-{line['drug']}"),
+        "resourceType": "MedicationRequest", "id": line.get("id") or _fhir_id(f"mr-{line['drug']}"),
         "meta": {"profile": [MCODE + "mcode-cancer-related-medication-request"]},
         "status": status, "intent": "order",
-        "category": [coded(OCPA, role)],
-        "medicationCodeableConcept": {"coding": drug_codes(line), "text": line["drug"]},
+        "category": [coded(DRUG_ROLE if role == "investigational" else OCPA, role)],
+        "medicationCodeableConcept": ({"coding": drug_codes(line)} if drug_codes(line) else {}) | {"text": line["drug"]},
         "subject": _ref(patient), "authoredOn": line.get("authored", "2026-11-20"),
         "requester": _ref(practitioner), "reasonReference": [_ref(condition)],
     }
@@ -266,14 +273,15 @@ def record_bundle(sc: dict) -> dict:
              "identifier": [{"system": NPI, "value": PAYER_NPI}],
              "type": [coded("http://terminology.hl7.org/CodeSystem/organization-type", "pay", "Payer")],
              "name": "Summit Health Plan"}
+    network = p.get("network", "in-network")
     practitioner = {"resourceType": "Practitioner", "id": "oncologist",
-                    "extension": [{"url": NETWORK_EXT, "valueCode": "in-network"}],
+                    "extension": [{"url": NETWORK_EXT, "valueCode": network}],
                     "identifier": [{"system": NPI, "value": ONCOLOGIST_NPI}],
                     "name": [{"family": "Oncologist", "given": ["Ada"]}],
                     "qualification": [{"code": coded("http://nucc.org/provider-taxonomy", "207RX0202X",
                                                      "Medical Oncology")}]}
     clinic = {"resourceType": "Organization", "id": "clinic", "active": True,
-              "extension": [{"url": NETWORK_EXT, "valueCode": "in-network"}],
+              "extension": [{"url": NETWORK_EXT, "valueCode": network}],
               "identifier": [{"system": NPI, "value": CLINIC_NPI}],
               "type": [coded("http://terminology.hl7.org/CodeSystem/organization-type", "prov",
                              "Healthcare Provider")],
@@ -327,7 +335,7 @@ def record_bundle(sc: dict) -> dict:
     for i, spec in enumerate(p.get("biomarkers") or []):
         resources.append(_biomarker(i, spec, patient, condition))
     for i, name in enumerate(p.get("prior_therapy") or []):
-        line = {"drug": name, "id": f"prior-{i + 1}-{name}", "authored": "2026-03-02"}
+        line = {"drug": name, "id": _fhir_id(f"prior-{i + 1}-{name}"), "authored": "2026-03-02"}
         resources.append(_medication_request(line, patient, practitioner, condition, None, status="completed"))
     intent = p.get("intent")
     for line in sc["order"]:
@@ -396,7 +404,8 @@ def _item_product(mr: dict) -> dict:
     concept = mr.get("medicationCodeableConcept") or {}
     codings = concept.get("coding") or []
     hcpcs = [c for c in codings if c.get("system") == HCPCS]
-    return {"coding": copy.deepcopy(hcpcs or codings), **({"text": concept["text"]} if concept.get("text") else {})}
+    out = {"coding": copy.deepcopy(hcpcs or codings)} if (hcpcs or codings) else {}
+    return out | ({"text": concept["text"]} if concept.get("text") else {})
 
 
 def pas_bundle(bundle: dict, claim_id: str) -> dict:
