@@ -50,7 +50,8 @@ CLAIM_SYSTEM = f"urn:trnorg:{CLINIC_NPI}"
 TIMESTAMP = "2026-11-20T14:00:00Z"   # the clock the runner pins; treatment starts 2026-12-01
 START = "2026-12-01"
 LINES = {"1L": "1L", "2L": "2L", "3L+": "3L-plus", "maintenance": "maintenance"}
-ROUTES = {"iv": ("47625008", "Intravenous route")}   # SNOMED, fixtures/bundles [V]
+ROUTES = {"iv": ("47625008", "Intravenous route"),   # SNOMED, fixtures/bundles [V]
+          "po": ("26643006", "Oral route")}        # SNOMED, FHIR dosage examples in public IGs [V2]
 
 CATALOG = yaml.safe_load((HERE / "catalog.yaml").read_text())
 
@@ -213,7 +214,7 @@ def _dosage(line: dict, drug: dict) -> dict:
     dosage = {"text": text, "timing": timing,
               "doseAndRate": [{"doseQuantity": {"value": line["dose"], "unit": line["unit"], "system": UCUM,
                                                 "code": line["unit"]}}]}
-    route = ROUTES.get(drug.get("route"))
+    route = ROUTES.get(line.get("route") or drug.get("route"))
     if route:
         dosage["route"] = coded(SNOMED, *route)
     return dosage
