@@ -313,13 +313,31 @@ def test_medicare_advantage_plus_medicaid_is_dual_eligible_outside_the_program()
     assert {x.status for x in d.drugs} == {DrugStatus.REFER_TO_HEALTH_PLAN}
 
 
+def test_the_case_status_function_agrees_with_the_review_workflows_on_every_small_case():
+    import itertools
+    from server.review.decisions import case_status_of as review_case_status_of
+    from server.domain.decision import DrugDecision
+    from server.domain.order import DrugRole
+    statuses = [A, IP, DrugStatus.NON_AUTHORIZED, OI, DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED]
+    base = order(rx("docetaxel"), rx("pegfilgrastim", role=DrugRole.SUPPORTIVE), rx("trastuzumab"))
+    for combo in itertools.product(statuses, repeat=3):
+        drugs = [DrugDecision(ref=line.ref, drug_key=line.display, display=line.display, status=st, reasons=())
+                 for line, st in zip(base.drugs, combo)]
+        flags = [False, True, False]
+        assert case_status_of(combo, flags) is review_case_status_of(drugs, base, KB), combo
+
+
 def test_one_case_status_function_covers_engine_and_reviewer_outcomes():
     NA, CR = DrugStatus.NON_AUTHORIZED, DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED
     assert case_status_of([A, IP]) is CaseStatus.IN_PROGRESS
     assert case_status_of([A, A, OI]) is CaseStatus.AUTHORIZED
     assert case_status_of([NA, NA]) is CaseStatus.NON_AUTHORIZED
+    # seed 001: therapy authorized, a supportive drug denied => Multiple Decisions Rendered ...
     assert case_status_of([A, NA], [False, True]) is CaseStatus.MULTIPLE_DECISIONS
-    assert case_status_of([A, NA], [False, False]) is CaseStatus.MULTIPLE_DECISIONS
+    # ... a therapeutic drug denied => the entire case is Non-Authorized
+    assert case_status_of([A, NA], [False, False]) is CaseStatus.NON_AUTHORIZED
+    assert case_status_of([NA, A], [True, True]) is CaseStatus.NON_AUTHORIZED   # no therapy authorized
+    assert case_status_of([A, NA]) is CaseStatus.MULTIPLE_DECISIONS            # flags unknown: the mix
     assert case_status_of([OI, CR]) is CaseStatus.COMPLETED
     assert case_status_of([A], cancelled=True) is CaseStatus.REVIEW_CANCELLED
 

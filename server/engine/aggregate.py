@@ -73,29 +73,37 @@ def case_status_of(statuses: Sequence[DrugStatus], supportive: Iterable[bool] | 
                    cancelled: bool = False) -> CaseStatus:
     """THE case status (R17) from the drug statuses, for the engine and for reviewer outcomes.
 
+    `supportive` gives one flag per status (True = a supportive drug: growth factor, ESA, bone
+    agent, antiemetic). Rules, in order (seed 001, FAQ "case status"):
     - cancelled (confirmed duplicate) ⇒ Review Cancelled;
     - any drug In Progress ⇒ In Progress (the case stays open until every drug is decided; drugs
       already Authorized keep their authorization);
-    - every decided managed drug Non-authorized ⇒ Non-Authorized (a reviewer's decision: the engine
-      never produces Non-authorized);
-    - some Authorized and some Non-authorized ⇒ Multiple Decisions Rendered (e.g. a growth factor
-      denied, the chemotherapy authorized);
+    - some drugs Authorized and some Non-authorized (a reviewer's decision; the engine never
+      produces Non-authorized):
+        * every denied drug supportive and a therapeutic drug authorized ⇒ Multiple Decisions Rendered;
+        * a therapeutic drug denied ⇒ Non-Authorized ("the entire case is denied");
+        * no supportive flags given ⇒ Multiple Decisions Rendered (the mix is all that is known);
+    - only Non-authorized among the decided drugs ⇒ Non-Authorized;
     - some Authorized ⇒ Authorized; nothing of the program's to authorize ⇒ Completed.
 
-    `supportive` (one flag per status) is accepted so callers can pass what the review workflow
-    has; the outcome does not depend on it today beyond the rules above, which are a superset of
-    server/review/decisions.py:case_status_of (where a denied supportive drug next to authorized
-    therapy is already Multiple Decisions Rendered; here any mix of authorized and denied is).
+    A superset of server/review/decisions.py:case_status_of, which it can replace: called with
+    the reviewed DrugDecisions' statuses and their supportive flags it gives the same answers,
+    and it also covers cancelled cases and callers that cannot tell supportive drugs apart.
     """
     statuses = list(statuses)
+    flags = list(supportive) if supportive is not None else None
     if cancelled:
         return CaseStatus.REVIEW_CANCELLED
     if DrugStatus.IN_PROGRESS in statuses:
         return CaseStatus.IN_PROGRESS
-    denied = statuses.count(DrugStatus.NON_AUTHORIZED)
-    authorized = statuses.count(DrugStatus.AUTHORIZED)
+    denied = [i for i, s in enumerate(statuses) if s is DrugStatus.NON_AUTHORIZED]
+    authorized = [i for i, s in enumerate(statuses) if s is DrugStatus.AUTHORIZED]
     if denied and authorized:
-        return CaseStatus.MULTIPLE_DECISIONS
+        if flags is None or len(flags) != len(statuses):
+            return CaseStatus.MULTIPLE_DECISIONS
+        if all(flags[i] for i in denied) and any(not flags[i] for i in authorized):
+            return CaseStatus.MULTIPLE_DECISIONS
+        return CaseStatus.NON_AUTHORIZED
     if denied:
         return CaseStatus.NON_AUTHORIZED
     if authorized:
