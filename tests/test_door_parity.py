@@ -91,3 +91,20 @@ def test_every_fixture_is_covered_or_named_as_not_expressible_through_both_doors
     covered = {p.values[0] for p in _fixtures()}
     assert every == covered | set(NOT_BOTH_DOORS)
     assert not set(NOT_BOTH_DOORS) - every, "NOT_BOTH_DOORS names a fixture that no longer exists"
+
+
+
+def test_an_invalid_fhir_id_on_an_order_is_refused_by_both_doors_and_nothing_is_stored(tmp_path):
+    from scenarios.build import load_scenarios, record_bundle
+
+    sc = next(s for s in load_scenarios() if s["id"] == "breast-thp-her2-positive-metastatic")
+    bundle = record_bundle(sc)
+    for e in bundle["entry"]:
+        r = e["resource"]
+        if r["resourceType"] == "MedicationRequest" and r["id"] == "mr-docetaxel":
+            r["id"] = "mr docetaxel (1)"          # breaks the FHIR id rule [A-Za-z0-9-.]
+    hook = call_hook(make_app(tmp_path / "hook.db"), hook_request(bundle, _instance("invalid-id")))
+    pas = call_submit(make_app(tmp_path / "pas.db"), pas_bundle(bundle, "FX-invalid-id"))
+    assert (hook.http_status, pas.http_status) == (400, 400), (hook.raw, pas.raw)
+    assert hook.raw["resourceType"] == pas.raw["resourceType"] == "OperationOutcome"
+    assert not hook.stored and not pas.stored
