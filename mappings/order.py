@@ -309,7 +309,10 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
                 received_at: datetime, extra_line_hints: Iterable[LineOfTherapy] = ()) -> Order:
     lines = tuple(m.line for m in meds)
     preferred = [ref for m in meds for ref in m.reason_references]
-    dx = diagnosis(record, preferred=preferred, extra_codes=[c for m in meds for c in m.reason_codes],
+    # The Conditions the orders name are diagnosis codes too (as Claim.diagnosis is on $submit).
+    reasons = [*(c for m in meds for c in m.reason_codes),
+               *(k for c in record.conditions if c.ref in preferred for k in c.codes)]
+    dx = diagnosis(record, preferred=preferred, extra_codes=reasons,
                    setting_hints=[m.setting for m in meds],
                    line_hints=[*[m.line_of_therapy for m in meds], *extra_line_hints])
     coverage = focal_coverage(record)
