@@ -32,15 +32,9 @@ NOT_BOTH_DOORS = {
     "pas/inquiry-other-clinic.json": "an inquiry, not a request",
 }
 
-# Door disagreements found by this test (the doors are being restructured, issue #11): the fixture,
-# and what each door answers for the same facts.
-KNOWN_DISAGREEMENTS: dict[str, str] = {
-    "bundles/clinical-trial-investigational.json": (
-        "door disagreement: order-sign drops the investigational draft XYZ-101 before review "
-        "(server/hooks/services.py is_oncology_order keeps only drafts the knowledge base knows), so its "
-        "decision has docetaxel/trastuzumab/pertuzumab only; $submit reviews every item and answers "
-        "XYZ-101 'Clinical Review Not Required' (R14)"),
-}
+# Door disagreements found by this test, if any: the fixture and what each door answers for the same
+# facts. (The last one — order-sign dropped drafts the knowledge base did not know — is fixed.)
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
 
 def _instance(name: str) -> str:

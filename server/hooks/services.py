@@ -37,7 +37,11 @@ def handle_call(service: HookService, body: object, *, extensions: dict, config:
                         worksheet_url=lambda cancer_type: f"{base_url}/fhir/Questionnaire/{questionnaire_id(cancer_type)}",
                         service=ServiceInfo.from_config(config, base_url))
 
-    drug_orders = [o for o in req.draft_orders if is_oncology_order(o, kb)]
+    # A call with an oncology drug is a regimen: every draft medication in it is reviewed together
+    # (R1), as every item of a PAS Claim is, so an unknown, oral or investigational drug beside it is
+    # answered as the program answers it (pended, pharmacy benefit, not reviewed), never dropped.
+    drug_orders = ([o for o in req.draft_orders if is_a(o, "MedicationRequest")]
+                   if any(is_oncology_order(o, kb) for o in req.draft_orders) else [])
     if not drug_orders:
         # Nothing the oncology program manages: only the Coverage is needed, and it is optional.
         data = prefetching.gather(service, req, fetcher, required=frozenset(), wanted=frozenset({"coverage"}))
