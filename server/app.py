@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    _check_security_config(app)
     errors.register(app)
     _init_knowledge(app)
     _register_surfaces(app)
@@ -27,6 +28,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         return jsonify({"status": "ok", "knowledgeBaseVersion": getattr(kb, "version", None)})
 
     return app
+
+
+def _check_security_config(app: Flask) -> None:
+    """JWT `aud` and the token URL come from PUBLIC_BASE_URL, never from the Host header."""
+    verifying = app.config.get("CDS_JWT_REQUIRED") or app.config.get("FHIR_AUTH_REQUIRED")
+    if verifying and not app.config.get("PUBLIC_BASE_URL") and not app.config.get("TESTING"):
+        raise RuntimeError("PUBLIC_BASE_URL (ONCOPATH_PUBLIC_BASE_URL) is required while CDS_JWT_REQUIRED or "
+                           "FHIR_AUTH_REQUIRED is on: it is the audience every JWT must name")
 
 
 def _init_knowledge(app: Flask) -> None:
@@ -40,8 +49,10 @@ def _register_surfaces(app: Flask) -> None:
     """Blueprints per surface; each module exposes `init_app(app)`. Order matters: limits first
     (its before_request must see a body before any route or auth check reads it), then the store
     every surface uses, then CORS (so even refusals carry its headers), then the surfaces."""
-    from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, subscriptions, summary
+    from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, smart, subscriptions, summary
+    from server.security import throttle
     from server.store import extension as store
 
-    for module in (limits, store, cors, hooks, fhir, reviewer, subscriptions, summary, portal, openapi):
+    for module in (limits, store, throttle, cors, smart, hooks, fhir, reviewer, subscriptions, summary, portal,
+                   openapi):
         module.init_app(app)

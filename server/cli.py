@@ -44,9 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["nurse", "physician"])
     create.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
 
+    from server import client_cli
+    client_cli.add_parser(sub)
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "client":
+        return client_cli.run(args)
     if args.command == "reviewer":
         from server.review.cli import create_reviewer
         return create_reviewer(args.username, args.role, database_url=args.database_url)
@@ -60,6 +65,7 @@ def _serve(args) -> int:
     if args.dev:
         os.environ.setdefault("ONCOPATH_DEV", "1")
         os.environ.setdefault("ONCOPATH_CDS_JWT_REQUIRED", "0")
+        os.environ.setdefault("ONCOPATH_FHIR_AUTH_REQUIRED", "0")
         from server.app import create_app
         create_app().run(host=args.host, port=args.port, debug=True)
         return 0

@@ -44,7 +44,12 @@ def _audit_foreign_order_ids(store: CaseStore, order_ids: set[str], npis: list[s
         audit_refusal(404, f"PAS inquiry named {len(foreign)} Order ID(s) of another provider")
 
 
-def inquire(bundle: dict, *, store: CaseStore, now: datetime) -> dict:
+MAX_MEMBER_IDS = 20
+MAX_PROVIDER_NPIS = 10
+
+
+def inquire(bundle: dict, *, store: CaseStore, now: datetime, organizations: frozenset[str] | None = None) -> dict:
+    """`organizations`: the NPIs the calling client is registered for (None: the door is open)."""
     claim = pas_validate.validate_inquiry_bundle(bundle)
     index = pas_validate.BundleIndex(bundle)
     p = pas_validate.CLAIM_PATH
@@ -57,8 +62,13 @@ def inquire(bundle: dict, *, store: CaseStore, now: datetime) -> dict:
     if not npis:
         issues.append(Issue("required", "the inquiry must identify the provider by NPI",
                             expression=[f"{p}.provider"]))
+    if len(members) > MAX_MEMBER_IDS or len(npis) > MAX_PROVIDER_NPIS:
+        issues.append(Issue("too-costly", f"an inquiry names at most {MAX_MEMBER_IDS} member identifiers and "
+                            f"{MAX_PROVIDER_NPIS} provider NPIs", expression=[p]))
     if issues:
         raise Unprocessable(issues)
+    if organizations is not None:
+        npis = [npi for npi in npis if npi in organizations]   # another organisation's: as if none
 
     _audit_foreign_order_ids(store, _order_ids(claim), npis)
     records, seen = [], set()

@@ -21,7 +21,7 @@ from typing import Any
 from mappings import order_from_pas_bundle
 from mappings.pas_response import render_claim_response_bundle
 from server.engine import decide as engine_decide
-from server.errors import Conflict, Issue, ServiceError, Unprocessable
+from server.errors import Conflict, Forbidden, Issue, ServiceError, Unprocessable
 from server.fhir_ops import claim_update, pas_validate
 from server.store import CaseStore
 
@@ -71,11 +71,18 @@ def decide(order, knowledge, history):
 
 
 def submit(bundle: dict, *, store: CaseStore, knowledge: Any, received_at: datetime,
-           base_url: str | None = None) -> dict:
+           base_url: str | None = None, organizations: frozenset[str] | None = None) -> dict:
+    """`organizations`: the NPIs the calling client is registered for (None: the FHIR door is
+    open); only those of the Claim's provider NPIs count as the submitter."""
     validated: dict = {}   # the Claim's model: validated once, mapped from the same model
     claim = pas_validate.validate_request_bundle(bundle, validated=validated)
     key = request_key(pas_validate.claim_identifier(claim))
     submitter = pas_validate.provider_npis(pas_validate.BundleIndex(bundle), claim.get("provider"))
+    if organizations is not None:
+        submitter = [npi for npi in submitter if npi in organizations]
+        if not submitter:
+            raise Forbidden(Issue("forbidden", "this client is not registered for the provider the Claim names",
+                                  expression=[f"{pas_validate.CLAIM_PATH}.provider"]))
 
     on_file = store.find_case_by_request_key(key)
     if on_file is not None:

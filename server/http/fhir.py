@@ -15,6 +15,9 @@ from flask import Blueprint, Flask, current_app, request
 from server.errors import Issue, PayloadTooLarge, ServiceError
 from server.fhir_ops import claim_inquire, claim_submit, pas_validate
 from server.fhir_ops.metadata import capability_statement
+from server.http import limits
+from server.security import smart_auth
+from server.security.clients import SCOPE_READ, SCOPE_SUBMIT
 from server.store.extension import get_store
 
 FHIR_JSON = "application/fhir+json"
@@ -36,7 +39,15 @@ def _request_bundle() -> dict:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length and request.content_length > limit:
         raise PayloadTooLarge(Issue("too-costly", f"the body is larger than {limit} bytes"))
-    return pas_validate.parse_body(request.get_data(cache=False))
+    bundle = pas_validate.parse_body(request.get_data(cache=False))
+    limits.check_identifiers(bundle, "Bundle.entry")
+    return bundle
+
+
+def _organizations(scope: str) -> frozenset[str] | None:
+    """The calling client's organisations (401/403 without a fitting token); None when open."""
+    access = smart_auth.require_client(scope)
+    return access.organizations if access is not None else None
 
 
 def _now() -> datetime:
@@ -53,17 +64,19 @@ def _fhir_base() -> str | None:
 
 @bp.post("/Claim/$submit")
 def submit():
+    organizations = _organizations(SCOPE_SUBMIT)
     bundle = _request_bundle()
     body = claim_submit.submit(bundle, store=get_store(),
                                knowledge=current_app.extensions.get("oncopath.knowledge"),
-                               received_at=_now(), base_url=_fhir_base())
+                               received_at=_now(), base_url=_fhir_base(), organizations=organizations)
     return _fhir_response(body)
 
 
 @bp.post("/Claim/$inquire")
 def inquire():
+    organizations = _organizations(SCOPE_READ)
     bundle = _request_bundle()
-    return _fhir_response(claim_inquire.inquire(bundle, store=get_store(), now=_now()))
+    return _fhir_response(claim_inquire.inquire(bundle, store=get_store(), now=_now(), organizations=organizations))
 
 
 @bp.get("/metadata")

@@ -56,11 +56,19 @@ def _m003_lz4_case_json(conn: Connection) -> None:
         return
 
 
+def _m004_clients_and_security(conn: Connection) -> None:
+    from server.store import client_models
+
+    Base.metadata.create_all(conn, tables=client_models.TABLES, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "cases, case_events, audit, feedback", _m001_initial),
     (2, "reviewers, tokens, review actions, subscriptions, notifications, deliveries",
      _m002_review_and_notifications),
     (3, "lz4 compression for case JSON (PostgreSQL 14+)", _m003_lz4_case_json),
+    (4, "B2B clients, their tokens, used jtis, subscription owners, portal sessions",
+     _m004_clients_and_security),
 ]
 
 LATEST = MIGRATIONS[-1][0]
