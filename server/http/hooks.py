@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from server.errors import BadRequest, Issue, NotFound
 from server.hooks import feedback as feedback_parser
 from server.hooks import questionnaires, registry, services
+from server.hooks.fetcher import ALLOWED_SERVERS_KEY
+from server.security import smart_auth
+from server.security.clients import ClientRegistry, DatabaseJtiCache
 from server.security.jwt import CdsJwtVerifier
 
 bp = Blueprint("cds_hooks", __name__)
@@ -23,8 +26,11 @@ _VERIFIER = "oncopath.cds_jwt"
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[_VERIFIER] = CdsJwtVerifier(app.config.get("CDS_TRUSTED_ISSUERS") or {},
-                                               timeout=float(app.config.get("FHIR_FETCH_TIMEOUT", 3.0)))
+    store = app.extensions.get("oncopath.store")
+    app.extensions[_VERIFIER] = CdsJwtVerifier(
+        app.config.get("CDS_TRUSTED_ISSUERS") or {}, timeout=float(app.config.get("FHIR_FETCH_TIMEOUT", 3.0)),
+        jtis=DatabaseJtiCache(ClientRegistry(store)) if store is not None else None,   # shared by all workers
+        max_lifetime=float(app.config.get("CDS_JWT_MAX_LIFETIME", 300)))
     app.register_blueprint(bp)
 
 
@@ -34,12 +40,13 @@ def _base_url() -> str:
 
 
 def _require_client() -> None:
-    """CDS Hooks JWT: `aud` must be the exact URL called (PUBLIC_BASE_URL + path behind a proxy)."""
+    """CDS Hooks JWT: `aud` must be the exact URL called (PUBLIC_BASE_URL + path; the Host
+    header is never trusted). The verified issuer's fhir_servers bound where fhirServer may point."""
     if not current_app.config.get("CDS_JWT_REQUIRED", True):
         return
-    public = current_app.config.get("PUBLIC_BASE_URL")
-    audience = public.rstrip("/") + request.path if public else request.base_url
-    current_app.extensions[_VERIFIER].verify(request.headers.get("Authorization"), audience)
+    audience = smart_auth.public_base() + request.path
+    client = current_app.extensions[_VERIFIER].verify(request.headers.get("Authorization"), audience)
+    g.setdefault(ALLOWED_SERVERS_KEY, list(client.fhir_servers))
 
 
 def _service(service_id: str) -> registry.HookService:
@@ -53,6 +60,8 @@ def _service(service_id: str) -> registry.HookService:
 def _body_text() -> str | None:
     """The body `_json_body` parsed, as text (Flask keeps the bytes it read); None if unreadable."""
     data = request.get_data(cache=True)
+    if b"fhirAuthorization" in data:
+        return None   # the case then stores the parsed body, without the EHR's access token
     try:
         return data.decode(json.detect_encoding(data))
     except (UnicodeDecodeError, LookupError):
