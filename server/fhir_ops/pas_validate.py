@@ -37,10 +37,15 @@ CLAIM_PATH = "Bundle.entry[0].resource"
 
 # -- body ---------------------------------------------------------------------------------
 
+def _not_a_number(name: str):
+    """NaN / Infinity are not JSON numbers (RFC 8259): refused, never stored."""
+    raise BadRequest(Issue("invalid", f"the body holds {name}, which is not a JSON number"))
+
+
 def parse_body(raw: bytes) -> dict:
     """The Bundle from a request body: the Bundle itself, or Parameters.parameter[resource]."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_a_number)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(Issue("invalid", f"the body is not JSON: {exc}"))
     if b"\\u0000" in raw:

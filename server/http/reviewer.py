@@ -18,6 +18,7 @@ ReviewService) and the notification worker thread (off under TESTING unless NOTI
 """
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timezone
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
@@ -28,6 +29,7 @@ from server.review.service import Actor, ReviewService
 from server.review.workflow import Action
 from server.store.extension import get_store
 from server.store.review import ReviewStore
+from server.security import throttle
 
 EXTENSION_KEY = "oncopath.review"
 WORKER_KEY = "oncopath.notify.worker"
@@ -46,6 +48,8 @@ def get_review(app: Flask | None = None) -> ReviewService:
 
 def _json_body() -> dict:
     body = request.get_json(silent=True)
+    if isinstance(body, dict) and not _finite_numbers(body):
+        raise BadRequest(Issue("value", "numbers must be finite (no NaN, Infinity or overflowing values)"))
     if body is None:
         if request.get_data():
             raise BadRequest(Issue("structure", "the body must be a JSON object"))
@@ -53,6 +57,20 @@ def _json_body() -> dict:
     if not isinstance(body, dict):
         raise BadRequest(Issue("structure", "the body must be a JSON object"))
     return body
+
+
+def _finite_numbers(value, depth: int = 0) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 8:
+        return True
+    if isinstance(value, dict):
+        return all(_finite_numbers(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite_numbers(v, depth + 1) for v in value)
+    if isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return False
+    return True
 
 
 def bearer_actor() -> Actor:
@@ -82,7 +100,7 @@ def token():
         if not isinstance(body.get(key, ""), str):   # a list or number here was a 500 (fuzzing)
             raise BadRequest(Issue("structure", f"{key} must be a string", expression=[key]))
     service = get_review()
-    reviewer = service.authenticate(body.get("username"), body.get("password"))
+    reviewer = throttle.authenticate(service, body.get("username"), body.get("password"))
     token, expires = service.issue_token(reviewer, now())
     resp = jsonify({"access_token": token, "token_type": "Bearer", "expires_at": expires.isoformat(),
                     "role": reviewer.role})
@@ -122,12 +140,22 @@ def _day(value: str | None, default: date) -> date:
         raise BadRequest(Issue("value", f"{value!r} is not a date (YYYY-MM-DD)"))
 
 
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+MAX_PERIOD_DAYS = 10 * 366
+
+
 def metrics_period() -> tuple[date, date]:
+    """The period asked for, bounded: both days in 2000-2100 and at most ten years apart."""
     today = now().date()
     start = _day(request.args.get("from"), today.replace(month=1, day=1))
     end = _day(request.args.get("to"), today)
     if end < start:
         raise BadRequest(Issue("value", "'to' is before 'from'"))
+    if start < EARLIEST_DAY or end > LATEST_DAY:
+        raise BadRequest(Issue("value", f"the period must lie between {EARLIEST_DAY} and {LATEST_DAY}"))
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise BadRequest(Issue("value", "the period may span at most ten years"))
     return start, end
 
 
@@ -154,7 +182,10 @@ def init_app(app: Flask) -> None:
     if run_worker:
         from server.notify.delivery import NotificationWorker
 
-        worker = NotificationWorker(reviews, interval=float(app.config.get("NOTIFY_INTERVAL", 5.0))).start()
+        from server.security.outbound import OutboundPolicy
+
+        worker = NotificationWorker(reviews, interval=float(app.config.get("NOTIFY_INTERVAL", 5.0)),
+                                    policy=OutboundPolicy(app.config.get("OUTBOUND_ALLOWED_NETWORKS") or ())).start()
         app.extensions[WORKER_KEY] = worker
         service.on_notify = worker.wake
     app.register_blueprint(bp)

@@ -7,6 +7,7 @@ notifications are written together or not at all; delivery happens afterwards, e
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -310,8 +311,9 @@ def _quantities(value) -> dict[str, float]:
             q = float(qty)
         except (TypeError, ValueError):
             raise Unprocessable(Issue("value", f"quantity for {ref} must be a number", expression=["quantities"]))
-        if q <= 0:
-            raise Unprocessable(Issue("value", f"quantity for {ref} must be positive", expression=["quantities"]))
+        if not math.isfinite(q) or q <= 0:
+            raise Unprocessable(Issue("value", f"quantity for {ref} must be a finite positive number",
+                                      expression=["quantities"]))
         out[str(ref)] = q
     return out
 
