@@ -94,13 +94,37 @@ def home():
     return render_template("home.html")
 
 
+def _provider_case(order_id: str, npi: str):
+    """The case, if `npi` is its submitting provider's; None otherwise (audited if on file)."""
+    record = get_review().cases.get_case(order_id) if order_id and len(order_id) <= 64 else None
+    if record is None or not npi or record.provider_npi != npi:
+        if record is not None:   # on file, but not this provider's: audited, answered as unknown
+            audit_refusal(404, "case status refused: the NPI given is not the submitting provider's")
+        return None
+    return record
+
+
+@bp.get("/status/summary")
+def status_summary():
+    """The printable summary for the person who checked the status (same rule as the status
+    page: Order ID + the submitting provider's NPI). The machine API at /orders/<id>/summary
+    takes client tokens."""
+    order_id = (request.args.get("order_id") or "").strip().upper()
+    npi = (request.args.get("npi") or "").strip()
+    record = _provider_case(order_id, npi)
+    if record is None:
+        return render_template("status.html", summary=None, order_id=order_id, npi=npi,
+                               error="No order was found for this Order ID and provider NPI."), 404
+    return render_template("summary.html", s=summary_for(record), npi=npi)
+
+
 @bp.get("/status")
 def status():
     order_id = (request.args.get("order_id") or "").strip().upper()
     npi = (request.args.get("npi") or "").strip()
     if not order_id and not npi:
         return render_template("status.html", summary=None, order_id="", npi="")
-    record = get_review().cases.get_case(order_id) if order_id else None
+    record = get_review().cases.get_case(order_id) if order_id and len(order_id) <= 64 else None
     if record is None or not npi or record.provider_npi != npi:
         if record is not None:   # on file, but not this provider's: audited, answered as unknown
             audit_refusal(404, "case status refused: the NPI given is not the submitting provider's")

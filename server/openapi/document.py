@@ -284,6 +284,11 @@ PATHS: dict = {
         "tags": ["Portal"], "operationId": "portalStatus",
         "parameters": [_query("order_id", "Order ID"), _query("npi", "submitting provider's NPI")],
         "responses": {"200": _html("status page"), "404": _html("no such case for this NPI")} | _errors(400)}},
+    "/portal/status/summary": {"get": {
+        "tags": ["Portal"], "operationId": "portalStatusSummary",
+        "summary": "the printable order summary for the provider who checked the status",
+        "parameters": [_query("order_id", "Order ID"), _query("npi", "submitting provider's NPI")],
+        "responses": {"200": _html("printable summary"), "404": _html("no such case for this NPI")} | _errors(400)}},
     "/portal/login": {
         "get": {"tags": ["Portal"], "operationId": "portalLoginPage", "responses": {"200": _html("sign-in form")}},
         "post": {"tags": ["Portal"], "operationId": "portalLogin",
