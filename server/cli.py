@@ -71,8 +71,14 @@ def _serve(args) -> int:
         return 0
     from gunicorn.app.base import BaseApplication
 
+    from server import config
     from server.app import create_app
 
+    settings = {**config.DEFAULTS, **config.from_environment()}
+    if (settings["CDS_JWT_REQUIRED"] or settings["FHIR_AUTH_REQUIRED"]) and not settings["PUBLIC_BASE_URL"]:
+        print("oncopath: set ONCOPATH_PUBLIC_BASE_URL (the URL clients call, the audience of every JWT), "
+              "or use make serve / --dev for local work without JWTs and tokens", file=sys.stderr)
+        return 2
     workers = args.workers or os.cpu_count() or 1
     threads = max(1, args.threads)
     if not os.environ.get("ONCOPATH_SECRET_KEY"):

@@ -19,6 +19,7 @@ FHIR door is open (FHIR_AUTH_REQUIRED=0, development only) it returns None.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -70,7 +71,7 @@ class PrivateKeyJwtAssertion(JWTBearerClientAssertion):
         super().__init__(validate_jti=True, leeway=LEEWAY_SECONDS)
         self.app = app
         self.jwks = JwksCache(float(app.config.get("FHIR_FETCH_TIMEOUT", 3.0)))
-        self._headers: dict = {}
+        self._local = threading.local()   # the assertion's header, per request thread
 
     def get_audiences(self):
         return [token_url(self.app)]
@@ -81,11 +82,11 @@ class PrivateKeyJwtAssertion(JWTBearerClientAssertion):
             raise InvalidClientError(description=f"client assertion alg must be one of {', '.join(ALLOWED_ALGORITHMS)}")
         if not headers.get("kid"):
             raise InvalidClientError(description="client assertion header has no kid")
-        self._headers = headers
+        self._local.headers = headers
         return headers, claims
 
     def resolve_client_public_key(self, client):
-        jku = self._headers.get("jku")
+        jku = getattr(self._local, "headers", {}).get("jku")
         if client.jwks is not None:
             if jku is not None:
                 raise InvalidClientError(description="client assertion jku: this client has no registered key set URL")
@@ -111,7 +112,8 @@ class PrivateKeyJwtAssertion(JWTBearerClientAssertion):
         claims = token.claims
         now = time.time()
         for name in ("exp", "iat"):
-            if name in claims and not isinstance(claims[name], (int, float)) or isinstance(claims.get(name), bool):
+            value = claims.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise InvalidClientError(description=f"client assertion {name} must be a number")
         exp = claims.get("exp")
         if isinstance(exp, (int, float)) and exp > now + ASSERTION_MAX_LIFETIME + LEEWAY_SECONDS:
