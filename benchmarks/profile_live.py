@@ -32,7 +32,7 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("request limits (size, depth)", r"server/http/limits\.py"),
     ("parse JSON body", r"get_json"),
     ("handle (everything below)", r"handle_call \(|claim_submit\.py|claim_inquire\.py"),
-    ("  PAS Bundle checks", r"pas_validate\.py"),
+    ("  PAS Bundle checks", r"pas_checks\.py"),
     ("  map FHIR -> Order", r"order_from_resources|order_from_pas_bundle"),
     # pydantic-core runs in Rust, so its time lands on the `parse` frame itself (a leaf).
     ("    structure validation", r"parse \(mappings/fhir\.py:\d+\)($|;.*(fhir_core|_ElementRules))|_model_issues"),

@@ -5,7 +5,28 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
 
-from server.hooks.request import CrdConfiguration
+from cards.configuration import CrdConfiguration
+
+
+DEMO_REVIEW_CONTACT = "the oncology review line, 1-800-555-0134 (Mon–Fri 8 am–6 pm ET)"
+DEMO_PHARMACY_CONTACT = "the plan's pharmacy benefit manager (PBM), 1-800-555-0178"
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What the cards need to know about this service: where it is (links), how a clinician
+    reaches a reviewer, and the key that signs worksheet links. From the app's configuration."""
+    base_url: str | None = None
+    review_contact: str = DEMO_REVIEW_CONTACT
+    pharmacy_contact: str = DEMO_PHARMACY_CONTACT
+    link_key: str | None = None
+
+    @classmethod
+    def from_config(cls, config, base_url: str | None) -> "ServiceInfo":
+        return cls(base_url=(base_url or "").rstrip("/") or None,
+                   review_contact=config.get("PAYER_REVIEW_CONTACT") or DEMO_REVIEW_CONTACT,
+                   pharmacy_contact=config.get("PHARMACY_BENEFIT_CONTACT") or DEMO_PHARMACY_CONTACT,
+                   link_key=config.get("SECRET_KEY") or None)
 
 
 @dataclass
@@ -24,6 +45,8 @@ class RenderContext:
     knowledge: Any = None                  # server.knowledge.model.Knowledge
     worksheet_url: Callable[[str | None], str] | None = None
     notes: list[str] = field(default_factory=list)   # optional data we could not read
+    service: ServiceInfo = field(default_factory=ServiceInfo)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)   # per-render facts, computed once
 
     @property
     def primary(self) -> bool:
@@ -33,6 +56,12 @@ class RenderContext:
 
 def ref_of(resource: dict) -> str:
     return f"{resource['resourceType']}/{resource['id']}"
+
+
+def words_of(resource: dict) -> str:
+    """An order in words for a clinician: its display, never its resource id."""
+    text = display_of(resource)
+    return "an order with no drug name" if text == ref_of(resource) else text
 
 
 def display_of(resource: dict) -> str:

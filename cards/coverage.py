@@ -105,15 +105,22 @@ def _reason_text(dd: DrugDecision | None, fallback: str) -> str:
     return fallback
 
 
-def _pend_text(dd: DrugDecision, decision: Decision) -> str:
-    """What this drug's review is waiting for: its own reasons, then the case's pend reasons."""
-    texts = [r.text for r in dd.reasons if r.code != "policy-met"]
-    texts += [d.text for d in decision.deviations
-              if d.severity.value == "pend" and d.drug_key in (None, dd.drug_key)]
+def _pend_text(dd: DrugDecision, decision: Decision, ctx: RenderContext) -> str:
+    """What this drug's review is waiting for, in the cards' clinical words: its own reasons,
+    the deviations that concern it, else the case's pend reasons."""
+    from cards.wording import pend_findings
+
+    kb = ctx.knowledge
+    cancer = kb.cancer_types[decision.cancer_type].name if (
+        kb is not None and decision.cancer_type in getattr(kb, "cancer_types", {})) else "this cancer"
+    own = Decision(case_status=decision.case_status, drugs=(dd,), kb_version=decision.kb_version,
+                   in_program=True, trace=(), deviations=tuple(
+                       d for d in decision.deviations if d.drug_key in (None, dd.drug_key)))
+    texts = [f.text for f in pend_findings(own, kb, cancer)]
     if not texts:
-        texts = [r.text for r in decision.pend_reasons]
+        texts = [f.text for f in pend_findings(decision, kb, cancer)]
     texts = list(dict.fromkeys(t for t in texts if t))
-    return ("Pended for clinical review: " + "; ".join(texts))[:500] if texts else "Pended for clinical review"
+    return ("Pended for clinical review: " + " ".join(texts))[:500] if texts else "Pended for clinical review"
 
 
 def for_coverage_problem(ctx: RenderContext) -> Assertion | None:
@@ -166,7 +173,7 @@ def for_drug(dd: DrugDecision, decision: Decision, ctx: RenderContext, cancer_ty
         return Assertion("covered", "auth-needed", billing_codes=billing, details=details)
 
     if status is DrugStatus.IN_PROGRESS:
-        text = _pend_text(dd, decision)
+        text = _pend_text(dd, decision, ctx)
         a = Assertion("conditional", "auth-needed", info_needed=["OTH"], billing_codes=billing,
                       reasons=[_reason("pended-for-review", text)])
         if ctx.worksheet_url is not None:
@@ -189,9 +196,10 @@ def for_drug(dd: DrugDecision, decision: Decision, ctx: RenderContext, cancer_ty
     if status is DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED:
         return Assertion("covered", "no-auth", billing_codes=billing)
     if status is DrugStatus.OTHER_IMPACT:
-        text = _reason_text(dd, "Pharmacy benefit, not reviewed by this program")
-        if dd.contact and dd.contact not in text:
-            text += f"; contact {dd.contact}"
+        name = dd.display if not dd.drug_key or ctx.knowledge is None else \
+            getattr(ctx.knowledge.drugs.get(dd.drug_key), "name", dd.display)
+        text = f"{name} is covered under the pharmacy benefit, not reviewed by this program; contact " \
+               f"{ctx.service.pharmacy_contact}"
         return Assertion("indeterminate", "no-auth", reasons=[_reason("other-benefit", text)])
     if status is DrugStatus.REFER_TO_HEALTH_PLAN:
         return Assertion("indeterminate", "no-auth", reasons=[_reason(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from cards.codes import CARD_TYPE_SYSTEM, COVERAGE_INFORMATION_URL, CRD_REASON_CODES, CRD_TEMP_SYSTEM
+from cards.context import words_of
 
 COVERED = {"covered", "not-covered", "conditional", "indeterminate"}
 PA_NEEDED = {"no-auth", "auth-needed", "satisfied", "performpa", "conditional", "indeterminate"}
@@ -14,6 +15,9 @@ DOC_NEEDED = {"clinical", "admin", "patient", "conditional", "indeterminate"}
 DOC_PURPOSE = {"withpa", "withclaim", "withorder", "retain-doc", "OTH"}
 INFO_NEEDED = {"performer", "location", "timeframe", "contract-window", "detail-code", "OTH"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A resource id in words meant for a clinician ("MedicationRequest/request-123").
+RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|NutritionOrder|Coverage|Patient|"
+                         r"Practitioner|PractitionerRole|Organization|Condition|Observation)/[\w.\-]+")
 
 
 def coverage_information_problems(ext: dict, *, primary_hook: bool = True) -> list[str]:
@@ -98,11 +102,17 @@ def response_problems(body: dict, *, hook: str = "order-sign") -> list[str]:
     out: list[str] = []
     if not isinstance(body.get("cards"), list):
         return ["cards must be an array"]
+    # The orders' words, from the drafts the systemActions carry (CRD dev-24/25: detail names
+    # each order in words; a resource id is not words).
+    named = {f"{r.get('resourceType')}/{r.get('id')}": words_of(r) for a in body.get("systemActions") or []
+             if isinstance(r := a.get("resource"), dict) and r.get("id")}
     for i, card in enumerate(body["cards"]):
         where = f"cards[{i}]"
         summary = card.get("summary")
         if not isinstance(summary, str) or not summary or len(summary) >= 140:
             out.append(f"{where}.summary must be a string under 140 characters")
+        elif summary.endswith("…"):
+            out.append(f"{where}.summary is cut short")
         if card.get("indicator") not in ("info", "warning", "critical"):
             out.append(f"{where}.indicator invalid")
         source = card.get("source") or {}
@@ -116,8 +126,12 @@ def response_problems(body: dict, *, hook: str = "order-sign") -> list[str]:
         assoc = (card.get("extension") or {}).get("davinci-crd.associated-resource")
         if not assoc or not all(isinstance(a, dict) and a.get("reference") for a in assoc):
             out.append(f"{where} must name its orders in davinci-crd.associated-resource")
-        elif not all(a["reference"] in (card.get("detail") or "") for a in assoc):
-            out.append(f"{where}.detail must name its orders")
+        elif not all(named.get(a["reference"], "") in (card.get("detail") or "") for a in assoc):
+            out.append(f"{where}.detail must name its orders in words")
+        for text in (summary or "", card.get("detail") or "", *[s.get("label", "") for s in card.get("suggestions") or []]):
+            if RESOURCE_ID.search(str(text)):
+                out.append(f"{where} shows a resource id to the clinician")
+                break
         suggestions = card.get("suggestions") or []
         if suggestions and card.get("selectionBehavior") not in ("at-most-one", "any"):
             out.append(f"{where}.selectionBehavior required with suggestions")

@@ -6,10 +6,11 @@
   MedicationRequests ordered), or a PAS request Bundle (Claim first).
 - `order_from_pas_bundle(bundle, *, received_at)`: a Da Vinci PAS Claim Bundle.
 
-Codes are resolved through the YAML tables in `mappings/tables/`; malformed input raises
+Codes are resolved through the knowledge base's program tables (`server/knowledge/data/program/`, checked at load; `mappings.fhir.table`); malformed input raises
 `server.errors.BadRequest` with FHIRPath-like `Issue.expression` paths.
 """
-from mappings.order import order_from_bundle, order_from_resources
+from mappings.collection import order_from_bundle
+from mappings.order import order_from_resources
 from mappings.pas_claim import order_from_pas_bundle
 
 __all__ = ["order_from_resources", "order_from_bundle", "order_from_pas_bundle"]

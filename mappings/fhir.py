@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 import copy
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 from pydantic import ValidationError
 
 from server.domain.order import Code
@@ -21,14 +18,26 @@ from server.errors import BadRequest, Issue
 
 from mappings import structure
 
-TABLES = Path(__file__).resolve().parent / "tables"
+_TABLES: dict[str, dict] | None = None
 
 
-@lru_cache(maxsize=None)
+def use_tables(tables: dict[str, dict]) -> None:
+    """The program tables of the knowledge base in use (`Knowledge.program`, loaded and checked
+    at start-up; see server/knowledge/loader.py). The app calls this once it has loaded its
+    knowledge base; until then the bundled tables are used."""
+    global _TABLES
+    if tables is not _TABLES:
+        _TABLES = tables
+        _INDEXES.clear()
+
+
 def table(name: str) -> dict:
-    """One YAML data table from mappings/tables (read once per process)."""
-    with open(TABLES / f"{name}.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """One of the program's code tables (server/knowledge/data/program/<name>.yaml)."""
+    if _TABLES is None:
+        from server.knowledge.loader import load_knowledge
+
+        use_tables(load_knowledge().program)
+    return _TABLES[name]
 
 
 def system(key: str) -> str:
@@ -241,10 +250,27 @@ def as_date(value) -> date | None:
 # --- references ------------------------------------------------------------------------------
 
 class ResourceIndex:
-    """Look resources up by `Type/id` or by Bundle fullUrl (raw JSON dicts, with their path)."""
+    """Look resources up by `Type/id` or by Bundle fullUrl (raw JSON dicts, with their path).
+    The one reference-resolution rule of the mappings: exact key, then the reference's last
+    `Type/id`, then a versioned reference without its `_history` part."""
 
     def __init__(self):
         self._by_key: dict[str, tuple[dict, str]] = {}
+
+    @classmethod
+    def of_bundle(cls, bundle: dict) -> "ResourceIndex":
+        """Every entry resource of a Bundle (malformed entries skipped: the checks report them)."""
+        index = cls()
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        for i, e in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict):
+                url = e.get("fullUrl")
+                index.add(e["resource"], f"Bundle.entry[{i}].resource", url if isinstance(url, str) else None)
+        return index
+
+    def resolve_resource(self, element) -> dict | None:
+        """The resource a Reference element (a JSON object with `reference`) points to."""
+        return self.resolve(raw_reference(element))[0]
 
     def add(self, resource: dict, path: str, full_url: str | None = None) -> None:
         rtype, rid = resource.get("resourceType"), resource.get("id")

@@ -124,6 +124,17 @@ def diagnosis(record: PatientRecord, *, preferred: Iterable[str] = (), extra_cod
         if (code.system, code.code) not in seen:   # same code from Condition and Claim: once
             seen.add((code.system, code.code))
             codes.append(code)
+    if not codes:
+        # No cancer and no diagnosis named by the request: the record's own active diagnoses
+        # (those the orders give as their reason first) are what the request is for — as a PAS
+        # Claim.diagnosis would say. Both doors then answer e.g. rituximab for rheumatoid
+        # arthritis alike: not an oncology diagnosis (R12).
+        others = [c for c in record.conditions if c.kind is ConditionKind.OTHER and c.active]
+        others.sort(key=lambda c: c.ref not in preferred)
+        for code in (code for c in others for code in _icd_first(c.codes)):
+            if (code.system, code.code) not in seen:
+                seen.add((code.system, code.code))
+                codes.append(code)
     main = primaries[0] if primaries else None
     stage = _stage(record, main)
 
@@ -208,20 +219,14 @@ def member(record: PatientRecord, coverage: CoverageFacts | None) -> Member:
     )
 
 
-def fn_risk_factors(record: PatientRecord, mem: Member, day: date | None, ecog_score: int | None,
-                    setting: Setting, extra: Iterable[str] = ()) -> frozenset[str]:
+def fn_risk_factors(record: PatientRecord, extra: Iterable[str] = ()) -> frozenset[str]:
+    """FN risk factors the record states: its active conditions and prior anticancer treatment.
+    Those the order itself shows (age, ECOG, advanced disease) the engine works out, once."""
     fn = table("clinical")["fn_risk_factors"]
     found = set(extra)
     for c in record.conditions:
         if c.active:
             found |= c.fn_risk_factors
-    age = mem.age_on(day) if day else None
-    if age is not None and age >= 65:
-        found.add(fn["age_65_or_older"])
-    if ecog_score is not None and ecog_score >= fn["poor_performance_status_ecog_at_or_above"]:
-        found.add(fn["poor_performance_status"])
-    if setting is Setting.METASTATIC:
-        found.add(fn["advanced_disease"])
     if record.prior_treatment:
         found.add(fn["prior_treatment"])
     return frozenset(found)
@@ -251,7 +256,7 @@ def order_from_resources(draft_orders: list[dict], resources: list[dict], *, req
         raise BadRequest(Issue("structure", "draft orders and resources must be lists"))
     drafts = [(r, f"draftOrders[{i}]") for i, r in enumerate(draft_orders)]
     entries = list(_flatten(resources, "resources"))
-    return _assemble(drafts, entries, request_id=request_id, received_at=received_at,
+    return assemble(drafts, entries, request_id=request_id, received_at=received_at,
                      patient_id=patient_id)
 
 
@@ -267,7 +272,7 @@ def _flatten(resources: list, prefix: str):
             yield r, path
 
 
-def _assemble(drafts: list[tuple[dict, str]], entries: list[tuple[dict, str]], *, request_id: str,
+def assemble(drafts: list[tuple[dict, str]], entries: list[tuple[dict, str]], *, request_id: str,
               received_at: datetime, patient_id: str | None,
               full_urls: dict[int, str] | None = None) -> Order:
     index = ResourceIndex()
@@ -326,34 +331,13 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         clinical_trial_nct=nct,
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=next((m.prior_order_id for m in meds if m.prior_order_id), None),
-        fn_risk_factors=fn_risk_factors(record, mem, start or received_at.date(), score, dx.setting),
+        fn_risk_factors=fn_risk_factors(record),
         payer_id=coverage.payer_ref if coverage else None,
     )
 
 
 def _urgent(m: MedicationFacts) -> bool:
     return m.priority in table("medication")["urgent_priorities"]
-
-
-# --- collection Bundles -----------------------------------------------------------------------
-
-def order_from_bundle(bundle: dict, *, received_at: datetime) -> Order:
-    """A collection Bundle of the patient's resources plus the MedicationRequests ordered, or a
-    PAS request Bundle (Claim first, which goes to the PAS mapping)."""
-    entries = bundle_entries(bundle)
-    if entries and entries[0][0].get("resourceType") == "Claim":
-        from mappings.pas_claim import order_from_pas_bundle
-        return order_from_pas_bundle(bundle, received_at=received_at)
-    med_table = table("medication")
-    requests = [(r, p) for r, p in entries if r.get("resourceType") == "MedicationRequest"]
-    drafts = [(r, p) for r, p in requests if r.get("status") == "draft"]
-    if not drafts:
-        drafts = [(r, p) for r, p in requests
-                  if r.get("status") in med_table["order_statuses_when_no_draft"]]
-    drafts += [(r, p) for r, p in entries if r.get("resourceType") == "RequestGroup"]
-    request_id = obj(bundle.get("identifier")).get("value") or bundle.get("id") or "bundle"
-    return _assemble(drafts, entries, request_id=str(request_id), received_at=received_at,
-                     patient_id=None, full_urls=full_urls(bundle))
 
 
 def full_urls(bundle: dict) -> dict[int, str]:

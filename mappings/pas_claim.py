@@ -33,7 +33,7 @@ from mappings.provider import provider_from_reference
 
 def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=None) -> Order:
     """`claim_model`: optional, the first entry's Claim already checked as an R4B Claim
-    (server/fhir_ops/pas_validate does that on `$submit`): used instead of validating it again."""
+    (mappings/pas_checks does that on `$submit`): used instead of validating it again."""
     entries = bundle_entries(bundle)
     if bundle.get("type") != "collection":
         raise BadRequest(Issue("structure", "A PAS request Bundle must be of type 'collection'",
@@ -124,8 +124,7 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
         clinical_trial_nct=nct,
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=_prior_order_id(claim, index),
-        fn_risk_factors=fn_risk_factors(record, mem, start or received_at.date(), score,
-                                        dx.setting, extra=risk),
+        fn_risk_factors=fn_risk_factors(record, extra=risk),
         payer_id=_payer_id(claim, index),
     )
 

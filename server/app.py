@@ -42,17 +42,23 @@ def _init_knowledge(app: Flask) -> None:
     """Load and validate the knowledge base once, at start-up: a broken file fails fast."""
     from server.knowledge.loader import load_knowledge
 
-    app.extensions["oncopath.knowledge"] = load_knowledge(app.config["KNOWLEDGE_DIR"])
+    from mappings.fhir import use_tables
+
+    kb = load_knowledge(app.config["KNOWLEDGE_DIR"])
+    use_tables(kb.program)      # the mappings read the program tables of this release
+    app.extensions["oncopath.knowledge"] = kb
 
 
 def _register_surfaces(app: Flask) -> None:
     """Blueprints per surface; each module exposes `init_app(app)`. Order matters: limits first
     (its before_request must see a body before any route or auth check reads it), then the store
-    every surface uses, then CORS (so even refusals carry its headers), then the surfaces."""
+    every surface uses and the case service over it, then CORS (so even refusals carry its headers), then the surfaces."""
+    from server.cases import extension as cases
     from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, smart, subscriptions, summary
     from server.security import throttle
     from server.store import extension as store
 
-    for module in (limits, store, throttle, cors, smart, hooks, fhir, reviewer, subscriptions, summary, portal,
-                   openapi):
+    for module in (limits, store, cases, throttle, cors, smart, hooks, fhir, reviewer, subscriptions, summary,
+                   portal, openapi):
         module.init_app(app)
+    __import__("server.http.worksheets", fromlist=["init_app"]).init_app(app)   # after portal: SECRET_KEY

@@ -46,8 +46,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from server import client_cli
     client_cli.add_parser(sub)
+    sweep = sub.add_parser("sweep-overdue", help="escalate every pended case past due to a physician reviewer "
+                                                  "(the notification worker also does this once a minute)")
+    sweep.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
 
     args = parser.parse_args(argv)
+    if args.command == "sweep-overdue":
+        from server.review.cli import sweep_overdue
+        return sweep_overdue(database_url=args.database_url)
     if args.command == "serve":
         return _serve(args)
     if args.command == "client":

@@ -36,6 +36,10 @@ DEFAULTS = {
     "TOKEN_LIMIT_PER_ADDRESS": "60/minute",
     "THROTTLE_STORAGE_URI": "memory://",
     "PAYER_NAME": "oncopath demo health plan",
+    # How a clinician reaches a reviewer (peer-to-peer) and the pharmacy benefit manager: shown
+    # on the cards. Demo defaults use fictional 555-01xx numbers; set the plan's real lines.
+    "PAYER_REVIEW_CONTACT": "the oncology review line, 1-800-555-0134 (Mon–Fri 8 am–6 pm ET)",
+    "PHARMACY_BENEFIT_CONTACT": "the plan's pharmacy benefit manager (PBM), 1-800-555-0178",
     # Outbound FHIR reads (missing prefetch): a deadline in seconds for each read as a whole
     # (connect + the complete body), and a cap on the bytes of one response (read streamed).
     "FHIR_FETCH_TIMEOUT": 3.0,

@@ -17,7 +17,11 @@ class ServiceError(Exception):
     """Base of every error that becomes an HTTP answer with an OperationOutcome."""
     status = 500
 
-    def __init__(self, issues: list[Issue] | Issue | str, status: int | None = None):
+    def __init__(self, issues: list[Issue] | Issue | str, status: int | None = None, *,
+                 audit: str | None = None):
+        """`audit`: a refusal worth an audit row (our own words, no PHI), e.g. a provider
+        asking about another provider's case; the HTTP error handler writes it."""
+        self.audit = audit
         if isinstance(issues, str):
             issues = [Issue("exception", issues)]
         elif isinstance(issues, Issue):

@@ -15,6 +15,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mappings.bundles import is_a, resource_type
+
 
 def run_review(path: str, as_json: bool = False, knowledge_dir: str | None = None) -> int:
     try:
@@ -63,8 +65,8 @@ def _read_bundle(path: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Fail(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
-        kind = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+    if not is_a(data, "Bundle"):
+        kind = resource_type(data) if isinstance(data, dict) else type(data).__name__
         raise _Fail(f"{path} is not a FHIR Bundle (found {kind or 'no resourceType'})")
     return data
 

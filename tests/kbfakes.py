@@ -187,7 +187,10 @@ def fake_knowledge(**overrides) -> Knowledge:
         version="test-1", effective=date(2020, 1, 1), reviewed=date(2026, 10, 1),
         drugs={d.key: d for d in DRUGS}, policies={p.drug_key: p for p in POLICIES},
         cancer_types={c.key: c for c in CANCERS}, pathways=PATHWAYS, trials=TRIALS,
-        fn_risk_factors=frozenset({"age-65-or-older", "prior-chemotherapy-or-radiation"}),
+        fn_risk_factors=frozenset({"age-65-or-older", "prior-chemotherapy-or-radiation", "poor-performance-status",
+                                   "advanced-disease"}),
+        fn_risk_derived={"age-65-or-older": {"age_at_or_above": 65}, "poor-performance-status": {"ecog_at_or_above": 2},
+                         "advanced-disease": {"setting": "metastatic"}},
     )
     return build_indexes(replace(kb, **overrides) if overrides else kb)
 

@@ -122,15 +122,17 @@ def test_the_portal_status_page_refuses_another_providers_npi_and_audits_it(clie
     assert [r.action for r in refusals(app)] == ["access.refused.404"]
 
 
-def test_a_claim_identifier_of_another_submitter_is_a_409_and_audited(client, app, case_id):
+def test_a_claim_identifier_of_another_submitter_gets_a_case_of_its_own_and_reveals_nothing(client, app, case_id):
     bundle = load_fixture("pas/thp-her2-positive.json")
     clinic = next(e["resource"] for e in bundle["entry"] if e["resource"].get("id") == "onc-clinic")
     clinic["identifier"][0]["value"] = OTHER_NPI
-    issue = outcome(client.post("/fhir/Claim/$submit", json=bundle), 409)
-    assert "another submitter" in issue["diagnostics"]
-    rows = refusals(app)
-    assert [r.action for r in rows] == ["access.refused.409"]
-    assert_no_phi(rows)
+    resp = client.post("/fhir/Claim/$submit", json=bundle)
+    assert resp.status_code == 200
+    assert case_id not in resp.get_data(as_text=True)
+    store = app.extensions["oncopath.store"]
+    own = resp.get_json()["entry"][0]["resource"]["id"]
+    assert own != case_id and store.get_case(own).provider_npi == OTHER_NPI
+    assert store.get_case(case_id).provider_npi != OTHER_NPI
 
 
 # -- reviewers ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from cards import RenderContext, render, render_unmanaged
+from cards.context import ServiceInfo
 from cards.codes import COVERAGE_INFORMATION_URL, CRD_TEMP_SYSTEM, RXNORM
 from cards.invariants import coverage_information_problems, response_problems
 from server.domain.decision import (Alternative, Benefit, CaseStatus, Decision, Deviation, DeviationKind,
@@ -62,7 +63,7 @@ def _ctx(kb, hook="order-sign", order_id=ORDER_ID, targets=None, **kw) -> Render
                          targets=targets if targets is not None else DRAFTS, today=date(2026, 11, 22),
                          order_id=order_id, knowledge=kb,
                          worksheet_url=lambda ct: f"https://oncopath.example.org/fhir/Questionnaire/oncopath-worksheet-{ct}",
-                         **kw)
+                         service=ServiceInfo(base_url="https://oncopath.example.org", link_key="k"), **kw)
 
 
 def _drugs(status, reasons=()):
@@ -98,10 +99,12 @@ def test_an_authorized_on_pathway_regimen_gets_an_info_card_and_satisfied_pa_wit
     assert response_problems(body, hook="order-sign") == []
     [card] = body["cards"]
     assert card["indicator"] == "info"
-    assert card["summary"] == f"On pathway: THP (docetaxel, trastuzumab, pertuzumab) — authorized (Order {ORDER_ID})"
+    assert card["summary"] == f"Authorized: Order ID {ORDER_ID}. THP (docetaxel, trastuzumab, pertuzumab) is on pathway."
     assert card["source"]["label"] == "Summit Health Plan"
+    assert card["source"]["url"] == f"https://oncopath.example.org/portal/status?order_id={ORDER_ID}"
     assert card["source"]["topic"]["code"] == "guideline"
-    assert "PE-123" in card["detail"] and "MedicationRequest/docetaxel" in card["detail"]
+    assert "PE-123" in card["detail"] and "docetaxel 75 mg/m2" in card["detail"]
+    assert "MedicationRequest/" not in card["detail"]
     refs = [a["reference"] for a in card["extension"]["davinci-crd.associated-resource"]]
     assert refs == [f"MedicationRequest/{i}" for i in KEYS]
     assert len(body["systemActions"]) == 4
@@ -131,7 +134,8 @@ def test_without_an_order_id_an_authorizable_drug_is_auth_needed_not_satisfied(k
     assert action["resource"]["id"] == "trastuzumab"
     info = _coverage_info(action)
     assert info["pa-needed"] == ["auth-needed"] and "satisfied-pa-id" not in info
-    assert body["cards"][0]["summary"].endswith("meets policy; authorized when signed")
+    assert body["cards"][0]["summary"] == \
+        "Meets policy and pathway: THP (docetaxel, trastuzumab, pertuzumab) is authorized when signed."
     assert [a["reference"] for a in body["cards"][0]["extension"]["davinci-crd.associated-resource"]] == \
         ["MedicationRequest/trastuzumab"]
 
@@ -168,8 +172,9 @@ def test_an_alternative_whose_criteria_are_not_yet_met_is_offered_but_not_recomm
     card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "off-guideline")
     [suggestion] = card["suggestions"]
     assert suggestion["isRecommended"] is False
-    assert suggestion["label"].endswith("— if eligibility is confirmed")
-    assert "biomarker-matched" not in suggestion["label"]
+    assert suggestion["label"] == "Switch to THP"
+    assert "- THP (docetaxel, trastuzumab, pertuzumab) — if the clinical criteria are confirmed" in card["detail"]
+    assert "eligibility" not in card["detail"]
 
 
 def test_a_pended_regimen_names_what_is_missing_and_links_the_tumor_worksheet(kb):
@@ -180,10 +185,12 @@ def test_a_pended_regimen_names_what_is_missing_and_links_the_tumor_worksheet(kb
     body = render(decision, _ctx(kb))
     assert response_problems(body) == []
     card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
-    assert card["summary"] == "Pended for review: HER2 result not reported (required for trastuzumab)"
-    assert card["links"] == [{"label": "Oncology worksheet: Breast cancer", "type": "absolute",
-                              "url": "https://oncopath.example.org/fhir/Questionnaire/oncopath-worksheet-breast"}]
-    assert ORDER_ID in card["detail"] and "2026-11-25" in card["detail"]
+    assert card["summary"] == f"Pended for review: HER2 result not reported (required for trastuzumab). Order ID {ORDER_ID}."
+    [link] = card["links"]
+    assert link["type"] == "absolute" and link["label"] == "Fill in the worksheet (breast cancer)"
+    assert link["url"].startswith(f"https://oncopath.example.org/worksheets/{ORDER_ID}?t=")
+    assert ORDER_ID in card["detail"] and "Wed 25 Nov 2026, 17:00 UTC" in card["detail"]
+    assert "**Peer-to-peer:** call the oncology review line, 1-800-555-0134" in card["detail"]
     info = _coverage_info(body["systemActions"][1])
     assert info["covered"] == ["conditional"] and info["pa-needed"] == ["auth-needed"]
     assert info["info-needed"] == ["OTH"] and info["doc-needed"] == ["clinical"] and info["doc-purpose"] == ["withpa"]
@@ -209,14 +216,15 @@ def test_a_growth_factor_fn_risk_deviation_gets_an_appropriate_use_card_on_the_g
     body = render(decision, _ctx(kb))
     card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "appropriate-use")
     assert card["extension"]["davinci-crd.associated-resource"] == [{"reference": "MedicationRequest/peg"}]
-    assert card["summary"].startswith("Growth factor: regimen FN risk low")
+    assert card["summary"] == "Pegfilgrastim: regimen FN risk low: G-CSF primary prophylaxis not indicated."
 
 
-def test_a_duplicate_order_gets_a_duplicate_therapy_card_first(kb):
+def test_a_duplicate_order_gets_a_duplicate_therapy_card_right_after_the_status_card(kb):
     decision = _decision(duplicate_of="ONC-EARLIER0001", notices=(Reason("duplicate-order", "THP on file", "R8"),))
     body = render(decision, _ctx(kb))
-    assert body["cards"][0]["source"]["topic"]["code"] == "duplicate-therapy"
-    assert "ONC-EARLIER0001" in body["cards"][0]["summary"]
+    assert [c["source"]["topic"]["code"] for c in body["cards"]][:2] == ["guideline", "duplicate-therapy"]
+    assert body["cards"][1]["summary"] == \
+        "Possible duplicate: Order ID ONC-EARLIER0001 is on file for the same drugs and dates."
 
 
 def test_a_member_outside_the_program_gets_an_insurance_card_and_a_not_in_program_reason(kb):
@@ -262,9 +270,9 @@ def test_max_cards_and_switched_off_card_types_are_obeyed(kb):
     decision = _decision(duplicate_of="ONC-EARLIER0001", deviations=(
         Deviation(DeviationKind.FN_RISK, Severity.PEND, "low FN risk", drug_key="pegfilgrastim"),))
     all_cards = render(decision, _ctx(kb))["cards"]
-    assert [c["source"]["topic"]["code"] for c in all_cards] == ["duplicate-therapy", "appropriate-use", "guideline"]
+    assert [c["source"]["topic"]["code"] for c in all_cards] == ["guideline", "duplicate-therapy", "appropriate-use"]
     capped = render(decision, _ctx(kb, configuration=CrdConfiguration(max_cards=1)))
-    assert [c["source"]["topic"]["code"] for c in capped["cards"]] == ["duplicate-therapy"]
+    assert [c["source"]["topic"]["code"] for c in capped["cards"]] == ["guideline"]
     off = render(decision, _ctx(kb, configuration=CrdConfiguration(frozenset({"guideline", "coverage-info"}))))
     assert "guideline" not in [c["source"]["topic"]["code"] for c in off["cards"]]
     assert off["systemActions"] == []
@@ -275,7 +283,8 @@ def test_summaries_stay_under_140_characters_even_for_long_reasons(kb):
                          deviations=tuple(Deviation(DeviationKind.MISSING_BIOMARKER, Severity.PEND, "x" * 200 + str(i))
                                           for i in range(3)))
     card = render(decision, _ctx(kb))["cards"][0]
-    assert len(card["summary"]) < 140 and card["summary"].endswith("(+2 more)")
+    assert card["summary"] == f"Pended for review: Order ID {ORDER_ID}."
+    assert "xxxx" in card["detail"], "the reasons that do not fit a summary are in the detail"
 
 
 @pytest.mark.parametrize("mutation, problem", [
@@ -310,9 +319,9 @@ def test_order_select_says_a_regimen_would_pend_and_gives_no_order_id_or_due_dat
                          due_by=datetime(2026, 11, 25, 17, tzinfo=timezone.utc))
     body = render(decision, _ctx(kb, hook="order-select", order_id=None))
     card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
-    assert card["summary"] == "Would pend for review: HER2 result not reported (required for trastuzumab)"
-    assert "If signed as is" in card["detail"]
-    assert "Review due by" not in card["detail"] and "Order ID" not in card["detail"]
+    assert card["summary"] == "Would be pended for review: HER2 result not reported (required for trastuzumab)."
+    assert "links" not in card, "no case yet: no worksheet form to fill in"
+    assert "due by" not in card["detail"] and "Order ID" not in card["detail"]
 
 
 def test_text_after_a_list_in_a_card_detail_is_its_own_paragraph(kb):
@@ -322,4 +331,23 @@ def test_text_after_a_list_in_a_card_detail_is_its_own_paragraph(kb):
                          due_by=datetime(2026, 11, 25, 17, tzinfo=timezone.utc))
     detail = next(c for c in render(decision, _ctx(kb))["cards"]
                   if c["source"]["topic"]["code"] == "coverage-info")["detail"]
-    assert "- HER2 result not reported (required for trastuzumab)\n\nOrder ID" in detail
+    assert "- HER2 result not reported (required for trastuzumab).\n\n**What to send:**" in detail
+
+
+def test_dosage_text_is_compact_for_long_runs_of_days():
+    from cards.cards import dosage_text
+
+    daily = RegimenDrug("palbociclib", 28, tuple(range(1, 22)), until_progression=True, dose=125, dose_unit="mg")
+    assert dosage_text(daily) == "125 mg, days 1–21 of a 28-day cycle, until progression"
+    weekly = RegimenDrug("paclitaxel", 28, (1, 8, 15), 6, dose=80, dose_unit="mg/m2")
+    assert dosage_text(weekly) == "80 mg/m2, days 1, 8 and 15 of a 28-day cycle, 6 cycles"
+    assert dosage_text(RegimenDrug("docetaxel", 21, (1,), 6, dose=75, dose_unit="mg/m2")) == \
+        "75 mg/m2, day 1 of a 21-day cycle, 6 cycles"
+
+
+def test_the_wording_layer_falls_back_to_clean_words_for_a_text_it_does_not_know(kb):
+    from cards.wording import clean, words
+
+    assert words("PDL1_CPS positive >= 10 required (R3)") == "PD-L1 CPS positive ≥ 10 required."
+    assert "MedicationRequest/" not in clean("see MedicationRequest/request-123")
+    assert clean("trastuzumab requires HER2 positive — or — HER2 low") == "trastuzumab requires HER2 positive"

@@ -47,7 +47,8 @@ def test_a_broken_fhir_body_is_answered_with_a_4xx_operation_outcome_and_nothing
 
 def test_the_pas_mapping_gives_an_order_or_a_typed_error_for_any_bundle_that_passes_validation():
     from mappings import order_from_pas_bundle
-    from server.fhir_ops import pas_validate
+    from mappings import pas_checks
+    from mappings.pas_request import operation_bundle
 
     base = mutations.base_body(mutations.TARGETS[0])
 
@@ -55,7 +56,7 @@ def test_the_pas_mapping_gives_an_order_or_a_typed_error_for_any_bundle_that_pas
     @given(bundle=mutations.mutated(base))
     def check(bundle):
         try:
-            pas_validate.validate_request_bundle(pas_validate.parse_body(__import__("json").dumps(bundle).encode()))
+            pas_checks.validate_request_bundle(operation_bundle(bundle, 1000))
         except ServiceError:
             return   # rejected before mapping: the HTTP test covers that answer
         try:

@@ -253,10 +253,21 @@ def test_an_mcode_patient_as_prefetch_is_reviewed_and_her_her2_negative_result_i
                         "assessments": searchset("Observation-ecog-performance-status-jenny-m.json",
                                                  "Observation-tnm-clinical-stage-group-jenny-m.json"),
                         "medications": None, "practitioner": None}}
+    # Without a Coverage: one card that agrees with the not-covered systemActions, and no case.
+    body = ok(client.post(SIGN, json=req))
+    assert [c["source"]["topic"]["code"] for c in body["cards"]] == ["insurance"]
+    assert body["cards"][0]["summary"].startswith("No active coverage on file: nothing was authorized.")
+    assert "evaluated as a program member" not in json.dumps(body) and "Pended" not in json.dumps(body["cards"])
+    assert client.application.extensions["oncopath.store"].counts()["cases"] == 0
+    # With the program's Coverage: reviewed, and the HER2-negative result is named.
+    thp = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+                      "order-sign-thp-her2-positive.json").read_text())
+    req["prefetch"]["coverage"] = thp["prefetch"]["coverage"]
+    req["hookInstance"] = "jenny-m-2"
     body = ok(client.post(SIGN, json=req))
     pended = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
     assert "HER2" in pended["summary"] and "negative" in pended["summary"]
-    assert pended["links"][0]["url"] == "https://oncopath.example.org/fhir/Questionnaire/oncopath-worksheet-breast"
+    assert pended["links"][0]["url"].startswith("https://oncopath.example.org/worksheets/ONC-")
 
 
 # --- required data: the Patient ------------------------------------------------------------
@@ -346,7 +357,7 @@ def test_a_next_link_to_another_host_is_not_followed_and_the_gap_is_noted(client
         body = ok(client.post(SIGN, json=req))
         assert len(ehr.calls) == 1   # the token never went to elsewhere.example.com
     pended = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
-    assert "labs: next link points outside fhirServer" in pended["detail"]
+    assert "**Not received from the EHR:** lab results (next link points outside fhirServer)" in pended["detail"]
 
 
 def test_a_paginated_prefetch_is_completed_from_the_ehr(client, thp):
@@ -370,7 +381,7 @@ def test_endless_pagination_stops_at_the_page_cap(client, thp):
         body = ok(client.post(SIGN, json=req))
         assert len(ehr.calls) == 5
     pended = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
-    assert "labs: more than 5 pages" in pended["detail"]
+    assert "**Not received from the EHR:** lab results (more than 5 pages" in pended["detail"]
 
 
 def test_optional_data_the_ehr_fails_to_give_is_noted_and_the_review_goes_on(client, thp):
@@ -381,7 +392,7 @@ def test_optional_data_the_ehr_fails_to_give_is_noted_and_the_review_goes_on(cli
         body = ok(client.post(SIGN, json=req))
     pended = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "coverage-info")
     assert "HER2" in pended["detail"]
-    assert "labs: HTTP 500" in pended["detail"]
+    assert "**Not received from the EHR:** lab results (HTTP 500)" in pended["detail"]
     info = coverage_info(body["systemActions"][1])
     assert info["covered"] == ["conditional"] and info["info-needed"] == ["OTH"]
 
@@ -447,7 +458,7 @@ def test_prefetch_keys_the_service_did_not_ask_for_are_ignored_and_legacy_wrappe
     req["prefetch"]["patient"] = {"response": {"status": "200 OK"}, "resource": req["prefetch"]["patient"]}
     with responses.RequestsMock():   # the unwrapped patient is used: nothing is fetched
         body = ok(client.post(SIGN, json=req))
-    assert body["cards"][0]["summary"].startswith("On pathway: THP")
+    assert body["cards"][0]["summary"].startswith("Authorized: Order ID ONC-")
     assert {coverage_info(a)["pa-needed"][0] for a in body["systemActions"]} == {"satisfied"}
 
 

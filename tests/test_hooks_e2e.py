@@ -3,6 +3,7 @@ one test per card type, asserting the card and the coverage-information it comes
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -67,8 +68,10 @@ def test_thp_for_a_her2_positive_patient_is_on_pathway_and_authorized_with_the_o
     card = cards_by_topic(body)["guideline"]
     assert card["indicator"] == "info"
     assert card["source"]["label"] == "Summit Health Plan"
-    assert card["summary"].startswith("On pathway: THP (docetaxel, trastuzumab, pertuzumab) — authorized (Order ONC-")
-    order_id = card["summary"].rsplit("Order ", 1)[1].rstrip(")")
+    assert card["summary"].startswith("Authorized: Order ID ONC-")
+    assert card["summary"].endswith(". THP (docetaxel, trastuzumab, pertuzumab) is on pathway.")
+    order_id = re.search(r"Order ID (ONC-\w+)", card["summary"]).group(1)
+    assert card["source"]["url"] == f"{BASE}/portal/status?order_id={order_id}"
     actions = actions_by_id(body)
     assert set(actions) == {"docetaxel", "trastuzumab", "pertuzumab"}
     for drug, hcpcs in {"docetaxel": "J9171", "trastuzumab": "J9355", "pertuzumab": "J9306"}.items():
@@ -89,14 +92,42 @@ def test_the_same_hook_instance_again_gets_the_same_answer_and_stores_nothing_ne
     assert app.extensions["oncopath.store"].counts()["cases"] == 1
 
 
+def test_a_retry_with_a_fresh_access_token_is_the_same_call_and_gets_the_same_answer(app, hook, fixtures_dir):
+    def with_token(token: str) -> dict:
+        call = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")
+        call["fhirServer"] = "https://ehr.example.org/fhir"     # everything is prefetched: nothing is fetched
+        call["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer", "expires_in": 300,
+                                     "scope": "patient/*.read", "subject": "oncopath"}
+        return call
+
+    first = hook(with_token("the-first-token"))
+    assert hook(with_token("a-fresh-token")) == first
+    assert app.extensions["oncopath.store"].counts()["cases"] == 1
+
+
+def test_a_different_call_reusing_a_hook_instance_is_a_case_of_its_own(app, hook, fixtures_dir):
+    store = app.extensions["oncopath.store"]
+    first = hook("order-sign-thp-her2-positive.json")
+    other = fixture(fixtures_dir, "order-sign-thp-her2-negative.json")
+    other["hookInstance"] = fixture(fixtures_dir, "order-sign-thp-her2-positive.json")["hookInstance"]
+    second = hook(other)
+    assert second != first
+    assert store.counts()["cases"] == 2
+    assert any(c["indicator"] == "warning" for c in second["cards"])      # the HER2-negative answer
+    assert hook(other) == second and store.counts()["cases"] == 2       # and its own retry
+
+
 def test_thp_for_a_her2_negative_patient_is_pended_naming_her2_with_the_worksheet(app, hook):
     body = hook("order-sign-thp-her2-negative.json")
     card = cards_by_topic(body)["coverage-info"]
     assert card["indicator"] == "warning"
-    assert card["summary"].startswith("Pended for review: trastuzumab requires HER2 positive; reported HER2 negative")
-    assert "pertuzumab requires HER2 positive" in card["detail"]
+    assert card["summary"].startswith("Pended for review: trastuzumab and pertuzumab require a HER2-positive result; "
+                                      "record shows HER2 negative. Order ID ONC-")
+    assert "- Trastuzumab and pertuzumab require a HER2-positive result; the record shows HER2 negative." \
+        in card["detail"]
     worksheet = f"{BASE}/fhir/Questionnaire/oncopath-worksheet-breast"
-    assert card["links"][0] == {"label": "Oncology worksheet: Breast cancer", "url": worksheet, "type": "absolute"}
+    [link] = card["links"]
+    assert link["type"] == "absolute" and link["url"].startswith(f"{BASE}/worksheets/ONC-")
     for drug in ("trastuzumab", "pertuzumab"):
         a = actions_by_id(body)[drug]
         assert a["covered"] == ["conditional"] and a["pa-needed"] == ["auth-needed"]
@@ -120,7 +151,8 @@ def test_an_off_pathway_regimen_gets_the_pathway_regimen_as_a_suggestion(hook):
     body = hook("order-sign-her2-positive-docetaxel-trastuzumab.json")
     card = cards_by_topic(body)["off-guideline"]
     assert card["indicator"] == "warning" and card["selectionBehavior"] == "at-most-one"
-    assert card["summary"] == "Off pathway for Breast cancer: consider THP (docetaxel, trastuzumab, pertuzumab)"
+    assert card["summary"] == "Off pathway for breast cancer. Consider THP (docetaxel, trastuzumab, pertuzumab)."
+    assert card["suggestions"][0]["label"] == "Switch to THP"
     [suggestion] = card["suggestions"]
     deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
     assert deletes == ["MedicationRequest/docetaxel", "MedicationRequest/trastuzumab"]
@@ -130,11 +162,13 @@ def test_an_off_pathway_regimen_gets_the_pathway_regimen_as_a_suggestion(hook):
     assert actions_by_id(body)["trastuzumab"]["pa-needed"] == ["auth-needed"]
 
 
-def test_a_growth_factor_with_a_low_fn_risk_regimen_gets_an_appropriate_use_card(hook):
+def test_a_growth_factor_with_a_low_fn_risk_regimen_is_named_once_on_the_pended_card(hook):
     body = hook("order-sign-pembrolizumab-pegfilgrastim.json")
-    card = cards_by_topic(body)["appropriate-use"]
-    assert card["extension"]["davinci-crd.associated-resource"] == [{"reference": "MedicationRequest/pegfilgrastim"}]
-    assert "low FN-risk" in card["summary"]
+    assert list(cards_by_topic(body)) == ["coverage-info"], "the only pend reason: no second card repeating it"
+    card = body["cards"][0]
+    assert card["summary"].startswith("Pended for review: growth factor not indicated for this regimen's FN risk.")
+    assert "- Pegfilgrastim: growth factor not indicated for a low FN-risk regimen" in card["detail"]
+    assert "febrile-neutropenia risk factors" in card["detail"]
     peg = actions_by_id(body)["pegfilgrastim"]
     assert peg["pa-needed"] == ["auth-needed"] and "FN-risk" in peg["reason"][0]["text"]
 
@@ -147,9 +181,10 @@ def test_a_second_thp_request_for_the_same_patient_gets_a_duplicate_therapy_card
     for entry in second["context"]["draftOrders"]["entry"]:   # new EHR orders, not a re-sign
         entry["resource"]["id"] = "new-" + entry["resource"]["id"]
     body = hook(second)
-    card = body["cards"][0]
-    assert card["source"]["topic"]["code"] == "duplicate-therapy"
-    assert card["summary"] == f"Possible duplicate: Order {order_id} is on file for a similar regimen"
+    assert [c["source"]["topic"]["code"] for c in body["cards"]][:2] == ["coverage-info", "duplicate-therapy"]
+    assert body["cards"][0]["summary"].startswith("Pended for review: a similar request is on file.")
+    card = body["cards"][1]
+    assert card["summary"] == f"Possible duplicate: Order ID {order_id} is on file for the same drugs and dates."
     assert all("satisfied-pa-id" not in a for a in actions_by_id(body).values())
 
 
@@ -159,7 +194,7 @@ def test_the_same_draft_orders_signed_again_are_not_their_own_duplicate(hook, fi
     again["hookInstance"] = "the-same-orders-signed-again"
     body = hook(again)
     assert "duplicate-therapy" not in cards_by_topic(body)
-    assert body["cards"][0]["summary"].startswith("On pathway: THP")
+    assert body["cards"][0]["summary"].startswith("Authorized: Order ID ONC-")
 
 
 def test_a_commercial_ppo_member_is_outside_the_program(hook):
@@ -183,7 +218,7 @@ def test_order_select_advises_on_the_selection_and_records_nothing(app, hook):
     a = info(body["systemActions"][0])
     assert a["pa-needed"] == ["auth-needed"] and "satisfied-pa-id" not in a
     card = cards_by_topic(body)["guideline"]
-    assert card["summary"].endswith("meets policy; authorized when signed")
+    assert card["summary"] == "Meets policy and pathway: THP (docetaxel, trastuzumab, pertuzumab) is authorized when signed."
     assert card["extension"]["davinci-crd.associated-resource"] == [{"reference": "MedicationRequest/trastuzumab"}]
     assert app.extensions["oncopath.store"].counts()["cases"] == 0
 
@@ -200,7 +235,7 @@ def test_drugs_coded_with_the_https_rxnorm_variant_are_reviewed_like_the_canonic
             coding["system"] = coding["system"].replace("http://", "https://")
     req["hookInstance"] = "https-variant-" + req["hookInstance"]
     body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
-    assert body["cards"][0]["summary"].startswith("On pathway: THP")
+    assert body["cards"][0]["summary"].startswith("Authorized: Order ID ONC-")
 
 
 def test_a_regimen_ordered_by_rxnorm_product_codes_is_reviewed_like_its_ingredients(client, fixtures_dir):
@@ -215,7 +250,7 @@ def test_a_regimen_ordered_by_rxnorm_product_codes_is_reviewed_like_its_ingredie
                 coding["code"], coding["display"] = products[coding["code"]]
     req["hookInstance"] = "product-codes-" + req["hookInstance"]
     body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
-    assert body["cards"][0]["summary"].startswith("On pathway: THP")
+    assert body["cards"][0]["summary"].startswith("Authorized: Order ID ONC-")
 
 
 def test_a_draft_naming_a_program_drug_only_in_text_goes_to_review_not_no_auth(client, fixtures_dir):

@@ -85,9 +85,9 @@ def test_a_valid_es384_token_from_a_trusted_issuer_is_accepted(call, keys):
 
 
 def accepted(resp) -> None:
-    """Accepted means reviewed: the THP request gets its on-pathway card, not just a 200."""
+    """Accepted means reviewed: the THP request gets its authorized card, not just a 200."""
     assert resp.status_code == 200, resp.get_json()
-    assert resp.get_json()["cards"][0]["summary"].startswith("On pathway: THP")
+    assert resp.get_json()["cards"][0]["summary"].startswith("Authorized: Order ID ONC-")
 
 
 def test_a_valid_rs384_token_is_accepted(call, keys):

@@ -5,6 +5,8 @@ pieces (line of business, FN risk factors, providers) read what they should.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -74,7 +76,14 @@ def test_the_thp_fixture_is_a_medicare_advantage_her2_positive_stage_iv_first_li
     assert all(d.cycle_length_days == 21 and d.administration_days == (1,) for d in order.drugs)
     assert [d.until_progression for d in order.drugs] == [False, True, True]
     assert order.treatment_start == date(2026, 12, 1)
-    assert {"age-65-or-older", "advanced-disease"} <= order.fn_risk_factors
+    # the record states no risk factor; age and advanced disease are the engine's to work out
+    from server.engine.fn_risk import patient_risk_factors
+    from server.knowledge.loader import load_knowledge
+
+    kb = load_knowledge()
+    assert order.fn_risk_factors == frozenset()
+    assert {"age-65-or-older", "advanced-disease"} <= patient_risk_factors(
+        order, order.treatment_start, kb.fn_risk_factors, kb.fn_risk_derived)
 
 
 def test_her2_ihc_1_plus_fixture_is_her2_negative():
@@ -180,7 +189,16 @@ def test_ecog_2_is_poor_performance_status():
             e["resource"]["valueInteger"] = 2
             del e["resource"]["interpretation"]
     order = order_from_bundle(bundle, received_at=NOW)
-    assert order.ecog == 2 and "poor-performance-status" in order.fn_risk_factors
+    from server.engine.fn_risk import patient_risk_factors
+    from server.knowledge.loader import load_knowledge
+
+    kb = load_knowledge()
+    assert order.ecog == 2
+    assert "poor-performance-status" in patient_risk_factors(order, order.treatment_start, kb.fn_risk_factors,
+                                                             kb.fn_risk_derived)
+    one = replace(order, ecog=1, diagnosis=replace(order.diagnosis, setting=Setting.ADJUVANT))
+    assert "poor-performance-status" not in patient_risk_factors(one, one.treatment_start, kb.fn_risk_factors,
+                                                                 kb.fn_risk_derived)
 
 
 def test_without_stage_secondary_cancer_or_intent_the_setting_is_unknown():

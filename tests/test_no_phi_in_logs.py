@@ -109,12 +109,12 @@ def test_no_patient_name_birth_date_or_member_id_is_logged_at_info(tmp_path, cap
     _representative_requests(app)
 
     # an unhandled exception whose message carries PHI: logged as its type only
-    import server.fhir_ops.claim_submit as claim_submit
+    import mappings.pas_request as pas_request
 
     def boom(bundle, received_at, **_):
         raise ValueError("member MA-100200300 Ana Rivera born 1957-03-14")
 
-    monkeypatch.setattr(claim_submit, "map_order", boom)
+    monkeypatch.setattr(pas_request, "order_from_pas_bundle", boom)
     other = load_fixture("pas/mixed-trastuzumab-her2-unknown-letrozole.json")
     resp = app.test_client().post("/fhir/Claim/$submit", json=other)
     assert resp.status_code == 500 and resp.get_json()["resourceType"] == "OperationOutcome"

@@ -114,3 +114,25 @@ def test_metadata_is_a_valid_r4b_capability_statement(client):
     assert cs.fhirVersion == "4.0.1"
     claim = next(r for r in cs.rest[0].resource if r.type == "Claim")
     assert {op.name for op in claim.operation} >= {"submit", "inquire"}
+
+
+def test_an_inquiry_naming_a_service_request_it_does_not_include_is_answered(pas_client):
+    submitted = claim_response(submit(pas_client, load_fixture("thp-her2-positive")).get_json())
+    bundle = load_fixture("inquiry-riverside")
+    claim = bundle["entry"][0]["resource"]
+    claim.setdefault("item", [{"sequence": 1, "productOrService": {"text": "any"}}])
+    claim["item"][0].setdefault("extension", []).append({
+        "url": PAS_SD + "extension-requestedService",
+        "valueReference": {"reference": "ServiceRequest/not-in-this-bundle"}})
+    resp = inquire(pas_client, bundle)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert [claim_response(b)["id"] for b in returned_bundles(resp.get_json())] == [submitted["id"]]
+
+
+def test_an_inquiry_whose_patient_does_not_resolve_is_still_refused(pas_client):
+    submit(pas_client, load_fixture("thp-her2-positive"))
+    bundle = load_fixture("inquiry-riverside")
+    bundle["entry"][0]["resource"]["patient"] = {"reference": "Patient/not-in-this-bundle"}
+    resp = inquire(pas_client, bundle)
+    assert resp.status_code == 422
+    assert "Bundle.entry[0].resource.patient" in [e for i in resp.get_json()["issue"] for e in i.get("expression", [])]

@@ -235,14 +235,42 @@ def set_submitter_npi(bundle: dict, npi: str) -> dict:
     return bundle
 
 
-def test_another_submitter_reusing_a_claim_identifier_gets_a_conflict_not_the_stored_answer(pas_client, store):
-    submit(pas_client, load_fixture("thp-her2-positive"))
+def test_another_submitter_reusing_a_claim_identifier_gets_its_own_case_not_the_stored_answer(pas_client, store):
+    first = claim_response(submit(pas_client, load_fixture("thp-her2-positive")).get_json())
     resp = submit(pas_client, set_submitter_npi(load_fixture("thp-her2-positive"), "1679576722"))
-    assert resp.status_code == 409
-    issue = resp.get_json()["issue"][0]
-    assert issue["code"] == "conflict" and issue["expression"] == ["Bundle.entry[0].resource.identifier"]
-    assert "entry" not in resp.get_json()
+    assert resp.status_code == 200
+    second = claim_response(resp.get_json())
+    assert second["id"] != first["id"]
+    assert store.counts()["cases"] == 2
+    assert store.get_case(second["id"]).provider_npi == "1679576722"
+    created = store.case_events(second["id"])[0]
+    assert "identifier reused" in created.note and first["id"] in created.note
+
+
+def test_a_retry_with_a_new_bundle_timestamp_gets_the_first_answer_and_no_second_case(pas_client, store):
+    first = submit(pas_client, load_fixture("thp-her2-positive")).get_json()
+    retry = load_fixture("thp-her2-positive")
+    retry["timestamp"] = "2026-12-01T09:30:00Z"
+    retry["identifier"]["value"] = "another-transmission-id"
+    again = submit(pas_client, retry)
+    assert again.status_code == 200 and again.get_json() == first
     assert store.counts()["cases"] == 1
+
+
+def test_a_different_request_reusing_a_claim_identifier_is_decided_as_the_request_it_is(pas_client, store):
+    two_items = load_fixture("thp-her2-positive")
+    first = claim_response(submit(pas_client, two_items).get_json())
+    one_item = load_fixture("thp-her2-positive")
+    claim = one_item["entry"][0]["resource"]
+    claim["item"] = claim["item"][:1]
+    second = claim_response(submit(pas_client, one_item).get_json())
+    assert second["id"] != first["id"]
+    assert len(second["item"]) == 1 and len(first["item"]) == len(two_items["entry"][0]["resource"]["item"])
+    assert store.counts()["cases"] == 2
+    # each one's retry gets its own first answer
+    assert claim_response(submit(pas_client, one_item).get_json())["id"] == second["id"]
+    assert claim_response(submit(pas_client, two_items).get_json())["id"] == first["id"]
+    assert store.counts()["cases"] == 2
 
 
 # ----------------------------------------------------------------------------- updates, cancels

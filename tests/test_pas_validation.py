@@ -36,7 +36,7 @@ def edit(fn):
 
 MATRIX = [
     # name, body maker, status, issue code, expression
-    ("not JSON", lambda: b"{this is not json", 400, "invalid", None),
+    ("not JSON", lambda: b"{this is not json", 400, "structure", None),
     ("a JSON array", lambda: b"[]", 400, "structure", "Bundle"),
     ("a NUL character", edit(lambda b: claim_of(b).__setitem__("id", "a\u0000b")), 400, "invalid", None),
     ("a Claim instead of a Bundle", lambda: json.dumps(claim_of(thp())), 400, "structure", "Bundle.resourceType"),

@@ -36,3 +36,19 @@ def test_the_same_password_hashes_differently_each_time():
     a, b = accounts.hash_password("same password here"), accounts.hash_password("same password here")
     assert a != b and a.startswith("scrypt$16384$8$1$")
     assert not accounts.verify_password("x", "garbage")
+
+
+def test_the_review_store_facade_answers_every_method_from_the_module_of_its_concern(tmp_path):
+    from server.store import outbox, reporting, review_actions, reviewers, subscriptions
+
+    reviews = ReviewStore(CaseStore.from_url(f"sqlite:///{tmp_path / 'f.db'}"))
+    owners = {name: value.fget(reviews).__self__ for name, value in vars(ReviewStore).items()
+              if isinstance(value, property)}
+    modules = {name: type(part).__module__ for name, part in owners.items()}
+    assert modules["add_reviewer"] == modules["reviewer_for_token"] == reviewers.__name__
+    assert modules["apply_review"] == modules["record_action"] == review_actions.__name__
+    assert modules["delete_subscription"] == subscriptions.__name__
+    assert modules["claim_due_notifications"] == modules["record_attempt"] == outbox.__name__
+    assert modules["pended_cases"] == modules["cases_received_between"] == reporting.__name__
+    assert len(owners) == 20 and all(callable(getattr(reviews, n)) for n in owners)
+    reviews.cases.dispose()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.review import accounts
+from server.review.deadlines import sweep_overdue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pas"
 PAS_EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "examples" / "pas-2.2.1"
@@ -174,16 +175,51 @@ def test_the_queue_lists_pended_cases_urgent_first_with_their_due_by(api):
     assert cases[1]["pendingDrugs"] == ["trastuzumab", "pertuzumab"] or set(cases[1]["pendingDrugs"]) >= {"trastuzumab"}
 
 
-def test_an_overdue_case_is_escalated_to_a_physician_once_and_never_denied(api, review_app, pended):
+def test_reading_the_queue_flags_an_overdue_case_for_a_physician_and_writes_nothing(api, review_app, pended):
     client, clock, nurse, _ = api
     clock.advance(days=6)
     nurse = token(client, "nina")
+    store = review_app[0].extensions["oncopath.store"]
+    before = (store.counts(), store.audit_trail(pended))
     first = client.get("/review/api/queue", headers=nurse).get_json()["cases"][0]
     client.get("/review/api/queue", headers=nurse)
-    assert first["overdue"] and first["physicianEscalation"]
+    assert first["orderId"] == pended and first["overdue"] and first["physicianEscalation"]
     assert first["status"] == "In Progress"
+    assert (store.counts(), store.audit_trail(pended)) == before       # a GET writes nothing
+    assert review_app[0].extensions["oncopath.review"].reviews.review_actions(pended) == []
+
+
+def test_the_deadline_sweep_escalates_an_overdue_case_to_a_physician_once_and_never_denies(api, review_app, pended):
+    client, clock, _nurse, _ = api
+    reviews = review_app[0].extensions["oncopath.review"].reviews
+    assert sweep_overdue(reviews, clock()) == []                       # not due yet
+    clock.advance(days=6)
+    assert sweep_overdue(reviews, clock()) == [pended]
+    assert sweep_overdue(reviews, clock()) == []                       # once
     trail = review_app[0].extensions["oncopath.store"].audit_trail(pended)
-    assert [a.action for a in trail].count("review.escalate") == 1
+    assert [(a.actor, a.action) for a in trail].count(("system", "review.escalate")) == 1
+    view = client.get(f"/review/api/cases/{pended}", headers=token(client, "paul")).get_json()
+    assert view["status"] == "In Progress" and view["review"]["escalated"]
+    assert [(a["actor"], a["action"], a["detail"]["to"]) for a in view["actions"]] == [("system", "escalate", "physician")]
+    queued = client.get("/review/api/queue", headers=token(client, "nina")).get_json()["cases"][0]
+    assert queued["physicianEscalation"] and queued["status"] == "In Progress"
+
+
+def test_a_reconsideration_reopens_the_clock_and_an_overdue_reopened_case_is_escalated_again(api, review_app, pended):
+    client, clock, nurse, doctor = api
+    reviews = review_app[0].extensions["oncopath.review"].reviews
+    clock.advance(days=6)
+    assert sweep_overdue(reviews, clock()) == [pended]
+    nurse, doctor = token(client, "nina"), token(client, "paul")
+    act(client, nurse, pended, "peer-to-peer-offered")
+    assert act(client, doctor, pended, "deny", reason="HER2 negative on retesting").status_code == 200
+    assert sweep_overdue(reviews, clock()) == []                       # decided: nothing to escalate
+    reopened = act(client, nurse, pended, "reconsideration", note="new HER2 ISH result").get_json()
+    assert reopened["status"] == "In Progress" and not reopened["review"]["escalated"]
+    assert sweep_overdue(reviews, clock()) == []                       # its new due-by is ahead
+    clock.advance(days=6)
+    assert sweep_overdue(reviews, clock()) == [pended]
+    assert [a.action for a in reviews.review_actions(pended)].count("escalate") == 2
 
 
 def test_a_case_shows_its_inputs_trace_history_and_allowed_actions(api, pended):

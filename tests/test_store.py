@@ -7,7 +7,7 @@ from pathlib import Path
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from server.domain.decision import (
     CaseStatus, Decision, DrugDecision, DrugStatus, PathwayMatch, Reason, SCode, TraceStep,
@@ -18,8 +18,7 @@ from server.domain.order import (
 from server.errors import NotFound
 from server.store import CaseStore
 from server.store.db import normalize_url
-from server.store.migrations import LATEST
-from server.store.models import SchemaVersionRow
+from server.store import migrations
 
 RECEIVED = datetime(2026, 11, 16, 14, 0, tzinfo=timezone.utc)
 
@@ -203,11 +202,11 @@ def test_cds_feedback_rows_are_stored_per_service(store):
     assert store.counts()["feedback"] == 2
 
 
-def test_migrations_record_the_schema_version_and_are_safe_to_run_again(store):
-    assert store.migrate() == LATEST
+def test_migrations_record_the_alembic_revision_and_are_safe_to_run_again(store):
+    assert store.migrate() == migrations.head() == "0004"
     with store.uow() as uow:
-        versions = list(uow.session.scalars(select(SchemaVersionRow.version)))
-    assert versions == list(range(1, LATEST + 1))
+        versions = [r[0] for r in uow.session.execute(text("SELECT version_num FROM alembic_version"))]
+    assert versions == ["0004"]
 
 
 def test_postgresql_urls_are_rewritten_to_the_psycopg_driver():

@@ -8,18 +8,22 @@ from server.knowledge.model import FnRisk
 from .context import Case
 
 
-def patient_risk_factors(order: Order, day, vocabulary: frozenset[str] = frozenset()) -> set[str]:
-    """Reported risk factors (those the knowledge base accepts) plus those the order itself shows."""
+def patient_risk_factors(order: Order, day, vocabulary: frozenset[str] = frozenset(),
+                         derived: dict[str, dict] | None = None) -> set[str]:
+    """Risk factors the record reports (those the knowledge base accepts), plus those the order
+    itself shows by the knowledge base's rules (kb.yaml `derived_from`: age, ECOG, setting):
+    worked out here only, once per decision."""
     factors = set(order.fn_risk_factors)
     if vocabulary:
         factors &= vocabulary
     age = order.member.age_on(day)
-    if age is not None and age >= 65:
-        factors.add("age-65-or-older")
-    if order.ecog is not None and order.ecog >= 2:
-        factors.add("poor-performance-status")
-    if order.diagnosis.setting is Setting.METASTATIC:
-        factors.add("advanced-disease")
+    for key, rule in (derived or {}).items():
+        if "age_at_or_above" in rule and age is not None and age >= rule["age_at_or_above"]:
+            factors.add(key)
+        if "ecog_at_or_above" in rule and order.ecog is not None and order.ecog >= rule["ecog_at_or_above"]:
+            factors.add(key)
+        if rule.get("setting") == Setting.METASTATIC.value and order.diagnosis.setting is Setting.METASTATIC:
+            factors.add(key)
     return factors
 
 
@@ -41,7 +45,8 @@ def fn_risk_review(case: Case) -> None:
         if risk is FnRisk.HIGH:
             case.trace.add("R6", f"{w.key}: {regimen.name} has high FN risk (>20%): growth factor indicated")
         elif risk is FnRisk.INTERMEDIATE:
-            factors = sorted(patient_risk_factors(case.order, case.date_of_service, case.kb.fn_risk_factors))
+            factors = sorted(patient_risk_factors(case.order, case.date_of_service, case.kb.fn_risk_factors,
+                                                  case.kb.fn_risk_derived))
             ignored = sorted(set(case.order.fn_risk_factors) - set(factors))
             if ignored:
                 case.trace.add("R6", f"risk factor(s) not in the program's list, not counted: {', '.join(ignored)}")

@@ -1,2 +1,3 @@
 """FHIR operations, one module per operation (Medplum style): claim_submit, claim_inquire,
-metadata; pas_validate holds the checks they share."""
+metadata. Each reads its request through mappings/ (mappings.pas_request, mappings.pas_checks)
+and hands it to the case service."""

@@ -14,67 +14,43 @@ search (PAS: inquiry is by the REF identifiers).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+from mappings.pas_request import read_inquiry
 from mappings.pas_response import inquiry_response_bundle
 from server.errors import Issue, Unprocessable
-from server.fhir_ops import pas_validate
 from server.store import CaseStore
 
-_REF_EXTENSIONS = (pas_validate.PAS_SD + "extension-authorizationNumber",
-                   pas_validate.PAS_SD + "extension-administrationReferenceNumber")
 
-
-def _order_ids(claim: dict) -> set[str]:
-    ids = set()
-    for item in claim.get("item") or []:
-        for ext in item.get("extension") or []:
-            if ext.get("url") in _REF_EXTENSIONS and str(ext.get("valueString", "")).startswith("ONC-"):
-                ids.add(ext["valueString"])
-    return ids
-
-
-def _audit_foreign_order_ids(store: CaseStore, order_ids: set[str], npis: list[str]) -> None:
-    """An inquiry naming another provider's Order ID finds nothing (the store only searches the
-    inquirer's cases); the attempt is audited as a refusal."""
-    foreign = [oid for oid in sorted(order_ids)[:20]
-               if (rec := store.get_case(oid)) is not None and rec.provider_npi not in npis]
-    if foreign:
-        from server.http.errors import audit_refusal
-        audit_refusal(404, f"PAS inquiry named {len(foreign)} Order ID(s) of another provider")
+def _foreign_order_ids(store: CaseStore, order_ids, npis) -> list[str]:
+    """Order IDs the inquiry names that belong to another provider (the store only searches
+    the inquirer's cases, so these find nothing; the attempt is audited as a refusal)."""
+    return [oid for oid in sorted(order_ids)[:20]
+            if (rec := store.get_case(oid)) is not None and rec.provider_npi not in npis]
 
 
 MAX_MEMBER_IDS = 20
 MAX_PROVIDER_NPIS = 10
 
 
-def inquire(bundle: dict, *, store: CaseStore, now: datetime, organizations: frozenset[str] | None = None) -> dict:
-    """`organizations`: the NPIs the calling client is registered for (None: the door is open)."""
-    claim = pas_validate.validate_inquiry_bundle(bundle)
-    index = pas_validate.BundleIndex(bundle)
-    p = pas_validate.CLAIM_PATH
-    members = pas_validate.member_ids(index, claim)
-    npis = pas_validate.provider_npis(index, claim.get("provider"))
-    issues = []
-    if not members:
-        issues.append(Issue("required", "the inquiry must identify the member (Patient identifier "
-                            "or Coverage subscriberId)", expression=[f"{p}.patient"]))
-    if not npis:
-        issues.append(Issue("required", "the inquiry must identify the provider by NPI",
-                            expression=[f"{p}.provider"]))
-    if len(members) > MAX_MEMBER_IDS or len(npis) > MAX_PROVIDER_NPIS:
-        issues.append(Issue("too-costly", f"an inquiry names at most {MAX_MEMBER_IDS} member identifiers and "
-                            f"{MAX_PROVIDER_NPIS} provider NPIs", expression=[p]))
-    if issues:
-        raise Unprocessable(issues)
+def inquire(bundle: dict, *, store: CaseStore, now: datetime, on_refusal=None,
+            organizations: frozenset[str] | None = None) -> dict:
+    """`organizations`: the NPIs the calling client is registered for (None: the door is open);
+    another organisation's NPI in the inquiry is as if it were not there."""
+    req = read_inquiry(bundle)
+    if len(req.member_ids) > MAX_MEMBER_IDS or len(req.provider_npis) > MAX_PROVIDER_NPIS:
+        raise Unprocessable(Issue("too-costly", f"an inquiry names at most {MAX_MEMBER_IDS} member identifiers "
+                                                f"and {MAX_PROVIDER_NPIS} provider NPIs",
+                                  expression=["Bundle.entry[0].resource"]))
     if organizations is not None:
-        npis = [npi for npi in npis if npi in organizations]   # another organisation's: as if none
-
-    _audit_foreign_order_ids(store, _order_ids(claim), npis)
+        req = replace(req, provider_npis=tuple(npi for npi in req.provider_npis if npi in organizations))
+    foreign = _foreign_order_ids(store, req.order_ids, req.provider_npis)
+    if foreign and on_refusal is not None:
+        on_refusal(404, f"PAS inquiry named {len(foreign)} Order ID(s) of another provider")
     records, seen = [], set()
-    for npi in npis:
-        for rec in store.cases_for_inquiry(members, npi, pas_validate.payer_ids(index, claim),
-                                           _order_ids(claim) or None):
+    for npi in req.provider_npis:
+        for rec in store.cases_for_inquiry(req.member_ids, npi, req.payer_ids, req.order_ids or None):
             if rec.order_id not in seen:
                 seen.add(rec.order_id)
                 records.append(rec)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from server.errors import Issue, PreconditionFailed
-from server.hooks.fetcher import FetchResult, FhirFetcher, entries_of, next_link
+from mappings.bundles import entries_of, is_a, next_link, resource_key
+from server.hooks.fetcher import FetchResult, FhirFetcher
 from server.hooks.registry import TOKEN, HookService
 from server.hooks.request import HookRequest
 
@@ -31,8 +32,8 @@ class PatientData:
         out = []
         for resources in self.by_key.values():
             for r in resources:
-                key = (r.get("resourceType"), r.get("id"))
-                if isinstance(key[0], str) and isinstance(key[1], str):
+                key = resource_key(r)
+                if key is not None:
                     if key in seen:
                         continue
                     seen.add(key)
@@ -78,7 +79,7 @@ def gather(service: HookService, req: HookRequest, fetcher: FhirFetcher, *,
                 data.no_data.add(key)
                 data.by_key[key] = []
                 continue
-            if value.get("resourceType") != "OperationOutcome":
+            if not is_a(value, "OperationOutcome"):
                 data.by_key[key] = _prefetched(value, key, fetcher, data)
                 continue
         query = render_template(template, req)
@@ -115,7 +116,7 @@ def gather(service: HookService, req: HookRequest, fetcher: FhirFetcher, *,
 
 
 def _prefetched(value: dict, key: str, fetcher: FhirFetcher, data: PatientData) -> list[dict]:
-    if value.get("resourceType") != "Bundle":
+    if not is_a(value, "Bundle"):
         return [value]
     if next_link(value) is None:
         return entries_of(value)

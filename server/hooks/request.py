@@ -5,17 +5,8 @@ from dataclasses import dataclass, field
 
 from server.errors import BadRequest, Issue
 from server.http import limits
+from cards.configuration import CrdConfiguration
 from server.hooks.registry import CARD_OPTIONS, HookService
-
-
-@dataclass(frozen=True)
-class CrdConfiguration:
-    """`extension["davinci-crd.configuration"]`: card types switched off, max-cards. Unknown keys ignored."""
-    disabled: frozenset[str] = frozenset()
-    max_cards: int = 10
-
-    def enabled(self, card_type: str) -> bool:
-        return card_type not in self.disabled
 
 
 @dataclass

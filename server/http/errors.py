@@ -105,8 +105,8 @@ def audit_refusal(status: int, reason: str, *, actor: str | None = None) -> None
 def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(err: ServiceError):
-        if err.status in REFUSAL_STATUSES:
-            audit_refusal(err.status, "; ".join(i.diagnostics for i in err.issues))
+        if err.status in REFUSAL_STATUSES or err.audit:
+            audit_refusal(err.status, err.audit or "; ".join(i.diagnostics for i in err.issues))
         resp = outcome_response(err.status, err.issues)
         for name, value in (getattr(err, "headers", None) or {}).items():
             resp.headers[name] = value

@@ -9,16 +9,15 @@ OPTIONS preflights are answered by server.http.cors for every path.
 """
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from server.errors import BadRequest, Issue, NotFound
+from server.errors import Issue, NotFound
 from server.hooks import feedback as feedback_parser
 from server.hooks import questionnaires, registry, services
 from server.hooks.fetcher import ALLOWED_SERVERS_KEY
 from server.security import smart_auth
 from server.security.clients import ClientRegistry, DatabaseJtiCache
+from server.http.body import body_text, json_body, now
 from server.security.jwt import CdsJwtVerifier
 
 bp = Blueprint("cds_hooks", __name__)
@@ -57,22 +56,12 @@ def _service(service_id: str) -> registry.HookService:
     return service
 
 
-def _body_text() -> str | None:
-    """The body `_json_body` parsed, as text (Flask keeps the bytes it read); None if unreadable."""
-    data = request.get_data(cache=True)
-    if b"fhirAuthorization" in data:
-        return None   # the case then stores the parsed body, without the EHR's access token
-    try:
-        return data.decode(json.detect_encoding(data))
-    except (UnicodeDecodeError, LookupError):
+def _stored_text() -> str | None:
+    """The body as received, to store with the case — unless it carries fhirAuthorization (CDS
+    Hooks: a transient token, never stored): then the case stores the parsed body without it."""
+    if b"fhirAuthorization" in request.get_data(cache=True):
         return None
-
-
-def _json_body() -> object:
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise BadRequest(Issue("structure", "the request body is not valid JSON"))
-    return body
+    return body_text()
 
 
 @bp.get("/cds-services")
@@ -84,10 +73,8 @@ def discovery():
 def call(service_id: str):
     service = _service(service_id)
     _require_client()
-    clock = current_app.extensions.get("oncopath.clock")   # tests pin it: R9/R10 depend on the day
-    body = services.handle_call(service, _json_body(), extensions=current_app.extensions,
-                                config=current_app.config, base_url=_base_url(),
-                                now=clock() if clock else None, body_text=_body_text())
+    body = services.handle_call(service, json_body(), extensions=current_app.extensions,
+                                config=current_app.config, base_url=_base_url(), now=now(), body_text=_stored_text())
     return jsonify(body)
 
 
@@ -95,7 +82,7 @@ def call(service_id: str):
 def feedback(service_id: str):
     service = _service(service_id)
     _require_client()
-    items = feedback_parser.parse(_json_body())
+    items = feedback_parser.parse(json_body())
     store = current_app.extensions.get("oncopath.store")
     if store is not None and hasattr(store, "record_feedback"):
         store.record_feedback(service.id, items)

@@ -21,6 +21,7 @@ from itertools import accumulate
 from flask import Flask, current_app, has_app_context, request
 from flask.json.provider import DefaultJSONProvider
 
+from mappings.bundles import entry_count
 from server import config
 from server.errors import BadRequest, Issue, PayloadTooLarge
 
@@ -107,10 +108,10 @@ def loads(raw, **kw):
 
 def check_bundle_entries(bundle: dict, expression: str, limit: int | None = None) -> None:
     """At most MAX_BUNDLE_ENTRIES entries in one Bundle."""
-    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    count = entry_count(bundle)
     limit = int(limit if limit is not None else setting("MAX_BUNDLE_ENTRIES"))
-    if isinstance(entries, list) and len(entries) > limit:
-        raise too_large(f"the Bundle has {len(entries)} entries; at most {limit} are accepted "
+    if count is not None and count > limit:
+        raise too_large(f"the Bundle has {count} entries; at most {limit} are accepted "
                         f"(MAX_BUNDLE_ENTRIES)", expression)
 
 

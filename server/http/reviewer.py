@@ -14,7 +14,8 @@ Routes:
 - `GET  /review/api/metrics?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]` (CMS-0057-F)
 
 This module also wires the review extension (`app.extensions["oncopath.review"]`: the
-ReviewService) and the notification worker thread (off under TESTING unless NOTIFY_WORKER).
+ReviewService) and the notification worker thread (off under TESTING unless NOTIFY_WORKER),
+whose tick also runs the deadline sweep (server/review/deadlines.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from datetime import date, datetime, timezone
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from server.errors import BadRequest, Issue, Unauthorized
-from server.review import metrics
+from server.http.body import json_object, now
+from server.review import deadlines, metrics
 from server.review.service import Actor, ReviewService
 from server.review.workflow import Action
 from server.store.extension import get_store
@@ -37,25 +39,14 @@ WORKER_KEY = "oncopath.notify.worker"
 bp = Blueprint("reviewer_api", __name__, url_prefix="/review/api")
 
 
-def now() -> datetime:
-    clock = current_app.extensions.get("oncopath.clock")
-    return clock() if clock else datetime.now(timezone.utc)
-
-
 def get_review(app: Flask | None = None) -> ReviewService:
     return (app or current_app).extensions[EXTENSION_KEY]
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if isinstance(body, dict) and not _finite_numbers(body):
+    body = json_object(empty={})
+    if not _finite_numbers(body):
         raise BadRequest(Issue("value", "numbers must be finite (no NaN, Infinity or overflowing values)"))
-    if body is None:
-        if request.get_data():
-            raise BadRequest(Issue("structure", "the body must be a JSON object"))
-        return {}
-    if not isinstance(body, dict):
-        raise BadRequest(Issue("structure", "the body must be a JSON object"))
     return body
 
 
@@ -185,6 +176,7 @@ def init_app(app: Flask) -> None:
         from server.security.outbound import OutboundPolicy
 
         worker = NotificationWorker(reviews, interval=float(app.config.get("NOTIFY_INTERVAL", 5.0)),
+                                    sweep=lambda at: deadlines.sweep_overdue(reviews, at),
                                     policy=OutboundPolicy(app.config.get("OUTBOUND_ALLOWED_NETWORKS") or ())).start()
         app.extensions[WORKER_KEY] = worker
         service.on_notify = worker.wake

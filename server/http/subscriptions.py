@@ -13,46 +13,24 @@ delivery. With the FHIR door open (development) anyone may, as before.
 """
 from __future__ import annotations
 
-import json
 import uuid
 
 from flask import Blueprint, Flask, current_app, g, request
 
 from server.errors import BadRequest, Issue, NotFound, ServiceError
-from server.http.reviewer import get_review, now
-from server.http import limits
+from server.http.body import fhir_body, fhir_response, now
+from server.http.reviewer import get_review
 from server.notify import subscriptions
 from server.security import outbound, smart_auth
 from server.security.clients import SCOPE_SUBSCRIBE
 
-FHIR_JSON = "application/fhir+json"
 bp = Blueprint("fhir_subscription", __name__, url_prefix="/fhir")
-
-
-def _fhir(body: dict | None, status: int = 200):
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
-    return current_app.response_class(data, status=status, mimetype=FHIR_JSON)
-
-
-
-
-def _parse(raw: bytes):
-    try:
-        body = limits.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(Issue("invalid", f"the body is not JSON: {exc}"))
-    if b"\\u0000" in raw:
-        raise BadRequest(Issue("invalid", "the body contains a NUL character (\\u0000)"))
-    return body
 
 
 @bp.post("/Subscription")
 def create():
-    if request.mimetype and request.mimetype not in (FHIR_JSON, "application/json"):
-        raise ServiceError(Issue("not-supported", f"Content-Type {request.mimetype!r} is not accepted; "
-                                                  f"send {FHIR_JSON}"), status=415)
     client = smart_auth.require_client(SCOPE_SUBSCRIBE)
-    body = _parse(request.get_data(cache=False))
+    body = fhir_body()
     org, endpoint = subscriptions.validate(body)
     limit = int(current_app.config.get("MAX_IDENTIFIER_LENGTH", 256))
     if len(org) > limit:
@@ -71,7 +49,7 @@ def create():
                                           now=now(), actor=f"client:{client.client_id}" if client else f"subscriber:{org}")
     if client is not None:
         smart_auth.registry().set_subscription_owner(sub_id, client.client_id)
-    resp = _fhir(resource, 201)
+    resp = fhir_response(resource, 201)
     base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
     resp.headers["Location"] = f"{base.rstrip('/')}/fhir/Subscription/{sub_id}"
     return resp
@@ -95,7 +73,7 @@ def read(sub_id: str):
     found = get_review().reviews.get_subscription(_owned(sub_id))
     if found is None:
         raise NotFound(Issue("not-found", "Subscription not found"))
-    return _fhir(found[0])
+    return fhir_response(found[0])
 
 
 @bp.delete("/Subscription/<sub_id>")
@@ -105,7 +83,7 @@ def delete(sub_id: str):
     actor = f"client:{client.client_id}" if client is not None else "subscriber"
     if not get_review().reviews.delete_subscription(owned, actor=actor):
         raise NotFound(Issue("not-found", "Subscription not found"))
-    return _fhir(None, 204)
+    return fhir_response(None, 204)
 
 
 def init_app(app: Flask) -> None:

@@ -18,6 +18,7 @@ import json
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
+from mappings.bundles import first_entry
 from server.errors import Issue, NotFound
 from server.http.errors import audit_refusal
 from server.http.reviewer import bearer_actor, get_review
@@ -86,7 +87,7 @@ def order_summary(order_id: str):
 def claim_response(order_id: str):
     record = case_for_viewer(order_id, request.args.get("npi"))
     bundle = get_review().current_claim_response_bundle(record)
-    body = bundle["entry"][0]["resource"]
+    body, _url = first_entry(bundle)
     return current_app.response_class(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
                                       mimetype="application/fhir+json")
 

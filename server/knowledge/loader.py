@@ -52,6 +52,9 @@ _SINGLE_FILES = {
     "trials.yaml": "trials.schema.json",
 }
 _PATHWAY_SCHEMA = "pathways.schema.json"
+# The program's code tables, read by mappings/ (FHIR -> Order): part of the release, checked at
+# load like the rest. A knowledge directory without its own program/ uses the bundled tables.
+PROGRAM_TABLES = ("biomarkers", "clinical", "coverage", "genes", "medication", "pas", "staging", "systems")
 
 
 class KnowledgeError(ValueError):
@@ -138,6 +141,12 @@ class _Loader:
             raise KnowledgeError(rel, _path(err.absolute_path), _describe(err))
         return _Doc(rel, data)
 
+    def program_tables(self) -> dict[str, dict]:
+        own = (self.root / "program").is_dir()
+        loader = self if own or self.root == DATA_DIR.resolve() else _Loader(DATA_DIR.resolve())
+        return {name: loader._read(f"program/{name}.yaml", f"program-{name}.schema.json").data
+                for name in PROGRAM_TABLES}
+
     def load(self) -> Knowledge:
         docs = {rel: self._read(rel, schema) for rel, schema in _SINGLE_FILES.items()}
         pathway_files = sorted((self.root / "pathways").glob("*.yaml")) if (self.root / "pathways").is_dir() else []
@@ -169,6 +178,8 @@ class _Loader:
             pathways=pathways,
             trials=trials,
             fn_risk_factors=frozenset(factors),
+            program=self.program_tables(),
+            fn_risk_derived={f["key"]: dict(f["derived_from"]) for f in kb["fn_risk_factors"] if f.get("derived_from")},
         )
         return build_indexes(knowledge)
 

@@ -190,6 +190,8 @@ class Knowledge:
     pathways: tuple[Pathway, ...]
     trials: tuple[TrialArm, ...] = ()
     fn_risk_factors: frozenset[str] = frozenset()   # vocabulary of accepted patient risk factors
+    fn_risk_derived: dict[str, dict] = field(default_factory=dict)   # factor key -> rule on the order (kb.yaml)
+    program: dict[str, dict] = field(default_factory=dict, repr=False)  # code tables the mappings read (program/)
     # indexes, built by the loader (see build_indexes)
     by_code: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     pathways_by_cancer: dict[str, tuple[Pathway, ...]] = field(default_factory=dict, repr=False)

@@ -87,14 +87,20 @@ def deliver_pending(store, now: datetime, *, post: Callable = _post, timeout: fl
 
 
 class NotificationWorker:
-    """A daemon thread draining the outbox; `wake()` after a decision sends without waiting."""
+    """A daemon thread draining the outbox; `wake()` after a decision sends without waiting.
+    `sweep(now)`, when given, runs on the same tick at most every `sweep_interval` seconds
+    (the review deadline sweep: server/review/deadlines.sweep_overdue)."""
 
     def __init__(self, store, *, interval: float = 5.0, clock: Callable[[], datetime] | None = None,
+                 sweep: Callable[[datetime], object] | None = None, sweep_interval: float = 60.0,
                  policy: outbound.OutboundPolicy | None = None):
         self.store = store
         self.post = make_post(policy)
         self.interval = interval
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.sweep = sweep
+        self.sweep_interval = timedelta(seconds=sweep_interval)
+        self._swept_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,8 +122,15 @@ class NotificationWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            now = self.clock()
+            if self.sweep is not None and (self._swept_at is None or now - self._swept_at >= self.sweep_interval):
+                self._swept_at = now
+                try:
+                    self.sweep(now)
+                except Exception:   # the worker must outlive a database hiccup
+                    log.exception("deadline sweep failed")
             try:
-                deliver_pending(self.store, self.clock(), post=self.post)
+                deliver_pending(self.store, now, post=self.post)
             except Exception:   # the worker must outlive a database hiccup
                 log.exception("notification delivery round failed")
             self._wake.wait(self.interval)

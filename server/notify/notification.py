@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from mappings.bundles import first_entry
 from server.notify.subscriptions import PAS_TOPIC
 
 
@@ -15,7 +16,7 @@ def notification_bundle(*, subscription_id: str, event_number: int, timestamp: d
     fhir = base_url.rstrip("/") if base_url else None
     focus_url = (f"{fhir}/ClaimResponse/{order_id}" if fhir
                  else f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:oncopath:{order_id}/{event_number}/{subscription_id}')}")
-    claim_response_url = (response_bundle.get("entry") or [{}])[0].get("fullUrl") or focus_url
+    claim_response_url = first_entry(response_bundle)[1] or focus_url
     status = {
         "resourceType": "Parameters",
         "id": str(uuid.uuid4()),

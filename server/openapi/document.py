@@ -247,6 +247,20 @@ PATHS: dict = {
                               "content": {JSON: {"schema": {"type": "object"}}}},
                       "401": {"description": "OAuth 2.0 error", "content": {JSON: {"schema": {"type": "object"}}}}}
                      | _errors(429)}},
+    # -- worksheet form (the pended card's link) -------------------------------------------
+    "/worksheets/{order_id}": {
+        "get": {"tags": ["Worksheet"], "operationId": "worksheetForm",
+                "summary": "the case's disease-site worksheet as an HTML form, prefilled",
+                "parameters": [_ORDER_ID, _query("t", "the signed token of the card's link")],
+                "responses": {"200": _html("worksheet form")} | _errors(404)},
+        "post": {"tags": ["Worksheet"], "operationId": "worksheetSubmit",
+                 "summary": "attach the answers as a QuestionnaireResponse and decide the case again",
+                 "parameters": [_ORDER_ID],
+                 "requestBody": {"required": True, "content": {FORM: {"schema": {
+                     "type": "object", "required": ["t"], "properties": {"t": {"type": "string"}},
+                     "additionalProperties": {"type": "string"}}}}},
+                 "responses": {"200": _html("the case's new status"), "400": _html("an answer is invalid"),
+                               "409": _html("the case is no longer in review")} | _errors(404, 413)}},
     # -- order summary ---------------------------------------------------------------------
     "/orders/{order_id}/summary": {"get": {
         "tags": ["Summary"], "operationId": "orderSummary", "summary": "R16 printable order summary",

@@ -1,4 +1,4 @@
-"""`oncopath reviewer create --username U --role nurse|physician`.
+"""`oncopath reviewer create --username U --role nurse|physician`; `oncopath sweep-overdue`.
 
 The password comes from the environment variable ONCOPATH_REVIEWER_PASSWORD or, when it is
 not set, from a prompt (asked twice, not echoed). Nothing sensitive is printed."""
@@ -29,8 +29,13 @@ def _password() -> str | None:
     return first
 
 
-def create_reviewer(username: str, role: str, *, database_url: str | None = None) -> int:
+def _database_url(database_url: str | None) -> str:
     from server import config
+
+    return database_url or config.from_environment().get("DATABASE_URL") or config.DEFAULTS["DATABASE_URL"]
+
+
+def create_reviewer(username: str, role: str, *, database_url: str | None = None) -> int:
     from server.store import CaseStore
     from server.store.review import ReviewStore
 
@@ -44,8 +49,7 @@ def create_reviewer(username: str, role: str, *, database_url: str | None = None
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    url = database_url or config.from_environment().get("DATABASE_URL") or config.DEFAULTS["DATABASE_URL"]
-    store = CaseStore.from_url(url)
+    store = CaseStore.from_url(_database_url(database_url))
     try:
         ReviewStore(store).add_reviewer(username, role, accounts.hash_password(password),
                                         now=datetime.now(timezone.utc), actor="cli")
@@ -55,4 +59,20 @@ def create_reviewer(username: str, role: str, *, database_url: str | None = None
     finally:
         store.dispose()
     print(f"reviewer {username} ({role}) created")
+    return 0
+
+
+def sweep_overdue(*, database_url: str | None = None, now: datetime | None = None) -> int:
+    """The deadline sweep once (server/review/deadlines.py); prints the Order IDs escalated."""
+    from server.review.deadlines import sweep_overdue as sweep
+    from server.store import CaseStore
+    from server.store.review import ReviewStore
+
+    store = CaseStore.from_url(_database_url(database_url))
+    try:
+        escalated = sweep(ReviewStore(store), now or datetime.now(timezone.utc))
+    finally:
+        store.dispose()
+    print(f"{len(escalated)} overdue case(s) escalated to a physician reviewer"
+          + (": " + ", ".join(escalated) if escalated else ""))
     return 0

@@ -30,6 +30,7 @@ SCOPE_SUBMIT = "system/Claim.c"                 # Claim/$submit
 SCOPE_READ = "system/ClaimResponse.rs"          # Claim/$inquire, ClaimResponse read, order summary
 SCOPE_SUBSCRIBE = "system/Subscription.crd"     # Subscription create, read, delete
 SCOPES = (SCOPE_SUBMIT, SCOPE_READ, SCOPE_SUBSCRIBE)
+PRIVATE_KEY_JWT = "private_key_jwt"            # the only client authentication method
 DEFAULT_SCOPES = " ".join(SCOPES)
 MAX_ORGANIZATIONS = 50
 
@@ -77,7 +78,6 @@ class Client:
         return False   # no shared secrets: private_key_jwt only
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        from server.security.smart_auth import PRIVATE_KEY_JWT
         return self.active and method == PRIVATE_KEY_JWT and endpoint == "token"
 
     def check_response_type(self, response_type) -> bool:

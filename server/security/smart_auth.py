@@ -32,12 +32,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from server.errors import Forbidden, Issue, Unauthorized
-from server.security.clients import SCOPES, ClientAccess, ClientRegistry, utcnow
+from server.security.clients import PRIVATE_KEY_JWT, SCOPES, ClientAccess, ClientRegistry, utcnow
 from server.security.jwt import JwksCache
 
 log = logging.getLogger(__name__)
 
-PRIVATE_KEY_JWT = "private_key_jwt"
 ALLOWED_ALGORITHMS = ("RS384", "ES384")
 ASSERTION_MAX_LIFETIME = 300
 LEEWAY_SECONDS = 30

@@ -2,14 +2,14 @@
 
 Wiring: `server.store.extension.init_app(app)` reads `DATABASE_URL` (`sqlite:///path` is the
 default, WAL + busy_timeout, parent directory created; `sqlite://` is in-memory;
-`postgresql://…` is rewritten to `postgresql+psycopg://…`), runs the versioned migrations
-(`migrations.py`, table `schema_version`) and puts a `CaseStore` at
+`postgresql://…` is rewritten to `postgresql+psycopg://…`), runs the Alembic migrations
+(`migrations/`, table `alembic_version`) and puts a `CaseStore` at
 `app.extensions["oncopath.store"]` (`extension.get_store()` inside a request).
 
 Tables: `cases` (one per regimen request; Order ID `ONC-` + 10 characters; `request_key`
 UNIQUE for idempotency), `case_events` (status history; update/cancel requests keep their own
 request key and response here), `audit` (every change: who, when, action, before/after),
-`feedback` (CDS Hooks feedback), `schema_version`.
+`feedback` (CDS Hooks feedback), `alembic_version`.
 
 CaseStore API (all methods are one transaction each; nothing is half-written):
 

@@ -3,7 +3,8 @@
 Columns filled from request data are unbounded strings: a long identifier must never turn
 into a database error (a 500) on PostgreSQL.
 
-The schema itself is created and evolved by `migrations.py`, not by `create_all` at import.
+The schema itself is created and evolved by the Alembic revisions in `migrations/versions/`,
+not by `create_all`; a test holds the two to agreement (tests/test_migrations.py).
 """
 from __future__ import annotations
 
@@ -95,9 +96,3 @@ class FeedbackRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     body: Mapped[Any] = mapped_column(Json)
 
-
-class SchemaVersionRow(Base):
-    __tablename__ = "schema_version"
-
-    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -35,6 +35,14 @@ class CaseRepository:
     def by_request_key(self, key: str) -> CaseRow | None:
         return self.session.scalars(select(CaseRow).where(CaseRow.request_key == key)).first()
 
+    def with_request_key_prefix(self, key: str) -> list[CaseRow]:
+        """Cases whose own request key is `key` or `key#...` (one identifier reused by several
+        different requests, see CaseService), oldest first. A range scan on the unique index."""
+        stmt = (select(CaseRow).where((CaseRow.request_key == key)
+                                      | ((CaseRow.request_key > key + "#") & (CaseRow.request_key < key + "$")))
+                .order_by(CaseRow.received_at))
+        return list(self.session.scalars(stmt))
+
     def event_by_request_key(self, key: str) -> CaseEventRow | None:
         return self.session.scalars(select(CaseEventRow).where(CaseEventRow.request_key == key)).first()
 

@@ -1,4 +1,4 @@
-"""Tables of the clinical review workflow and of pended-result notifications (migration 2).
+"""Tables of the clinical review workflow and of pended-result notifications (revision 0002).
 
 - `reviewers`: nurse and physician reviewer accounts (password hashed with scrypt + salt).
 - `reviewer_tokens`: API bearer tokens, stored as SHA-256 of the random token, with expiry.

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from server.domain.decision import CaseStatus, Decision, DrugStatus
+from server.domain.decision import CaseStatus, Decision
+from server.domain.history import history_facts
 from server.domain.order import History, Order, PriorCase, ehr_order_refs
 from server.errors import NotFound
 from server.store import serialize
@@ -23,7 +24,6 @@ from server.store.repository import UnitOfWork, utcnow
 ORDER_ID_PREFIX = "ONC-"
 # Crockford-like alphabet: no 0/O, 1/I/L confusion when read over the phone.
 _ORDER_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
-_INACTIVE_DRUG_STATUSES = {DrugStatus.VOLUNTARILY_CANCELLED, DrugStatus.NOT_REVIEWED}
 # save_case's Core statements (compiled once, cached by SQLAlchemy).
 _INSERT_CASE = CaseRow.__table__.insert()
 _INSERT_EVENT = CaseEventRow.__table__.insert()
@@ -114,17 +114,7 @@ class AuditEntry:
 
 
 def _history_columns(order: Order, decision: Decision) -> dict:
-    active = [d for d in decision.drugs if d.status not in _INACTIVE_DRUG_STATUSES]
-    starts = [d.start for d in order.drugs if d.start] + [d.authorized_from for d in active if d.authorized_from]
-    ends = [d.end for d in order.drugs if d.end] + [d.authorized_to for d in active if d.authorized_to]
-    s0353 = [s.valid_from for s in decision.s_codes if s.code == "S0353"]
-    return {
-        "drug_keys": sorted({d.drug_key for d in active if d.drug_key}),
-        "start_date": order.treatment_start or (min(starts) if starts else None),
-        "end_date": max(ends) if ends else None,
-        "regimen_id": decision.pathway.regimen_id if decision.pathway else None,
-        "s0353_awarded_on": s0353[0] if s0353 else None,
-    }
+    return history_facts(order, decision).columns()
 
 
 def _summary(decision: Decision) -> dict:
@@ -146,7 +136,7 @@ class CaseStore:
         store.migrate()
         return store
 
-    def migrate(self) -> int:
+    def migrate(self) -> str:
         return migrate(self.engine)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
@@ -190,7 +180,13 @@ class CaseStore:
         if event is None:
             return None
         row = uow.cases.get(event.order_id)
-        return CaseRecord.of(row, response=event.response)
+        return CaseRecord.of(row, response=event.response, raw_request=event.raw_request)
+
+    def cases_with_identifier(self, key: str) -> list[CaseRecord]:
+        """Every case created by a request whose key is `key`, or `key#<content>` when the same
+        identifier was reused for a different request; oldest first."""
+        with self.uow(read_only=True) as uow:
+            return [CaseRecord.of(row) for row in uow.cases.with_request_key_prefix(key)]
 
     def get_case(self, order_id: str) -> CaseRecord | None:
         with self.uow(read_only=True) as uow:
@@ -259,7 +255,7 @@ class CaseStore:
     def save_case(self, *, source: str, request_key: str, order: Order, decision: Decision,
                   raw_request: Any, render_response: Callable[[str], Any],
                   actor: str = "system", provider_npi: str | None = None,
-                  raw_request_text: str | None = None) -> CaseRecord:
+                  raw_request_text: str | None = None, note: str | None = None) -> CaseRecord:
         """Store a new case atomically. Idempotent on request_key: if it is already on file
         (also when another process wins a race to write it) the existing record comes back
         unchanged, with created=False. `provider_npi` defaults to the ordering provider's;
@@ -285,7 +281,7 @@ class CaseStore:
                         conn.execute(_INSERT_CASE, {**values, "raw_request": raw})
                         conn.execute(_INSERT_EVENT, {
                             "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
-                            "status": values["status"], "actor": actor, "note": source,
+                            "status": values["status"], "actor": actor, "note": note or source,
                             "request_key": None, "raw_request": None, "response": None})
                         conn.execute(_INSERT_AUDIT, {
                             "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",

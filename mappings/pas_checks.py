@@ -1,13 +1,14 @@
 """Checks on PAS request and inquiry Bundles, before anything is mapped or stored.
 
-Order of the checks, and what they answer:
-1. body: not JSON / not a JSON object / not a Bundle (or a Parameters carrying one) ⇒ 400;
-2. structure: the Bundle shell and the Claim validated against the R4B definitions
+Order of the checks, and what they answer (the body itself — JSON, size, depth, text — was
+checked by server/http/body.py, and `mappings.pas_request.operation_bundle` took the Bundle
+out of it):
+1. structure: the Bundle shell and the Claim validated against the R4B definitions
    (`mappings.structure`, compiled from the fhir.resources models) ⇒ 400,
    one issue per problem with a FHIRPath-ish `expression` (base FHIR cardinality, e.g. a
    Claim without patient or provider, is structure; PAS's own additions, e.g. insurer 1..1,
    are rules);
-3. PAS rules (Bundle.fsh, Claim.fsh) ⇒ 422 with every broken rule in one OperationOutcome:
+2. PAS rules (Bundle.fsh, Claim.fsh) ⇒ 422 with every broken rule in one OperationOutcome:
    type collection, identifier, timestamp, fullUrl on every entry, the Claim first,
    use preauthorization, status active, identifier, patient, insurer, provider, every
    reference in the Claim resolvable inside the Bundle, and per item the requestType and
@@ -16,15 +17,13 @@ Only resources the decision reads are validated this way; the rest stays JSON.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pydantic
 
 from mappings import structure
+from mappings.fhir import ResourceIndex
 from server.errors import BadRequest, Issue, Unprocessable
-from server.http import limits
 
 PAS_SD = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 EXT_REQUEST_TYPE = (PAS_SD + "extension-serviceItemRequestType", PAS_SD + "extension-requestType")
@@ -33,81 +32,6 @@ CERTIFICATION_CANCEL = "3"   # X12 1322: Cancel
 MAX_ISSUES = 50
 
 CLAIM_PATH = "Bundle.entry[0].resource"
-
-
-# -- body ---------------------------------------------------------------------------------
-
-def _not_a_number(name: str):
-    """NaN / Infinity are not JSON numbers (RFC 8259): refused, never stored."""
-    raise BadRequest(Issue("invalid", f"the body holds {name}, which is not a JSON number"))
-
-
-def parse_body(raw: bytes) -> dict:
-    """The Bundle from a request body: the Bundle itself, or Parameters.parameter[resource]."""
-    try:
-        body = json.loads(raw, parse_constant=_not_a_number)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(Issue("invalid", f"the body is not JSON: {exc}"))
-    if b"\\u0000" in raw:
-        # FHIR strings may not hold NUL, and PostgreSQL JSONB cannot store it.
-        raise BadRequest(Issue("invalid", "the body contains a NUL character (\\u0000), "
-                               "which FHIR strings may not hold"))
-    if not isinstance(body, dict):
-        raise BadRequest(Issue("structure", "the body must be a JSON object (a FHIR Bundle)",
-                               expression=["Bundle"]))
-    if body.get("resourceType") == "Parameters":
-        params = body.get("parameter") if isinstance(body.get("parameter"), list) else []
-        found = [p.get("resource") for p in params if isinstance(p, dict) and p.get("name") == "resource"]
-        if len(found) != 1 or not isinstance(found[0], dict):
-            raise BadRequest(Issue("required", "Parameters must carry exactly one parameter "
-                                   "'resource' holding the request Bundle",
-                                   expression=["Parameters.parameter"]))
-        body = found[0]
-    if body.get("resourceType") != "Bundle":
-        raise BadRequest(Issue("structure", f"expected a Bundle, got resourceType "
-                               f"{body.get('resourceType')!r}", expression=["Bundle.resourceType"]))
-    limits.check_bundle_entries(body, "Bundle.entry")   # 413 past MAX_BUNDLE_ENTRIES
-    return body
-
-
-# -- bundle index ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Entry:
-    index: int
-    full_url: str | None
-    resource: dict
-
-
-class BundleIndex:
-    """Resolve references inside a Bundle: by fullUrl, or by ResourceType/id."""
-
-    def __init__(self, bundle: dict):
-        self.entries: list[Entry] = []
-        for i, e in enumerate(bundle.get("entry") or []):
-            if isinstance(e, dict) and isinstance(e.get("resource"), dict):
-                self.entries.append(Entry(i, e.get("fullUrl"), e["resource"]))
-        self._by_url = {e.full_url: e for e in self.entries if e.full_url}
-        self._by_type_id = {f"{e.resource.get('resourceType')}/{e.resource.get('id')}": e
-                            for e in self.entries if e.resource.get("id")}
-
-    def resolve(self, reference: str | None) -> Entry | None:
-        if not reference:
-            return None
-        ref = reference.split("/_history/")[0]
-        if ref in self._by_url:
-            return self._by_url[ref]
-        parts = ref.rstrip("/").split("/")
-        if len(parts) >= 2:
-            return self._by_type_id.get(f"{parts[-2]}/{parts[-1]}")
-        return None
-
-    def resolve_resource(self, ref: dict | None) -> dict | None:
-        entry = self.resolve((ref or {}).get("reference")) if isinstance(ref, dict) else None
-        return entry.resource if entry else None
-
-    def of_type(self, resource_type: str) -> list[Entry]:
-        return [e for e in self.entries if e.resource.get("resourceType") == resource_type]
 
 
 def references(node: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -230,7 +154,7 @@ def _bundle_rules(bundle: dict, *, inquiry: bool) -> list[Issue]:
     return issues
 
 
-def _claim_rules(claim: dict, index: BundleIndex, *, inquiry: bool) -> list[Issue]:
+def _claim_rules(claim: dict, index: ResourceIndex, *, inquiry: bool) -> list[Issue]:
     p = CLAIM_PATH
     issues = []
     if claim.get("use") != "preauthorization":
@@ -249,10 +173,14 @@ def _claim_rules(claim: dict, index: BundleIndex, *, inquiry: bool) -> list[Issu
         elif not ref.get("reference") and inquiry:
             issues.append(Issue("required", f"Claim.{field} must reference a resource in the Bundle",
                                 expression=[f"{p}.{field}"]))
+    # A submission is decided from the whole Bundle: every reference must resolve. An inquiry
+    # needs only whom it is about (patient, provider, insurer): other references may be left
+    # out of it (PAS inquiry; test kits send a Claim naming a ServiceRequest they do not include).
+    needed = {f"{p}.{field}" for field in ("patient", "insurer", "provider")} if inquiry else None
     for path, ref in references(claim, p):
-        if ref.startswith("#"):
+        if ref.startswith("#") or (needed is not None and path not in needed):
             continue
-        if index.resolve(ref) is None:
+        if index.resolve(ref)[0] is None:
             issues.append(Issue("not-found", f"reference {ref!r} does not resolve to an entry of the Bundle",
                                 expression=[path]))
     items = claim.get("item") or []
@@ -277,7 +205,7 @@ def _validate(bundle: dict, *, inquiry: bool, validated: dict | None = None) -> 
     entries = bundle.get("entry") or []
     claim = entries[0]["resource"] if entries and entries[0]["resource"].get("resourceType") == "Claim" else None
     if claim is not None:
-        issues += _claim_rules(claim, BundleIndex(bundle), inquiry=inquiry)
+        issues += _claim_rules(claim, ResourceIndex.of_bundle(bundle), inquiry=inquiry)
     if issues:
         raise Unprocessable(issues[:MAX_ISSUES])
     return claim
@@ -314,7 +242,7 @@ def _identifier_values(resource: dict | None, system: str | None = None) -> list
     return out
 
 
-def provider_npis(index: BundleIndex, ref: dict | None) -> list[str]:
+def provider_npis(index: ResourceIndex, ref: dict | None) -> list[str]:
     """NPIs of the provider a Claim names (a PractitionerRole counts for its practitioner and
     organization too); an identifier-only reference counts if it is an NPI."""
     ident = ref.get("identifier") if isinstance(ref, dict) else None
@@ -328,11 +256,10 @@ def provider_npis(index: BundleIndex, ref: dict | None) -> list[str]:
     return npis
 
 
-def member_ids(index: BundleIndex, claim: dict) -> set[str]:
+def member_ids(index: ResourceIndex, claim: dict) -> set[str]:
     """Every identifier the member is known by in the Bundle (Patient identifiers, Coverage
     subscriberId and identifiers): the inquiry may name the member either way."""
-    patient_entry = index.resolve((claim.get("patient") or {}).get("reference"))
-    patient = patient_entry.resource if patient_entry else None
+    patient = index.resolve_resource(claim.get("patient"))
     ids = set(_identifier_values(patient))
     if patient and _text(patient.get("id")):
         ids.add(patient["id"])
@@ -346,7 +273,7 @@ def member_ids(index: BundleIndex, claim: dict) -> set[str]:
     return ids
 
 
-def payer_ids(index: BundleIndex, claim: dict) -> set[str]:
+def payer_ids(index: ResourceIndex, claim: dict) -> set[str]:
     ref = claim.get("insurer") or {}
     insurer = index.resolve_resource(ref)
     ids = set(_identifier_values(insurer))

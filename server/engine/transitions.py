@@ -1,8 +1,10 @@
-"""What a reviewer's decision does to a case's Decision (pure given the knowledge base).
+"""Every change to a Decision after `decide`: pure transitions, each returning a new Decision
+with its trace (reviewer approve / deny / cancel duplicate / reconsideration; the provider's
+voluntary cancellation of some items or of the whole request).
 
-Reuses the engine: `figures_for` (R16 authorized window, visits, billing units),
-`scodes.award_s_codes` (R15) and `matching.pathway_eligible_id` (R4), on an engine `Case`
-rebuilt from the stored order — so an approval by a reviewer awards exactly what the engine
+An approval reuses the engine's own steps — `figures_for` (R16 authorized window, visits,
+billing units), `scodes.award_s_codes` (R15), `matching.pathway_eligible_id` (R4) — on a working
+`Case` rebuilt from the stored order, so a reviewer's approval awards exactly what `decide`
 would have awarded had the case met criteria at once.
 
 Case status after a decision (R17, seed 001 §8):
@@ -17,11 +19,11 @@ from dataclasses import replace
 
 from server.domain.decision import CaseStatus, Decision, DrugDecision, DrugStatus, Reason, TraceStep
 from server.domain.order import DrugRole, History, Order
-from server.engine import aggregate, eligibility, resolve, scodes
-from server.engine.context import Candidate, Case, DrugWork
-from server.engine.figures import figures_for
-from server.engine.matching import pathway_eligible_id
-from server.engine.trace import Trace
+from . import aggregate, eligibility, resolve, scodes
+from .context import Candidate, Case, DrugWork
+from .figures import figures_for
+from .matching import pathway_eligible_id
+from .trace import Trace
 from server.errors import Conflict, Issue, Unprocessable
 from server.knowledge.model import DrugCategory, Knowledge, Pathway, Regimen
 
@@ -178,11 +180,53 @@ def cancel_duplicate(decision: Decision, *, note: str, reviewer: str) -> Decisio
     why = Reason("duplicate-confirmed", f"Review cancelled: duplicate of an order on file. {note}".strip(), "R8")
     drugs = tuple(replace(d, status=DrugStatus.NOT_REVIEWED, reasons=d.reasons + (why,))
                   if d.status is DrugStatus.IN_PROGRESS else d for d in decision.drugs)
+    return _review_cancelled(decision, drugs, decision.notices + (why,),
+                             TraceStep(REVIEW_RULE, f"duplicate confirmed by {reviewer}: Review Cancelled"))
+
+
+VOLUNTARY_CANCEL = Reason("voluntarily-cancelled", "Cancelled by the provider (certificationType 3).")
+
+
+def cancelled_drug(ref: str, prior: Decision | None) -> DrugDecision:
+    """A drug line the provider withdrew: Voluntarily Cancelled, nothing authorized for it."""
+    earlier = prior.drug(ref) if prior else None
+    if earlier is not None:
+        return replace(earlier, status=DrugStatus.VOLUNTARILY_CANCELLED, reasons=(VOLUNTARY_CANCEL,),
+                       authorized_from=None, authorized_to=None, billing_units=None, visits=None)
+    return DrugDecision(ref=ref, drug_key=None, display=ref, status=DrugStatus.VOLUNTARILY_CANCELLED,
+                        reasons=(VOLUNTARY_CANCEL,))
+
+
+def cancel_request(prior: Decision, refs: set[str]) -> Decision:
+    """The provider withdrew every item: each drug Voluntarily Cancelled, the case Review
+    Cancelled (the closest R17 case status)."""
+    drugs = [cancelled_drug(d.ref, prior) for d in prior.drugs]
+    drugs += [cancelled_drug(r, prior) for r in sorted(refs) if prior.drug(r) is None]
+    withdrawn = Reason("voluntarily-cancelled",
+                       "Withdrawn by the provider: every item cancelled (certificationType 3).")
+    return _review_cancelled(prior, tuple(drugs), (withdrawn,),
+                             TraceStep("R17", "every item cancelled by the provider: Review Cancelled"),
+                             clear_findings=True)
+
+
+def with_cancelled_items(decision: Decision, prior: Decision | None, refs: set[str]) -> Decision:
+    """A new decision for the rest of the regimen, with the items the provider withdrew
+    recorded as Voluntarily Cancelled."""
+    if not refs:
+        return decision
+    return replace(decision, drugs=decision.drugs + tuple(cancelled_drug(r, prior) for r in sorted(refs)))
+
+
+def _review_cancelled(decision: Decision, drugs: tuple[DrugDecision, ...], notices: tuple[Reason, ...],
+                      step: TraceStep, *, clear_findings: bool = False) -> Decision:
+    """The one place a case becomes Review Cancelled: nothing pends, nothing is pathway-eligible,
+    no S-codes."""
+    findings = dict(deviations=(), alternatives=(), precision_benefits=(), trial_pointers=()) \
+        if clear_findings else {}
     return replace(decision, case_status=CaseStatus.REVIEW_CANCELLED, drugs=drugs, s_codes=(), pend_reasons=(),
+                   due_by=None, notices=notices,
                    pathway=replace(decision.pathway, pathway_eligible_id=None) if decision.pathway else None,
-                   notices=decision.notices + (why,),
-                   trace=decision.trace + (TraceStep(REVIEW_RULE, f"duplicate confirmed by {reviewer}: "
-                                                                  "Review Cancelled"),))
+                   trace=decision.trace + (step,), **findings)
 
 
 def reopen(decision: Decision, order: Order, kb: Knowledge, *, reviewer: str, note: str, now) -> Decision:

@@ -1,0 +1,5 @@
+import sys
+
+from server.store.migrations import main
+
+sys.exit(main())
