@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The development configuration: CDS Hooks JWT verification off so the README's curl examples
-# work as they are. `oncopath serve` alone requires JWTs (see README, Security).
+# The development configuration: CDS Hooks JWT verification off and the FHIR door open (logged
+# at start-up) so the README's curl examples work as they are. `oncopath serve` alone requires
+# JWTs, client access tokens and PUBLIC_BASE_URL (see README, Security).
 serve: $(STAMP)
-	ONCOPATH_CDS_JWT_REQUIRED=$${ONCOPATH_CDS_JWT_REQUIRED:-0} $(VENV)/bin/oncopath serve
+	ONCOPATH_CDS_JWT_REQUIRED=$${ONCOPATH_CDS_JWT_REQUIRED:-0} \
+	ONCOPATH_FHIR_AUTH_REQUIRED=$${ONCOPATH_FHIR_AUTH_REQUIRED:-0} $(VENV)/bin/oncopath serve
 
 # The browser test (tests/browser) drives Debian's chromium, never a downloaded browser build:
 # install it when missing, if we are root with apt-get; otherwise that test skips (fails under CI=true).

@@ -107,7 +107,7 @@ class Server:
     def __init__(self, database_url: str, workers: int, logdir: Path, threads: int = 1):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, ONCOPATH_DATABASE_URL=database_url, ONCOPATH_CDS_JWT_REQUIRED="0",
+        env = dict(os.environ, ONCOPATH_DATABASE_URL=database_url, ONCOPATH_CDS_JWT_REQUIRED="0", ONCOPATH_FHIR_AUTH_REQUIRED="0",
                    ONCOPATH_PUBLIC_BASE_URL=self.base, ONCOPATH_SECRET_KEY="benchmark-only-secret",
                    PYTHONDONTWRITEBYTECODE="1")
         # threads > 1: gthread workers, as `oncopath serve --threads N` runs them.

@@ -95,7 +95,7 @@ def fuzz_api(app, *, examples: int, seed: int | None = None, modes=("positive", 
                 stats.cases[label] += 1
                 stats.statuses[response.status_code] += 1
                 found = problems(response.status_code, _content_type(response.headers), response.content,
-                                 before, after)
+                                 before, after, path=case.path)
                 try:
                     case.validate_response(response, checks=checks)
                 except (Exception, BaseExceptionGroup) as exc:   # schemathesis: a FailureGroup naming each check

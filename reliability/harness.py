@@ -16,9 +16,12 @@ REVIEWER = ("fuzz-physician", "fuzz-password-123456")
 
 
 def make_app(database_url: str, **config):
+    """JWT verification off and the FHIR door open (as `make serve`): fuzzing and the NPI-level
+    access tests reach every route's own checks; tests/security covers the door's tokens."""
     from server.app import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CDS_JWT_REQUIRED": False, **config})
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CDS_JWT_REQUIRED": False,
+                      "FHIR_AUTH_REQUIRED": False, **config})
     app.extensions["oncopath.clock"] = lambda: CLOCK
     return app
 
@@ -60,13 +63,26 @@ def is_operation_outcome(body: bytes) -> bool:
             and all(isinstance(i, dict) and i.get("severity") and i.get("code") for i in doc["issue"]))
 
 
-def problems(status: int, content_type: str, body: bytes, before: dict, after: dict) -> list[str]:
+def is_oauth_error(body: bytes) -> bool:
+    """An OAuth 2.0 error answer (RFC 6749 §5.2), as the token endpoint must give."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("error"), str)
+
+
+def problems(status: int, content_type: str, body: bytes, before: dict, after: dict,
+             path: str | None = None) -> list[str]:
     """What is wrong with one answer: a 5xx; a 4xx that is not an OperationOutcome (the portal's
-    HTML pages for people excepted); anything written for a rejected request."""
+    HTML pages for people, and the OAuth token endpoint's own error format, excepted); anything
+    written for a rejected request."""
     out = []
     if status >= 500:
         out.append(f"server error {status}: {body[:200]!r}")
-    if 400 <= status < 500 and not content_type.startswith("text/html") and not is_operation_outcome(body):
+    oauth = path == "/oauth/token" and is_oauth_error(body)
+    if 400 <= status < 500 and not content_type.startswith("text/html") and not oauth \
+            and not is_operation_outcome(body):
         out.append(f"{status} without an OperationOutcome: {content_type} {body[:200]!r}")
     if status >= 400 and before != after:
         changed = {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)}

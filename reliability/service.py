@@ -42,6 +42,7 @@ class GunicornService:
 
     def start(self, timeout: float = 60.0) -> "GunicornService":
         env = {**os.environ, "ONCOPATH_SECRET_KEY": "reliability-secret", "ONCOPATH_CDS_JWT_REQUIRED": "0",
+               "ONCOPATH_FHIR_AUTH_REQUIRED": "0",
                "PYTHONPATH": str(REPO), **self.env}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

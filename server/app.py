@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    _check_security_config(app)
     errors.register(app)
     _init_knowledge(app)
     _register_surfaces(app)
@@ -27,6 +28,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         return jsonify({"status": "ok", "knowledgeBaseVersion": getattr(kb, "version", None)})
 
     return app
+
+
+def _check_security_config(app: Flask) -> None:
+    """JWT `aud` and the token URL come from PUBLIC_BASE_URL, never from the Host header."""
+    verifying = app.config.get("CDS_JWT_REQUIRED") or app.config.get("FHIR_AUTH_REQUIRED")
+    if verifying and not app.config.get("PUBLIC_BASE_URL") and not app.config.get("TESTING"):
+        raise RuntimeError("PUBLIC_BASE_URL (ONCOPATH_PUBLIC_BASE_URL) is required while CDS_JWT_REQUIRED or "
+                           "FHIR_AUTH_REQUIRED is on: it is the audience every JWT must name")
 
 
 def _init_knowledge(app: Flask) -> None:
@@ -45,9 +54,11 @@ def _register_surfaces(app: Flask) -> None:
     (its before_request must see a body before any route or auth check reads it), then the store
     every surface uses and the case service over it, then CORS (so even refusals carry its headers), then the surfaces."""
     from server.cases import extension as cases
-    from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, subscriptions, summary
+    from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, smart, subscriptions, summary
+    from server.security import throttle
     from server.store import extension as store
 
-    for module in (limits, store, cases, cors, hooks, fhir, reviewer, subscriptions, summary, portal, openapi):
+    for module in (limits, store, cases, throttle, cors, smart, hooks, fhir, reviewer, subscriptions, summary,
+                   portal, openapi):
         module.init_app(app)
     __import__("server.http.worksheets", fromlist=["init_app"]).init_app(app)   # after portal: SECRET_KEY

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["nurse", "physician"])
     create.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
 
+    from server import client_cli
+    client_cli.add_parser(sub)
     sweep = sub.add_parser("sweep-overdue", help="escalate every pended case past due to a physician reviewer "
                                                   "(the notification worker also does this once a minute)")
     sweep.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return sweep_overdue(database_url=args.database_url)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "client":
+        return client_cli.run(args)
     if args.command == "reviewer":
         from server.review.cli import create_reviewer
         return create_reviewer(args.username, args.role, database_url=args.database_url)
@@ -67,13 +71,20 @@ def _serve(args) -> int:
     if args.dev:
         os.environ.setdefault("ONCOPATH_DEV", "1")
         os.environ.setdefault("ONCOPATH_CDS_JWT_REQUIRED", "0")
+        os.environ.setdefault("ONCOPATH_FHIR_AUTH_REQUIRED", "0")
         from server.app import create_app
         create_app().run(host=args.host, port=args.port, debug=True)
         return 0
     from gunicorn.app.base import BaseApplication
 
+    from server import config
     from server.app import create_app
 
+    settings = {**config.DEFAULTS, **config.from_environment()}
+    if (settings["CDS_JWT_REQUIRED"] or settings["FHIR_AUTH_REQUIRED"]) and not settings["PUBLIC_BASE_URL"]:
+        print("oncopath: set ONCOPATH_PUBLIC_BASE_URL (the URL clients call, the audience of every JWT), "
+              "or use make serve / --dev for local work without JWTs and tokens", file=sys.stderr)
+        return 2
     workers = args.workers or os.cpu_count() or 1
     threads = max(1, args.threads)
     if not os.environ.get("ONCOPATH_SECRET_KEY"):

@@ -12,8 +12,29 @@ DEFAULTS = {
     "CDS_JWT_REQUIRED": True,
     # JSON object {issuer: jwks-file-path-or-url}
     "CDS_TRUSTED_ISSUERS": {},
-    # Public base URL of this service, used for JWT `aud` and links; None = from the request.
+    # Public base URL of this service: the expected JWT `aud` (CDS Hooks calls and client
+    # assertions) and absolute links. Required when CDS_JWT_REQUIRED or FHIR_AUTH_REQUIRED is on
+    # (the Host header is never trusted for `aud`); under TESTING it defaults to http://localhost.
     "PUBLIC_BASE_URL": None,
+    # A CDS Hooks JWT may live at most this many seconds (exp - now); longer ones are refused.
+    "CDS_JWT_MAX_LIFETIME": 300,
+    # SMART Backend Services on the FHIR door ($submit, $inquire, ClaimResponse, Subscription,
+    # the order summary API). Off only in development (`make serve`, `--dev`), and logged.
+    "FHIR_AUTH_REQUIRED": True,
+    # Seconds an access token from POST /oauth/token lives.
+    "CLIENT_TOKEN_TTL": 300,
+    # Outbound calls (fhirServer reads, JWKS, Subscription notifications) never go to private,
+    # loopback, link-local or other non-public addresses, unless allowed here: a JSON list of
+    # networks, e.g. ["127.0.0.1/32"] for local testing. Redirects to another origin are refused.
+    "OUTBOUND_ALLOWED_NETWORKS": [],
+    # Longest identifier accepted where one is stored (hookInstance, Claim identifier, member
+    # ids, NPIs, ...): longer ones are a 400, not a database error.
+    "MAX_IDENTIFIER_LENGTH": 256,
+    # Sign-in throttling (failed attempts, moving window; `limits` syntax) and its storage.
+    "LOGIN_LIMIT_PER_USER": "10/15minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "50/15minutes",
+    "TOKEN_LIMIT_PER_ADDRESS": "60/minute",
+    "THROTTLE_STORAGE_URI": "memory://",
     "PAYER_NAME": "oncopath demo health plan",
     # How a clinician reaches a reviewer (peer-to-peer) and the pharmacy benefit manager: shown
     # on the cards. Demo defaults use fictional 555-01xx numbers; set the plan's real lines.
@@ -44,7 +65,7 @@ def from_environment(environ=os.environ) -> dict:
         raw = environ.get(f"ONCOPATH_{key}")
         if raw is None:
             continue
-        if isinstance(default, dict):
+        if isinstance(default, (dict, list)):
             out[key] = json.loads(raw)
         else:
             out[key] = _ENV_TYPES.get(type(default), str)(raw)

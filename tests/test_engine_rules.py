@@ -342,15 +342,27 @@ def test_growth_factor_with_a_low_fn_risk_regimen_pends_for_review():
 
 
 # ----------------------------------------------------------------- R8 duplicates
-def test_an_overlapping_similar_order_on_file_is_flagged_as_a_duplicate():
+def test_an_overlapping_similar_order_of_the_same_provider_is_flagged_naming_its_order_id():
+    o = order(*thp(), biomarkers=[her2()])
     prior = PriorCase("ORD-1", "req-0", "Authorized", frozenset({"trastuzumab"}), date(2026, 10, 1),
-                      date(2027, 3, 31))
-    d = run(order(*thp(), biomarkers=[her2()]), History((prior,)))
+                      date(2027, 3, 31), provider_npi=o.ordering_provider.npi)
+    d = run(o, History((prior,)))
     assert d.duplicate_of == "ORD-1"
     assert "Duplicate Order: similar request on file (Order ID ORD-1)" in \
         next(n.text for n in d.notices if n.code == "duplicate-order")
     assert d.case_status is CaseStatus.IN_PROGRESS
     assert d.s_codes == ()
+
+
+def test_a_duplicate_of_another_providers_order_names_neither_its_order_id_nor_its_drugs():
+    prior = PriorCase("ORD-1", "req-0", "Authorized", frozenset({"trastuzumab"}), date(2026, 10, 1),
+                      date(2027, 3, 31), provider_npi="1679576722")
+    d = run(order(*thp(), biomarkers=[her2()]), History((prior,)))
+    text = next(n.text for n in d.notices if n.code == "duplicate-order")
+    assert text == "Duplicate Order: a similar request is on file with another provider"
+    assert "ORD-1" not in text and "trastuzumab" not in text
+    assert d.case_status is CaseStatus.IN_PROGRESS
+    assert any("ORD-1" in s.text and "another provider's" in s.text for s in d.trace if s.rule == "R8")
 
 
 def test_a_prior_case_made_from_the_same_ehr_orders_is_a_resubmission_not_a_duplicate():

@@ -301,8 +301,14 @@ SCENARIOS: list[Scenario] = [
     # ---- R8 duplicates
     S("overlapping-similar-order-on-file-is-a-duplicate", "R8", order(*thp(), biomarkers=HER2_POS),
       CaseStatus.IN_PROGRESS, dict.fromkeys(OUT, IP), ["duplicate-order"],
-      ["Duplicate Order: similar request on file (Order ID ORD-100)"], history=[prior()],
+      ["Duplicate Order: similar request on file (Order ID ORD-100)"],
+      history=[prior(provider_npi="1234567893")],   # the same ordering provider's order
       check=lambda d: d.duplicate_of == "ORD-100" and d.s_codes == ()),
+    S("another-providers-similar-order-is-a-duplicate-without-its-details", "R8", order(*thp(), biomarkers=HER2_POS),
+      CaseStatus.IN_PROGRESS, dict.fromkeys(OUT, IP), ["duplicate-order"],
+      ["Duplicate Order: a similar request is on file with another provider"],
+      history=[prior(provider_npi="1679576722")],
+      check=lambda d: "ORD-100" not in " ".join(n.text for n in d.notices)),
     S("cancelled-prior-case-is-not-a-duplicate", "R8", order(*thp(), biomarkers=HER2_POS),
       CaseStatus.AUTHORIZED, dict.fromkeys(OUT, A), ["policy-met"],
       history=[prior(status="Review Cancelled"), prior("ORD-101", start=date(2025, 1, 1), end=date(2025, 6, 30))],

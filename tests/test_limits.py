@@ -17,6 +17,7 @@ import responses
 from reliability.harness import load_fixture, make_app, reviewer_token, writes
 from server import config
 from server.hooks.fetcher import FhirFetcher
+from server.security.outbound import OutboundPolicy
 from server.http.limits import json_depth
 
 SIGN = "/cds-services/oncopath-order-sign"
@@ -259,14 +260,18 @@ def dripping_ehr():
 
 
 def test_fhir_fetch_timeout_bounds_the_whole_read_even_when_the_server_drips_bytes(dripping_ehr):
-    fetcher = FhirFetcher(dripping_ehr, "tok", timeout=0.6, session=requests.Session())
+    fetcher = FhirFetcher(dripping_ehr, "tok", timeout=0.6, policy=OutboundPolicy(["127.0.0.0/8"]))
     started = time.monotonic()
     result = fetcher.fetch("Patient/p")
     assert result.error == "timeout"
     assert time.monotonic() - started < 2.0
 
 
-def test_a_required_patient_cut_by_the_fetch_timeout_is_a_412_naming_the_timeout(client, app, dripping_ehr):
+def test_a_required_patient_cut_by_the_fetch_timeout_is_a_412_naming_the_timeout(tmp_path, dripping_ehr):
+    # the dripping EHR is on loopback: allowed as OUTBOUND_ALLOWED_NETWORKS allows it in a deployment
+    app = make_app(f"sqlite:///{tmp_path / 'drip.db'}", FHIR_FETCH_TIMEOUT=0.5,
+                   OUTBOUND_ALLOWED_NETWORKS=["127.0.0.0/8"])
+    client = app.test_client()
     req = load_fixture("hooks/order-sign-thp-her2-positive.json")
     del req["prefetch"]["patient"]
     req["fhirServer"] = dripping_ehr

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, inspect, text
 
 from legacy_store import legacy_migrate
 from racing import race_two
-from server.store import CaseStore, migrations
+from server.store import CaseStore, client_models, migrations  # noqa: F401 - client tables on Base.metadata
 from server.store.db import make_engine
 from server.store.models import Base
 from server.store.review import ReviewStore
@@ -43,8 +43,8 @@ def lz4_columns(engine) -> set[tuple[str, str]]:
 def test_the_head_revision_creates_exactly_the_schema_of_the_models(database_url):
     store = CaseStore.from_url(database_url)
     try:
-        assert migrations.head() == "0003"
-        assert alembic_versions(store.engine) == ["0003"]
+        assert migrations.head() == "0004"
+        assert alembic_versions(store.engine) == ["0004"]
         assert schema_diff(store.engine) == []
         assert not inspect(store.engine).has_table("schema_version")
     finally:
@@ -67,9 +67,9 @@ def test_the_model_comparison_notices_a_column_the_revisions_do_not_create(datab
 def test_migrating_again_changes_nothing(database_url):
     store = CaseStore.from_url(database_url)
     try:
-        assert store.migrate() == "0003"
-        assert store.migrate() == "0003"
-        assert alembic_versions(store.engine) == ["0003"]
+        assert store.migrate() == "0004"
+        assert store.migrate() == "0004"
+        assert alembic_versions(store.engine) == ["0004"]
     finally:
         store.dispose()
 
@@ -111,7 +111,7 @@ def test_a_database_of_the_old_runner_upgrades_in_place_and_keeps_its_data(datab
 
     store = CaseStore.from_url(database_url)   # start-up: adopt schema_version, then upgrade
     try:
-        assert alembic_versions(store.engine) == ["0003"]
+        assert alembic_versions(store.engine) == ["0004"]
         assert not inspect(store.engine).has_table("schema_version")
         assert schema_diff(store.engine) == []
         assert store.counts() == expected["counts"]
@@ -156,7 +156,7 @@ def test_an_alembic_version_on_file_wins_over_a_schema_version_the_old_runner_wr
         conn.exec_driver_sql("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at VARCHAR)")
         conn.exec_driver_sql("INSERT INTO schema_version (version, applied_at) VALUES (1, 'x')")
     try:
-        assert store.migrate() == "0003"
+        assert store.migrate() == "0004"
         assert not inspect(store.engine).has_table("schema_version")
         assert schema_diff(store.engine) == []
     finally:
@@ -176,10 +176,10 @@ def test_two_processes_starting_at_once_migrate_the_database_once(database_url, 
         engine = make_engine(database_url)
         legacy_migrate(engine, upto=2)
         engine.dispose()
-    assert race_two(_start_up, database_url) == ["0003", "0003"]
+    assert race_two(_start_up, database_url) == ["0004", "0004"]
     engine = make_engine(database_url)
     try:
-        assert alembic_versions(engine) == ["0003"]
+        assert alembic_versions(engine) == ["0004"]
         assert schema_diff(engine) == []
     finally:
         engine.dispose()
@@ -189,17 +189,17 @@ def test_the_head_read_from_the_revision_files_is_alembics_own_also_for_a_revisi
         tmp_path, monkeypatch):
     from alembic.script import ScriptDirectory
 
-    assert migrations.declared_head() == migrations.head() == "0003"
+    assert migrations.declared_head() == migrations.head() == "0004"
     versions = tmp_path / "versions"
     versions.mkdir()
     for path in (migrations.HERE / "versions").glob("0*.py"):
         (versions / path.name).write_text(path.read_text())
-    (versions / "0004_probe.py").write_text(   # the shape `revision --autogenerate` writes
-        'from typing import Sequence, Union\n\nrevision: str = "0004"\n'
-        'down_revision: Union[str, Sequence[str], None] = "0003"\nbranch_labels = None\ndepends_on = None\n\n'
+    (versions / "0005_probe.py").write_text(   # the shape `revision --autogenerate` writes
+        'from typing import Sequence, Union\n\nrevision: str = "0005"\n'
+        'down_revision: Union[str, Sequence[str], None] = "0004"\nbranch_labels = None\ndepends_on = None\n\n'
         'def upgrade() -> None:\n    pass\n')
     monkeypatch.setattr(migrations, "HERE", tmp_path)
-    assert migrations.declared_head() == ScriptDirectory(str(tmp_path)).get_current_head() == "0004"
+    assert migrations.declared_head() == ScriptDirectory(str(tmp_path)).get_current_head() == "0005"
 
 
 def test_a_process_starting_on_a_database_at_head_does_not_load_alembic(database_url):
@@ -210,4 +210,4 @@ def test_a_process_starting_on_a_database_at_head_does_not_load_alembic(database
     code = ("import sys; from server.store import CaseStore; s = CaseStore.from_url(sys.argv[1]); "
             "print(s.migrate(), 'alembic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, database_url], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["0003", "False"], out.stderr
+    assert out.stdout.split() == ["0004", "False"], out.stderr

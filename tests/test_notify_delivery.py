@@ -12,11 +12,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from server.notify.delivery import BACKOFF_BASE, MAX_ATTEMPTS, deliver_pending
+from server.notify.delivery import BACKOFF_BASE, MAX_ATTEMPTS, deliver_pending, make_post
+from server.security.outbound import OutboundPolicy
 from test_review_api import (PASSWORD, actions_of, act, claim_response, load_example, load_fixture, make_app,
                              submit, thp_her2_unknown, token)
 
 TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
+
+# The receiver runs on loopback: allowed here, as OUTBOUND_ALLOWED_NETWORKS allows it in a deployment.
+LOOPBACK = ["127.0.0.0/8"]
+LOCAL_POST = make_post(OutboundPolicy(LOOPBACK))
 
 
 class Receiver:
@@ -88,13 +93,13 @@ def params(bundle: dict) -> dict:
 
 
 def test_a_reviewer_decision_is_posted_to_the_subscriber_as_a_history_bundle(tmp_path, receiver):
-    app, clock = make_app(tmp_path)
+    app, clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     client = app.test_client()
     sub_id = subscribe(client, receiver.url)
     order_id = claim_response(submit(client, thp_her2_unknown()))["id"]
     assert act(client, token(client, "paul"), order_id, "approve").status_code == 200
     store = app.extensions["oncopath.review"].reviews
-    assert deliver_pending(store, clock()) == {"delivered": 1, "retry": 0, "failed": 0}
+    assert deliver_pending(store, clock(), post=LOCAL_POST) == {"delivered": 1, "retry": 0, "failed": 0}
 
     [note] = receiver.received
     assert receiver.content_types == ["application/fhir+json"]
@@ -115,16 +120,16 @@ def test_a_reviewer_decision_is_posted_to_the_subscriber_as_a_history_bundle(tmp
 
 
 def test_a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_recorded(tmp_path, flaky_receiver):
-    app, clock = make_app(tmp_path)
+    app, clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     client = app.test_client()
     subscribe(client, flaky_receiver.url)
     order_id = claim_response(submit(client, thp_her2_unknown()))["id"]
     act(client, token(client, "paul"), order_id, "approve")
     store = app.extensions["oncopath.review"].reviews
-    assert deliver_pending(store, clock()) == {"delivered": 0, "retry": 1, "failed": 0}
+    assert deliver_pending(store, clock(), post=LOCAL_POST) == {"delivered": 0, "retry": 1, "failed": 0}
     # Not due again before the backoff has passed.
-    assert deliver_pending(store, clock() + BACKOFF_BASE - timedelta(seconds=1))["delivered"] == 0
-    assert deliver_pending(store, clock() + BACKOFF_BASE) == {"delivered": 1, "retry": 0, "failed": 0}
+    assert deliver_pending(store, clock() + BACKOFF_BASE - timedelta(seconds=1), post=LOCAL_POST)["delivered"] == 0
+    assert deliver_pending(store, clock() + BACKOFF_BASE, post=LOCAL_POST) == {"delivered": 1, "retry": 0, "failed": 0}
     [n] = store.notifications_for(order_id)
     attempts = store.deliveries_for(n.id)
     assert [(d.attempt, d.status_code, d.ok) for d in attempts] == [(1, 500, False), (2, 200, True)]
@@ -132,7 +137,7 @@ def test_a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_recorded
 
 
 def test_an_unreachable_endpoint_never_blocks_the_decision_and_gives_up_after_the_last_attempt(tmp_path):
-    app, clock = make_app(tmp_path)
+    app, clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     client = app.test_client()
     with Receiver() as r:
         dead = r.url
@@ -143,7 +148,7 @@ def test_an_unreachable_endpoint_never_blocks_the_decision_and_gives_up_after_th
     store = app.extensions["oncopath.review"].reviews
     at = clock()
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        counts = deliver_pending(store, at, timeout=1.0)
+        counts = deliver_pending(store, at, timeout=1.0, post=LOCAL_POST)
         at += BACKOFF_BASE * 2 ** attempt
     assert counts == {"delivered": 0, "retry": 0, "failed": 1}
     [n] = store.notifications_for(order_id)
@@ -151,7 +156,7 @@ def test_an_unreachable_endpoint_never_blocks_the_decision_and_gives_up_after_th
 
 
 def test_only_subscribers_with_the_cases_submitter_identifier_are_notified(tmp_path, receiver):
-    app, clock = make_app(tmp_path)
+    app, clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     client = app.test_client()
     subscribe(client, receiver.url, org="9999999999")      # another organization
     order_id = claim_response(submit(client, thp_her2_unknown()))["id"]
@@ -161,7 +166,7 @@ def test_only_subscribers_with_the_cases_submitter_identifier_are_notified(tmp_p
 
 
 def test_actions_that_decide_nothing_send_no_notification(tmp_path, receiver):
-    app, clock = make_app(tmp_path)
+    app, clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     client = app.test_client()
     subscribe(client, receiver.url)
     order_id = claim_response(submit(client, thp_her2_unknown()))["id"]
@@ -175,7 +180,7 @@ def _csrf(html: str) -> str:
 
 
 def test_end_to_end_pended_submission_approved_in_the_portal_notifies_and_inquire_answers_a1(tmp_path, receiver):
-    app, clock = make_app(tmp_path)
+    app, clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     gateway = app.test_client()
     subscribe(gateway, receiver.url)
     submitted = submit(gateway, thp_her2_unknown())
@@ -197,7 +202,7 @@ def test_end_to_end_pended_submission_approved_in_the_portal_notifies_and_inquir
                         data={"csrf_token": csrf, "note": "HER2 3+ report received"}).status_code == 302
     assert "Authorized" in browser.get(f"/portal/review/cases/{order_id}").get_data(as_text=True)
 
-    deliver_pending(app.extensions["oncopath.review"].reviews, clock())
+    deliver_pending(app.extensions["oncopath.review"].reviews, clock(), post=LOCAL_POST)
     [note] = receiver.received
     notified = note["entry"][1]["resource"]
     assert claim_response(notified)["id"] == order_id and set(actions_of(notified).values()) == {"A1"}
@@ -210,7 +215,7 @@ def test_end_to_end_pended_submission_approved_in_the_portal_notifies_and_inquir
 
 
 def test_a_portal_form_without_the_csrf_token_is_refused(tmp_path):
-    app, _clock = make_app(tmp_path)
+    app, _clock = make_app(tmp_path, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     client = app.test_client()
     order_id = claim_response(submit(client, thp_her2_unknown()))["id"]
     page = client.get("/portal/login").get_data(as_text=True)
@@ -223,7 +228,7 @@ def test_a_portal_form_without_the_csrf_token_is_refused(tmp_path):
 def test_the_worker_thread_delivers_without_anyone_calling_it(tmp_path, receiver):
     import time
 
-    app, clock = make_app(tmp_path, NOTIFY_WORKER=True, NOTIFY_INTERVAL=0.2)
+    app, clock = make_app(tmp_path, NOTIFY_WORKER=True, NOTIFY_INTERVAL=0.2, OUTBOUND_ALLOWED_NETWORKS=LOOPBACK)
     try:
         client = app.test_client()
         subscribe(client, receiver.url)

@@ -81,9 +81,14 @@ def test_the_provider_status_page_needs_the_order_id_and_the_submitting_npi(api,
     mine = client.get(f"/portal/status?order_id={pended}&npi={SUBMITTER_NPI}")
     html = mine.get_data(as_text=True)
     assert mine.status_code == 200 and 'id="case-status">In Progress' in html
-    assert f"/orders/{pended}/summary?npi={SUBMITTER_NPI}" in html
+    link = f"/portal/status/summary?order_id={pended}&amp;npi={SUBMITTER_NPI}"
+    assert link in html
+    printable = client.get(link.replace("&amp;", "&"))
+    assert printable.status_code == 200 and pended in printable.get_data(as_text=True)
+    assert "Use your browser's Print command" in printable.get_data(as_text=True)
     other = client.get(f"/portal/status?order_id={pended}&npi=1245319599")
     assert other.status_code == 404 and "In Progress" not in other.get_data(as_text=True)
+    assert client.get(f"/portal/status/summary?order_id={pended}&npi=1245319599").status_code == 404
     form = client.get("/portal/status").get_data(as_text=True)
     assert '<label for="order_id">' in form and '<label for="npi">' in form
 

@@ -203,10 +203,10 @@ def test_cds_feedback_rows_are_stored_per_service(store):
 
 
 def test_migrations_record_the_alembic_revision_and_are_safe_to_run_again(store):
-    assert store.migrate() == migrations.head() == "0003"
+    assert store.migrate() == migrations.head() == "0004"
     with store.uow() as uow:
         versions = [r[0] for r in uow.session.execute(text("SELECT version_num FROM alembic_version"))]
-    assert versions == ["0003"]
+    assert versions == ["0004"]
 
 
 def test_postgresql_urls_are_rewritten_to_the_psycopg_driver():

@@ -4,6 +4,8 @@ action, status, decision, response, event, audit row and outbox notifications in
 work (`ReviewStore.apply_review`). Called through `CaseService.act`."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,8 +126,9 @@ def _quantities(value) -> dict[str, float]:
             q = float(qty)
         except (TypeError, ValueError):
             raise Unprocessable(Issue("value", f"quantity for {ref} must be a number", expression=["quantities"]))
-        if q <= 0:
-            raise Unprocessable(Issue("value", f"quantity for {ref} must be positive", expression=["quantities"]))
+        if not math.isfinite(q) or q <= 0:   # NaN/Infinity stored made later answers invalid JSON
+            raise Unprocessable(Issue("value", f"quantity for {ref} must be a finite positive number",
+                                      expression=["quantities"]))
         out[str(ref)] = q
     return out
 

@@ -237,6 +237,7 @@ class PriorCase:
     regimen_id: str | None = None
     s0353_awarded_on: date | None = None
     order_refs: frozenset[str] = frozenset()   # the EHR orders it was made from ("MedicationRequest/x")
+    provider_npi: str | None = None            # who submitted it (R8 names only one's own orders)
 
 
 @dataclass(frozen=True)

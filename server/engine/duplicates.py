@@ -32,12 +32,23 @@ def duplicate_check(case: Case) -> None:
         if not shared or not _overlaps(prior.start, prior.end, start, end):
             continue
         case.duplicate_of = prior.order_id
-        reason = Reason("duplicate-order",
-                        f"Duplicate Order: similar request on file (Order ID {prior.order_id}): "
-                        f"{', '.join(sorted(shared))} with overlapping dates", "R8")
+        # The order's own providers: the ordering one (CDS cases are filed under it) and the
+        # servicing one (a PAS Claim.provider, often the organisation, files the case).
+        own = {p.npi for p in (case.order.ordering_provider, case.order.servicing_provider) if p and p.npi}
+        if prior.provider_npi and prior.provider_npi in own:
+            text = (f"Duplicate Order: similar request on file (Order ID {prior.order_id}): "
+                    f"{', '.join(sorted(shared))} with overlapping dates")
+            whose = "this provider's"
+        else:
+            # Another provider's order: its Order ID and drugs are that provider's to see (with
+            # the public NPI the Order ID opens its summary); the reviewer sees them in the trace.
+            text = "Duplicate Order: a similar request is on file with another provider"
+            whose = "another provider's"
+        reason = Reason("duplicate-order", text, "R8")
         case.notice(reason)
         case.pend(reason)
-        case.trace.add("R8", f"possible duplicate of Order ID {prior.order_id} ({prior.status}): pended for RN review")
+        case.trace.add("R8", f"possible duplicate of Order ID {prior.order_id} ({whose}, {prior.status}): "
+                             f"pended for RN review")
         return
     case.trace.add("R8", "no similar request on file with overlapping dates")
 

@@ -14,10 +14,12 @@ search (PAS: inquiry is by the REF identifiers).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from mappings.pas_request import read_inquiry
 from mappings.pas_response import inquiry_response_bundle
+from server.errors import Issue, Unprocessable
 from server.store import CaseStore
 
 
@@ -28,8 +30,21 @@ def _foreign_order_ids(store: CaseStore, order_ids, npis) -> list[str]:
             if (rec := store.get_case(oid)) is not None and rec.provider_npi not in npis]
 
 
-def inquire(bundle: dict, *, store: CaseStore, now: datetime, on_refusal=None) -> dict:
+MAX_MEMBER_IDS = 20
+MAX_PROVIDER_NPIS = 10
+
+
+def inquire(bundle: dict, *, store: CaseStore, now: datetime, on_refusal=None,
+            organizations: frozenset[str] | None = None) -> dict:
+    """`organizations`: the NPIs the calling client is registered for (None: the door is open);
+    another organisation's NPI in the inquiry is as if it were not there."""
     req = read_inquiry(bundle)
+    if len(req.member_ids) > MAX_MEMBER_IDS or len(req.provider_npis) > MAX_PROVIDER_NPIS:
+        raise Unprocessable(Issue("too-costly", f"an inquiry names at most {MAX_MEMBER_IDS} member identifiers "
+                                                f"and {MAX_PROVIDER_NPIS} provider NPIs",
+                                  expression=["Bundle.entry[0].resource"]))
+    if organizations is not None:
+        req = replace(req, provider_npis=tuple(npi for npi in req.provider_npis if npi in organizations))
     foreign = _foreign_order_ids(store, req.order_ids, req.provider_npis)
     if foreign and on_refusal is not None:
         on_refusal(404, f"PAS inquiry named {len(foreign)} Order ID(s) of another provider")

@@ -41,7 +41,7 @@ def _bad(diagnostics: str, expression: str, code: str = "invalid") -> BadRequest
     return BadRequest(Issue(code, diagnostics, expression=[expression]))
 
 
-def _string(obj: dict, key: str, where: str, required: bool) -> str | None:
+def _string(obj: dict, key: str, where: str, required: bool, max_length: int | None = None) -> str | None:
     value = obj.get(key)
     if value is None:
         if required:
@@ -49,6 +49,10 @@ def _string(obj: dict, key: str, where: str, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise _bad(f"{where}{key} must be a non-empty string", f"{where}{key}")
+    limit = max_length or int(limits.setting("MAX_IDENTIFIER_LENGTH"))
+    if len(value) > limit and key != "access_token":
+        raise _bad(f"{where}{key} is longer than {limit} characters (MAX_IDENTIFIER_LENGTH)", f"{where}{key}",
+                   "too-long")
     return value
 
 
@@ -70,7 +74,7 @@ def parse(body: object, service: HookService) -> HookRequest:
     if hook == "order-select":
         selections = _selections(context, draft_orders)
 
-    fhir_server = _string(body, "fhirServer", "", False)
+    fhir_server = _string(body, "fhirServer", "", False, max_length=2048)
     access_token = None
     auth = body.get("fhirAuthorization")
     if auth is not None:
@@ -81,6 +85,9 @@ def parse(body: object, service: HookService) -> HookRequest:
         access_token = _string(auth, "access_token", "fhirAuthorization.", True)
     if fhir_server is not None and not fhir_server.startswith(("http://", "https://")):
         raise _bad("fhirServer must be an http(s) URL", "fhirServer")
+    if fhir_server is not None and (len(fhir_server) > 2048 or "@" in fhir_server.split("/", 3)[2]
+                                    or "#" in fhir_server or "?" in fhir_server):
+        raise _bad("fhirServer must be a FHIR base URL, without user, query or fragment", "fhirServer")
 
     prefetch = body.get("prefetch", {})
     if prefetch is None:
@@ -94,11 +101,16 @@ def parse(body: object, service: HookService) -> HookRequest:
         if value is not None and not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
             raise _bad(f"prefetch.{key} must be a FHIR resource or null", f"prefetch.{key}")
         limits.check_bundle_entries(value, f"prefetch.{key}.entry")
+        limits.check_identifiers(value, f"prefetch.{key}")
+    limits.check_identifiers(draft_orders, "context.draftOrders.entry")
+    # CDS Hooks: fhirAuthorization is transient. It is used for this call's reads and never
+    # stored with the case (nor logged).
+    stored = {k: v for k, v in body.items() if k != "fhirAuthorization"} if "fhirAuthorization" in body else body
 
     return HookRequest(hook=hook, hook_instance=hook_instance, context=context, patient_id=patient_id,
                        user_id=user_id, encounter_id=encounter_id, draft_orders=draft_orders,
                        selections=selections, fhir_server=fhir_server, access_token=access_token,
-                       prefetch=prefetch, configuration=_configuration(body.get("extension")), raw=body)
+                       prefetch=prefetch, configuration=_configuration(body.get("extension")), raw=stored)
 
 
 def _unwrap_legacy(value: object) -> object:

@@ -21,6 +21,12 @@ FHIR_TYPES = frozenset({FHIR_JSON, "application/json"})
 _EMPTY = object()
 
 
+def _not_a_number(name: str):
+    """`NaN` / `Infinity` are not JSON numbers (RFC 8259): refused (400), never stored — a stored
+    one made every later answer invalid JSON. Called only when such a token is met."""
+    raise BadRequest(Issue("invalid", f"the body holds {name}, which is not a JSON number"))
+
+
 def json_body(*, empty=_EMPTY):
     """The body parsed as JSON (whatever its Content-Type). `empty`: what an empty body stands
     for (default: an empty body is not JSON)."""
@@ -28,7 +34,7 @@ def json_body(*, empty=_EMPTY):
     if not raw.strip() and empty is not _EMPTY:
         return empty
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_a_number)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(Issue("structure", f"the request body is not valid JSON: {exc.__class__.__name__}"))
 

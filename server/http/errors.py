@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from flask import Flask, current_app, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -33,7 +35,34 @@ def outcome_response(status: int, issues: list[Issue]):
 
 
 # Statuses that are refusals of access (who is asking), as opposed to bad input.
-REFUSAL_STATUSES = (401, 403)
+REFUSAL_STATUSES = (401, 403, 429)
+# Refusals are audited in the database at most once per window for the same actor, status and
+# route; the others of the window are counted (and logged at info, without PHI), and the next
+# row written carries that count: an attack costs no database write per request.
+REFUSAL_WINDOW_SECONDS = 60.0
+_REFUSALS_KEY = "oncopath.refusals"
+
+
+class RefusalSampler:
+    def __init__(self, window: float = REFUSAL_WINDOW_SECONDS):
+        self.window = window
+        self._lock = threading.Lock()
+        self._seen: dict[tuple, list] = {}   # key -> [window start, refusals not written]
+
+    def admit(self, key: tuple, now: float | None = None) -> int | None:
+        """The number of refusals suppressed since the last row if this one is to be written,
+        else None (counted)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            entry = self._seen.get(key)
+            if entry is None or now - entry[0] >= self.window:
+                suppressed = entry[1] if entry else 0
+                self._seen[key] = [now, 0]
+                return suppressed
+            entry[1] += 1
+            return None
 
 
 def _refused_actor() -> str:
@@ -54,11 +83,20 @@ def audit_refusal(status: int, reason: str, *, actor: str | None = None) -> None
     store = current_app.extensions.get("oncopath.store")
     if store is None or not hasattr(store, "uow"):
         return
+    who = actor or _refused_actor()
+    sampler = current_app.extensions.setdefault(_REFUSALS_KEY, RefusalSampler())
+    suppressed = sampler.admit((who, status, request.endpoint))
+    if suppressed is None:
+        log.info("access refused %s %s %s (counted, not written)", status, request.method, request.endpoint)
+        return
     try:
         with store.uow() as uow:
-            uow.audit.record(actor=actor or _refused_actor(), action=f"access.refused.{status}",
+            after = {"status": status, "endpoint": request.endpoint, "reason": reason[:300]}
+            if suppressed:
+                after["refusedSinceLastRow"] = suppressed
+            uow.audit.record(actor=who[:200], action=f"access.refused.{status}",
                              entity="access", entity_id=f"{request.method} {request.path}"[:512],
-                             after={"status": status, "endpoint": request.endpoint, "reason": reason[:300]})
+                             after=after)
             uow.commit()
     except Exception as exc:   # an audit failure must not turn a 401 into a 500
         log.warning("refusal could not be audited (%s)", type(exc).__name__)
@@ -69,7 +107,10 @@ def register(app: Flask) -> None:
     def _service_error(err: ServiceError):
         if err.status in REFUSAL_STATUSES or err.audit:
             audit_refusal(err.status, err.audit or "; ".join(i.diagnostics for i in err.issues))
-        return outcome_response(err.status, err.issues)
+        resp = outcome_response(err.status, err.issues)
+        for name, value in (getattr(err, "headers", None) or {}).items():
+            resp.headers[name] = value
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

@@ -17,13 +17,23 @@ from server.fhir_ops.metadata import capability_statement
 from server.http import limits
 from server.http.body import fhir_body, fhir_response, now
 from server.http.errors import audit_refusal
+from server.security import smart_auth
+from server.security.clients import SCOPE_READ, SCOPE_SUBMIT
 from server.store.extension import get_store
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 
 def _request_bundle() -> dict:
-    return operation_bundle(fhir_body(), int(limits.setting("MAX_BUNDLE_ENTRIES")))
+    bundle = operation_bundle(fhir_body(), int(limits.setting("MAX_BUNDLE_ENTRIES")))
+    limits.check_identifiers(bundle, "Bundle.entry")
+    return bundle
+
+
+def _organizations(scope: str) -> frozenset[str] | None:
+    """The calling client's organisations (401/403 without a fitting token); None when open."""
+    access = smart_auth.require_client(scope)
+    return access.organizations if access is not None else None
 
 
 def _fhir_base() -> str | None:
@@ -33,14 +43,18 @@ def _fhir_base() -> str | None:
 
 @bp.post("/Claim/$submit")
 def submit():
+    organizations = _organizations(SCOPE_SUBMIT)
     bundle = _request_bundle()
-    return fhir_response(claim_submit.submit(bundle, cases=get_cases(), received_at=now(), base_url=_fhir_base()))
+    return fhir_response(claim_submit.submit(bundle, cases=get_cases(), received_at=now(), base_url=_fhir_base(),
+                                             organizations=organizations))
 
 
 @bp.post("/Claim/$inquire")
 def inquire():
+    organizations = _organizations(SCOPE_READ)
     bundle = _request_bundle()
-    return fhir_response(claim_inquire.inquire(bundle, store=get_store(), now=now(), on_refusal=audit_refusal))
+    return fhir_response(claim_inquire.inquire(bundle, store=get_store(), now=now(), on_refusal=audit_refusal,
+                                               organizations=organizations))
 
 
 @bp.get("/metadata")

@@ -9,11 +9,14 @@ OPTIONS preflights are answered by server.http.cors for every path.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from server.errors import Issue, NotFound
 from server.hooks import feedback as feedback_parser
 from server.hooks import questionnaires, registry, services
+from server.hooks.fetcher import ALLOWED_SERVERS_KEY
+from server.security import smart_auth
+from server.security.clients import ClientRegistry, DatabaseJtiCache
 from server.http.body import body_text, json_body, now
 from server.security.jwt import CdsJwtVerifier
 
@@ -22,8 +25,11 @@ _VERIFIER = "oncopath.cds_jwt"
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[_VERIFIER] = CdsJwtVerifier(app.config.get("CDS_TRUSTED_ISSUERS") or {},
-                                               timeout=float(app.config.get("FHIR_FETCH_TIMEOUT", 3.0)))
+    store = app.extensions.get("oncopath.store")
+    app.extensions[_VERIFIER] = CdsJwtVerifier(
+        app.config.get("CDS_TRUSTED_ISSUERS") or {}, timeout=float(app.config.get("FHIR_FETCH_TIMEOUT", 3.0)),
+        jtis=DatabaseJtiCache(ClientRegistry(store)) if store is not None else None,   # shared by all workers
+        max_lifetime=float(app.config.get("CDS_JWT_MAX_LIFETIME", 300)))
     app.register_blueprint(bp)
 
 
@@ -33,12 +39,13 @@ def _base_url() -> str:
 
 
 def _require_client() -> None:
-    """CDS Hooks JWT: `aud` must be the exact URL called (PUBLIC_BASE_URL + path behind a proxy)."""
+    """CDS Hooks JWT: `aud` must be the exact URL called (PUBLIC_BASE_URL + path; the Host
+    header is never trusted). The verified issuer's fhir_servers bound where fhirServer may point."""
     if not current_app.config.get("CDS_JWT_REQUIRED", True):
         return
-    public = current_app.config.get("PUBLIC_BASE_URL")
-    audience = public.rstrip("/") + request.path if public else request.base_url
-    current_app.extensions[_VERIFIER].verify(request.headers.get("Authorization"), audience)
+    audience = smart_auth.public_base() + request.path
+    client = current_app.extensions[_VERIFIER].verify(request.headers.get("Authorization"), audience)
+    g.setdefault(ALLOWED_SERVERS_KEY, list(client.fhir_servers))
 
 
 def _service(service_id: str) -> registry.HookService:
@@ -47,6 +54,14 @@ def _service(service_id: str) -> registry.HookService:
         raise NotFound(Issue("not-found", f"no CDS service {service_id!r}; see GET /cds-services",
                              expression=["id"]))
     return service
+
+
+def _stored_text() -> str | None:
+    """The body as received, to store with the case — unless it carries fhirAuthorization (CDS
+    Hooks: a transient token, never stored): then the case stores the parsed body without it."""
+    if b"fhirAuthorization" in request.get_data(cache=True):
+        return None
+    return body_text()
 
 
 @bp.get("/cds-services")
@@ -59,7 +74,7 @@ def call(service_id: str):
     service = _service(service_id)
     _require_client()
     body = services.handle_call(service, json_body(), extensions=current_app.extensions,
-                                config=current_app.config, base_url=_base_url(), now=now(), body_text=body_text())
+                                config=current_app.config, base_url=_base_url(), now=now(), body_text=_stored_text())
     return jsonify(body)
 
 

@@ -14,10 +14,12 @@ FHIR_FETCH_MAX_BYTES): see server/hooks/fetcher.py.
 """
 from __future__ import annotations
 
+import json
 import re
 from itertools import accumulate
 
 from flask import Flask, current_app, has_app_context, request
+from flask.json.provider import DefaultJSONProvider
 
 from mappings.bundles import entry_count
 from server import config
@@ -92,6 +94,18 @@ def check_json_text(raw: bytes) -> None:
                                           "which FHIR strings may not hold"))
 
 
+def refuse_constant(name: str):
+    """`parse_constant` for json.loads: the bare `NaN` / `Infinity` / `-Infinity` tokens Python's
+    json accepts are not JSON (RFC 8259), and a stored one makes every later answer invalid
+    JSON. Called only when such a token is met: no cost for ordinary bodies."""
+    raise BadRequest(Issue("invalid", f"the body holds {name}, which is not a JSON number"))
+
+
+def loads(raw, **kw):
+    """json.loads refusing NaN and Infinity (400)."""
+    return json.loads(raw, parse_constant=refuse_constant, **kw)
+
+
 def check_bundle_entries(bundle: dict, expression: str, limit: int | None = None) -> None:
     """At most MAX_BUNDLE_ENTRIES entries in one Bundle."""
     count = entry_count(bundle)
@@ -99,6 +113,62 @@ def check_bundle_entries(bundle: dict, expression: str, limit: int | None = None
     if count is not None and count > limit:
         raise too_large(f"the Bundle has {count} entries; at most {limit} are accepted "
                         f"(MAX_BUNDLE_ENTRIES)", expression)
+
+
+def _too_long(ident, limit: int) -> str | None:
+    for one in ident if isinstance(ident, list) else (ident,):
+        if isinstance(one, dict):
+            value = one.get("value")
+            if isinstance(value, str) and len(value) > limit:
+                return "identifier.value"
+            system = one.get("system")
+            if isinstance(system, str) and len(system) > 4 * limit:
+                return "identifier.system"
+    return None
+
+
+def _long_identifier(resource, limit: int) -> str | None:
+    """The first identifier longer than `limit` where identifiers sit in a resource: its own
+    `identifier` and `subscriberId`, a Reference's `identifier` (Claim.provider), and one level
+    into lists (Claim.related[].claim.identifier) — the places the store reads them from."""
+    if not isinstance(resource, dict):
+        return None
+    found = _too_long(resource.get("identifier"), limit)
+    if found:
+        return found
+    sub = resource.get("subscriberId")
+    if isinstance(sub, str) and len(sub) > limit:
+        return "subscriberId"
+    for value in resource.values():
+        if isinstance(value, dict):
+            if "identifier" in value and (found := _too_long(value["identifier"], limit)):
+                return found
+        elif isinstance(value, list):
+            for item in value:
+                if not isinstance(item, dict):
+                    continue
+                if "identifier" in item and (found := _too_long(item["identifier"], limit)):
+                    return found
+                for inner in item.values():
+                    if isinstance(inner, dict) and "identifier" in inner \
+                            and (found := _too_long(inner["identifier"], limit)):
+                        return found
+    return None
+
+
+def check_identifiers(resources, expression: str, limit: int | None = None) -> None:
+    """400 for an identifier longer than MAX_IDENTIFIER_LENGTH in these resources (a Bundle's
+    entries, or prefetched resources): identifiers are stored and indexed, and a very long one
+    must be a clear refusal, not a database error."""
+    limit = int(limit if limit is not None else setting("MAX_IDENTIFIER_LENGTH"))
+    if isinstance(resources, dict) and isinstance(resources.get("entry"), list):
+        resources = [e.get("resource") for e in resources["entry"] if isinstance(e, dict)]
+    for i, resource in enumerate(resources if isinstance(resources, list) else [resources]):
+        found = _long_identifier(resource, limit)
+        if found:
+            rtype = resource.get("resourceType", "resource") if isinstance(resource, dict) else "resource"
+            raise BadRequest(Issue("too-long", f"{rtype}: an {found} is longer than {limit} characters "
+                                               f"(MAX_IDENTIFIER_LENGTH)", expression=[f"{expression}[{i}]"]))
 
 
 def check_request() -> None:
@@ -122,5 +192,16 @@ def check_request() -> None:
         check_json_text(raw)
 
 
+class _JsonProvider(DefaultJSONProvider):
+    """request.get_json everywhere: NaN and Infinity are a 400, not a number to store."""
+
+    def loads(self, s, **kwargs):
+        kwargs.setdefault("parse_constant", refuse_constant)
+        return super().loads(s, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    sort_keys = app.json.sort_keys
+    app.json = _JsonProvider(app)
+    app.json.sort_keys = sort_keys
     app.before_request(check_request)

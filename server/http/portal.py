@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import os
 import secrets
 from functools import wraps
@@ -33,6 +34,7 @@ from server.http.summary import summary_for
 from server.review import metrics
 from server.review.service import Actor
 from server.review.workflow import Action, Role
+from server.security import sessions, throttle
 
 log = logging.getLogger(__name__)
 # Templates and static files are the app's own (server/templates, server/static at /static).
@@ -63,8 +65,9 @@ def _csrf_protect():
         if not expected or not hmac.compare_digest(sent, expected):
             abort(400, description="the form's CSRF token is missing or wrong: reload the page and try again")
     reviewer = None
-    if session.get("reviewer_id"):
-        reviewer = get_review().reviews.reviewer_by_id(session["reviewer_id"])
+    rid = sessions.reviewer_id()
+    if rid is not None:
+        reviewer = get_review().reviews.reviewer_by_id(rid)
         if reviewer is not None and not reviewer.active:
             reviewer = None
     g.portal_reviewer = reviewer
@@ -91,13 +94,37 @@ def home():
     return render_template("home.html")
 
 
+def _provider_case(order_id: str, npi: str):
+    """The case, if `npi` is its submitting provider's; None otherwise (audited if on file)."""
+    record = get_review().cases.get_case(order_id) if order_id and len(order_id) <= 64 else None
+    if record is None or not npi or record.provider_npi != npi:
+        if record is not None:   # on file, but not this provider's: audited, answered as unknown
+            audit_refusal(404, "case status refused: the NPI given is not the submitting provider's")
+        return None
+    return record
+
+
+@bp.get("/status/summary")
+def status_summary():
+    """The printable summary for the person who checked the status (same rule as the status
+    page: Order ID + the submitting provider's NPI). The machine API at /orders/<id>/summary
+    takes client tokens."""
+    order_id = (request.args.get("order_id") or "").strip().upper()
+    npi = (request.args.get("npi") or "").strip()
+    record = _provider_case(order_id, npi)
+    if record is None:
+        return render_template("status.html", summary=None, order_id=order_id, npi=npi,
+                               error="No order was found for this Order ID and provider NPI."), 404
+    return render_template("summary.html", s=summary_for(record), npi=npi)
+
+
 @bp.get("/status")
 def status():
     order_id = (request.args.get("order_id") or "").strip().upper()
     npi = (request.args.get("npi") or "").strip()
     if not order_id and not npi:
         return render_template("status.html", summary=None, order_id="", npi="")
-    record = get_review().cases.get_case(order_id) if order_id else None
+    record = get_review().cases.get_case(order_id) if order_id and len(order_id) <= 64 else None
     if record is None or not npi or record.provider_npi != npi:
         if record is not None:   # on file, but not this provider's: audited, answered as unknown
             audit_refusal(404, "case status refused: the NPI given is not the submitting provider's")
@@ -110,26 +137,29 @@ def status():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
+    status = 200
     if request.method == "POST":
         try:
-            reviewer = get_review().authenticate(request.form.get("username"), request.form.get("password"))
+            reviewer = throttle.authenticate(get_review(), request.form.get("username"), request.form.get("password"))
+        except throttle.TooManyRequests:
+            error, status = "Too many failed sign-ins: wait a few minutes and try again.", 429
+            audit_refusal(429, "portal sign-in throttled")
         except ServiceError:
-            error = "Unknown reviewer or wrong password."
+            error, status = "Unknown reviewer or wrong password.", 401
             audit_refusal(401, "portal sign-in refused: unknown reviewer or wrong password")
         else:
-            session.clear()
-            session["reviewer_id"] = reviewer.id
+            sessions.start(reviewer.id)
             csrf_token()
             target = request.args.get("next") or ""
             if not target.startswith("/portal/") or target.startswith("//"):
                 target = url_for("portal.queue")
             return redirect(target)
-    return render_template("login.html", error=error), (401 if error else 200)
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    sessions.end()   # the session row is deleted: the old cookie no longer signs anyone in
     return redirect(url_for("portal.home"))
 
 
@@ -163,6 +193,8 @@ def act(order_id: str, action: str):
     params["drugs"] = form.getlist("drugs")
     params["quantities"] = {k[len("quantity-"):]: v for k, v in form.items()
                             if k.startswith("quantity-") and v.strip()}
+    if not all(_finite(v) for v in params["quantities"].values()):
+        return _case_page(order_id, error="a quantity must be a finite positive number", status_code=422)
     try:
         get_review().act(order_id, chosen, Actor.of(g.portal_reviewer), params, now())
     except ServiceError as err:
@@ -188,6 +220,14 @@ def program_metrics_csv():
     resp = current_app.response_class(metrics.to_csv(metrics.compute(get_review(), start, end)), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f"attachment; filename=pa-metrics-{start}-{end}.csv"
     return resp
+
+
+def _finite(value: str) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return True   # not a number at all: the review service names the problem
+    return math.isfinite(number)
 
 
 def metrics_chart(report: dict) -> dict:
@@ -228,8 +268,10 @@ def _secret_key(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     _secret_key(app)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask's defaults hold these keys already (SAMESITE None): set them, not setdefault.
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     base = app.config.get("PUBLIC_BASE_URL") or ""
     if base.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True

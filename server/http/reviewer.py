@@ -19,6 +19,7 @@ whose tick also runs the deadline sweep (server/review/deadlines.py).
 """
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timezone
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
@@ -30,6 +31,7 @@ from server.review.service import Actor, ReviewService
 from server.review.workflow import Action
 from server.store.extension import get_store
 from server.store.review import ReviewStore
+from server.security import throttle
 
 EXTENSION_KEY = "oncopath.review"
 WORKER_KEY = "oncopath.notify.worker"
@@ -42,7 +44,24 @@ def get_review(app: Flask | None = None) -> ReviewService:
 
 
 def _json_body() -> dict:
-    return json_object(empty={})
+    body = json_object(empty={})
+    if not _finite_numbers(body):
+        raise BadRequest(Issue("value", "numbers must be finite (no NaN, Infinity or overflowing values)"))
+    return body
+
+
+def _finite_numbers(value, depth: int = 0) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 8:
+        return True
+    if isinstance(value, dict):
+        return all(_finite_numbers(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite_numbers(v, depth + 1) for v in value)
+    if isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return False
+    return True
 
 
 def bearer_actor() -> Actor:
@@ -72,7 +91,7 @@ def token():
         if not isinstance(body.get(key, ""), str):   # a list or number here was a 500 (fuzzing)
             raise BadRequest(Issue("structure", f"{key} must be a string", expression=[key]))
     service = get_review()
-    reviewer = service.authenticate(body.get("username"), body.get("password"))
+    reviewer = throttle.authenticate(service, body.get("username"), body.get("password"))
     token, expires = service.issue_token(reviewer, now())
     resp = jsonify({"access_token": token, "token_type": "Bearer", "expires_at": expires.isoformat(),
                     "role": reviewer.role})
@@ -112,12 +131,22 @@ def _day(value: str | None, default: date) -> date:
         raise BadRequest(Issue("value", f"{value!r} is not a date (YYYY-MM-DD)"))
 
 
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+MAX_PERIOD_DAYS = 10 * 366
+
+
 def metrics_period() -> tuple[date, date]:
+    """The period asked for, bounded: both days in 2000-2100 and at most ten years apart."""
     today = now().date()
     start = _day(request.args.get("from"), today.replace(month=1, day=1))
     end = _day(request.args.get("to"), today)
     if end < start:
         raise BadRequest(Issue("value", "'to' is before 'from'"))
+    if start < EARLIEST_DAY or end > LATEST_DAY:
+        raise BadRequest(Issue("value", f"the period must lie between {EARLIEST_DAY} and {LATEST_DAY}"))
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise BadRequest(Issue("value", "the period may span at most ten years"))
     return start, end
 
 
@@ -144,8 +173,11 @@ def init_app(app: Flask) -> None:
     if run_worker:
         from server.notify.delivery import NotificationWorker
 
+        from server.security.outbound import OutboundPolicy
+
         worker = NotificationWorker(reviews, interval=float(app.config.get("NOTIFY_INTERVAL", 5.0)),
-                                    sweep=lambda at: deadlines.sweep_overdue(reviews, at)).start()
+                                    sweep=lambda at: deadlines.sweep_overdue(reviews, at),
+                                    policy=OutboundPolicy(app.config.get("OUTBOUND_ALLOWED_NETWORKS") or ())).start()
         app.extensions[WORKER_KEY] = worker
         service.on_notify = worker.wake
     app.register_blueprint(bp)

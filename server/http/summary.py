@@ -6,20 +6,24 @@
 - `GET /fhir/ClaimResponse/<order_id>?npi=...` — the case's current PAS ClaimResponse
   (`Accept: application/fhir+json`).
 
-Access: a signed-in reviewer (portal session or bearer token) sees every case; anyone else
-must give the NPI of the provider who submitted the case. A wrong NPI is answered exactly
-like an unknown Order ID (404): an Order ID alone never reveals another provider's case.
+Access: a signed-in reviewer (portal session or bearer token) sees every case; a B2B client
+(SMART Backend Services access token with system/ClaimResponse.rs) sees the cases of its
+organisations. Without either, when the FHIR door is open (development), the NPI of the
+provider who submitted the case is enough; otherwise it is a 401. A case that is not the
+viewer's is answered exactly like an unknown Order ID (404).
 """
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, current_app, render_template, request, session
+from flask import Blueprint, Flask, current_app, render_template, request
 
 from mappings.bundles import first_entry
 from server.errors import Issue, NotFound
 from server.http.errors import audit_refusal
 from server.http.reviewer import bearer_actor, get_review
+from server.security import sessions, smart_auth
+from server.security.clients import SCOPE_READ
 from server.review.summary import summary_view
 from server.store.service import CaseRecord
 
@@ -27,8 +31,9 @@ bp = Blueprint("summary", __name__)
 
 
 def viewer_is_reviewer() -> bool:
-    if session.get("reviewer_id"):
-        reviewer = get_review().reviews.reviewer_by_id(session["reviewer_id"])
+    rid = sessions.reviewer_id()
+    if rid is not None:
+        reviewer = get_review().reviews.reviewer_by_id(rid)
         return reviewer is not None and reviewer.active
     if request.headers.get("Authorization"):
         bearer_actor()   # a bad token is a 401, not a silent fallback
@@ -36,10 +41,27 @@ def viewer_is_reviewer() -> bool:
     return False
 
 
+def _may_see(record: CaseRecord, npi: str | None) -> bool:
+    client = smart_auth.client_from_token() if smart_auth.bearer_token() else None
+    if client is not None:
+        if not client.may(SCOPE_READ):
+            return False
+        return record.provider_npi in client.organizations
+    if viewer_is_reviewer():
+        return True
+    if smart_auth.auth_required():
+        smart_auth.require_client(SCOPE_READ)   # no credentials at all: 401
+    return bool(npi and npi.strip() == record.provider_npi)
+
+
 def case_for_viewer(order_id: str, npi: str | None) -> CaseRecord:
     """The case if this viewer may see it; otherwise NotFound (same answer as unknown)."""
-    record = get_review().cases.get_case((order_id or "").strip().upper())
-    if record is not None and (viewer_is_reviewer() or (npi and npi.strip() == record.provider_npi)):
+    order_id = (order_id or "").strip().upper()
+    record = get_review().cases.get_case(order_id) if len(order_id) <= 64 else None
+    if record is None and smart_auth.auth_required() and not smart_auth.bearer_token() \
+            and sessions.reviewer_id() is None:
+        smart_auth.require_client(SCOPE_READ)   # unknown or not: 401 first, for everyone
+    if record is not None and _may_see(record, npi):
         return record
     if record is not None:   # on file, but not this viewer's: answered as unknown, audited
         audit_refusal(404, "case read refused: the NPI given is not the submitting provider's")

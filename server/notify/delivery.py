@@ -8,6 +8,11 @@ notification retries: the decision that produced it was committed before.
 Retries: after attempt n fails (network error or non-2xx), the next one is due
 `BACKOFF_BASE * 2**(n-1)` later; after MAX_ATTEMPTS the notification is `failed` (kept, with
 every attempt in `deliveries`).
+
+Outbound rules (server/security/outbound.py): the endpoint must resolve to public addresses
+(or OUTBOUND_ALLOWED_NETWORKS), redirects are not followed (a 3xx is a failed attempt: the
+body never goes where the Subscription did not name), and TIMEOUT_SECONDS bounds the whole
+exchange.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import requests
+
+from server.security import outbound
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +39,19 @@ def backoff(attempt: int) -> timedelta:
     return BACKOFF_BASE * (2 ** (attempt - 1))
 
 
-def _post(url: str, body: bytes, timeout: float):
-    return requests.post(url, data=body, timeout=timeout,
-                         headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"})
+def make_post(policy: outbound.OutboundPolicy | None = None) -> Callable:
+    """A `post(url, body, timeout)` that keeps to the outbound rules of `policy`."""
+    policy = policy or outbound.OutboundPolicy()
+    session = outbound.session(policy)
+
+    def post(url: str, body: bytes, timeout: float):
+        return outbound.request(session, "POST", url, timeout=timeout, policy=policy, data=body,
+                                headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"},
+                                read=lambda resp, _deadline: resp, follow_redirects=False)
+    return post
+
+
+_post = make_post()
 
 
 def deliver_pending(store, now: datetime, *, post: Callable = _post, timeout: float = TIMEOUT_SECONDS,
@@ -50,6 +67,8 @@ def deliver_pending(store, now: datetime, *, post: Callable = _post, timeout: fl
             ok = 200 <= status_code < 300
             if not ok:
                 error = f"HTTP {status_code}"
+        except outbound.OutboundError as exc:
+            ok, error = False, exc.reason
         except requests.RequestException as exc:
             ok, error = False, type(exc).__name__
         attempt = note.attempts + 1
@@ -73,8 +92,10 @@ class NotificationWorker:
     (the review deadline sweep: server/review/deadlines.sweep_overdue)."""
 
     def __init__(self, store, *, interval: float = 5.0, clock: Callable[[], datetime] | None = None,
-                 sweep: Callable[[datetime], object] | None = None, sweep_interval: float = 60.0):
+                 sweep: Callable[[datetime], object] | None = None, sweep_interval: float = 60.0,
+                 policy: outbound.OutboundPolicy | None = None):
         self.store = store
+        self.post = make_post(policy)
         self.interval = interval
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.sweep = sweep
@@ -109,7 +130,7 @@ class NotificationWorker:
                 except Exception:   # the worker must outlive a database hiccup
                     log.exception("deadline sweep failed")
             try:
-                deliver_pending(self.store, now)
+                deliver_pending(self.store, now, post=self.post)
             except Exception:   # the worker must outlive a database hiccup
                 log.exception("notification delivery round failed")
             self._wake.wait(self.interval)

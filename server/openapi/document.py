@@ -3,7 +3,8 @@
 Written as data, route by route, in the order of the surfaces (CDS Hooks, FHIR/PAS, review,
 portal, service). Request bodies name the keys a route requires; every error answer is a FHIR
 OperationOutcome (server/http/errors.py), except the portal's HTML pages, which are for people.
-Every path also answers an OPTIONS preflight (server/http/cors.py) with 204.
+Every path also answers OPTIONS with 204 (server/http/cors.py); only the CDS Hooks, FHIR and
+token APIs add CORS headers to it.
 """
 from __future__ import annotations
 
@@ -229,6 +230,23 @@ PATHS: dict = {
         "tags": ["PAS"], "operationId": "readClaimResponse", "summary": "a case's current ClaimResponse",
         "parameters": [_ORDER_ID, _NPI], "security": [{}, {"reviewerBearer": []}],
         "responses": _ok(_ref("Resource"), FHIR) | _errors(401, 404)}},
+    # -- SMART Backend Services (B2B clients of the FHIR door) ---------------------------------
+    "/.well-known/smart-configuration": {"get": {
+        "tags": ["PAS"], "operationId": "smartConfiguration", "summary": "SMART Backend Services discovery",
+        "responses": _ok({"type": "object"}) | _errors()}},
+    "/oauth/token": {"post": {
+        "tags": ["PAS"], "operationId": "oauthToken",
+        "summary": "client_credentials access token for a signed private_key_jwt client assertion",
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["grant_type", "client_assertion_type", "client_assertion"],
+            "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
+                           "client_assertion_type": {"type": "string"},
+                           "client_assertion": {"type": "string"}, "scope": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "access token", "content": {JSON: {"schema": {"type": "object"}}}},
+                      "400": {"description": "OAuth 2.0 error (invalid_client, invalid_scope, ...)",
+                              "content": {JSON: {"schema": {"type": "object"}}}},
+                      "401": {"description": "OAuth 2.0 error", "content": {JSON: {"schema": {"type": "object"}}}}}
+                     | _errors(429)}},
     # -- worksheet form (the pended card's link) -------------------------------------------
     "/worksheets/{order_id}": {
         "get": {"tags": ["Worksheet"], "operationId": "worksheetForm",
@@ -280,6 +298,11 @@ PATHS: dict = {
         "tags": ["Portal"], "operationId": "portalStatus",
         "parameters": [_query("order_id", "Order ID"), _query("npi", "submitting provider's NPI")],
         "responses": {"200": _html("status page"), "404": _html("no such case for this NPI")} | _errors(400)}},
+    "/portal/status/summary": {"get": {
+        "tags": ["Portal"], "operationId": "portalStatusSummary",
+        "summary": "the printable order summary for the provider who checked the status",
+        "parameters": [_query("order_id", "Order ID"), _query("npi", "submitting provider's NPI")],
+        "responses": {"200": _html("printable summary"), "404": _html("no such case for this NPI")} | _errors(400)}},
     "/portal/login": {
         "get": {"tags": ["Portal"], "operationId": "portalLoginPage", "responses": {"200": _html("sign-in form")}},
         "post": {"tags": ["Portal"], "operationId": "portalLogin",
@@ -348,11 +371,21 @@ def document(server_url: str | None = None) -> dict:
                                    "description": "token from POST /review/api/token"},
                 "cdsJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": "CDS Hooks client JWT (ES384/RS384, allow-listed issuer)"},
+                "clientBearer": {"type": "http", "scheme": "bearer",
+                                 "description": "SMART Backend Services access token from POST /oauth/token"},
             },
         },
     }
     for path in ("/cds-services/{service_id}", "/cds-services/{service_id}/feedback"):
         doc["paths"][path]["post"]["security"] = [{"cdsJwt": []}]
+    for path, method in (("/fhir/Claim/$submit", "post"), ("/fhir/Claim/$inquire", "post"),
+                         ("/fhir/Subscription", "post"), ("/fhir/Subscription/{sub_id}", "get"),
+                         ("/fhir/Subscription/{sub_id}", "delete")):
+        operation = doc["paths"][path][method]
+        operation["security"] = [{"clientBearer": []}]
+        operation["responses"].update(_errors(401, 403))
+    for path in ("/fhir/ClaimResponse/{order_id}", "/orders/{order_id}/summary"):
+        doc["paths"][path]["get"]["security"] = [{"clientBearer": []}, {"reviewerBearer": []}, {}]
     if server_url:
         doc["servers"] = [{"url": server_url}]
     return doc

@@ -1,12 +1,16 @@
 """Verify the `Authorization: Bearer <JWT>` a CDS client sends with each call.
 
 Rules (CDS Hooks 2.0): the issuer must be allow-listed (`CDS_TRUSTED_ISSUERS` maps iss to a
-JWKS file path or URL, or to {"jku": url, "jwks": file-or-url} to pin a published key set); the key is found by `kid`; only ES384 and RS384 (never `none` or HMAC);
-`aud` is the exact URL called; `exp` is required and not past; `iat` not in the future; each
-`jti` is accepted once. A `jku` header, if present, must be the JWKS URL configured for the iss.
+JWKS file path or URL, or to {"jku": url, "jwks": file-or-url, "fhir_servers": [base URL, ...]}
+to pin a published key set and name the FHIR servers its calls may point `fhirServer` at); the
+key is found by `kid`; only ES384 and RS384 (never `none` or HMAC); `aud` is the exact URL
+called (from PUBLIC_BASE_URL, never the Host header); `exp` is required, not past and at most
+`max_lifetime` seconds ahead; `iat` not in the future; each `jti` is accepted once. A `jku`
+header, if present, must be the JWKS URL configured for the iss. The scheme `Bearer` is
+matched in any case (RFC 7235).
 
-The jti replay cache lives in this process. With several gunicorn workers a replay that lands
-on another worker is not caught; the token lifetime (exp, 5 min in the Sandbox) bounds the risk.
+The jti replay cache given by the app is the database (server/security/clients.py), shared by
+every worker and host; `JtiCache` (in-process) remains for use without a store.
 """
 from __future__ import annotations
 
@@ -90,6 +94,7 @@ class VerifiedClient:
     sub: str | None
     tenant: str | None
     jti: str
+    fhir_servers: tuple[str, ...] = ()    # the fhirServer base URLs this issuer may name
 
 
 def _issuer_keys(entry: str | dict) -> tuple[str, str | None]:
@@ -101,16 +106,24 @@ def _issuer_keys(entry: str | dict) -> tuple[str, str | None]:
     return entry, entry
 
 
+def _fhir_servers(entry: str | dict) -> tuple[str, ...]:
+    servers = entry.get("fhir_servers") if isinstance(entry, dict) else None
+    return tuple(s for s in servers if isinstance(s, str)) if isinstance(servers, list) else ()
+
+
 class CdsJwtVerifier:
-    def __init__(self, trusted_issuers: dict[str, str | dict], *, timeout: float = 3.0):
+    def __init__(self, trusted_issuers: dict[str, str | dict], *, timeout: float = 3.0, jtis=None,
+                 max_lifetime: float = 300.0):
         self.trusted_issuers = dict(trusted_issuers or {})
         self.jwks = JwksCache(timeout)
-        self.jtis = JtiCache()
+        self.jtis = jtis or JtiCache()
+        self.max_lifetime = float(max_lifetime)
 
     def verify(self, authorization: str | None, audience: str) -> VerifiedClient:
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise _reject("a Bearer JWT is required (Authorization header)")
-        token = authorization[len("Bearer "):].strip()
         try:
             header = pyjwt.get_unverified_header(token)
             claims = pyjwt.decode(token, options={"verify_signature": False})
@@ -145,10 +158,17 @@ class CdsJwtVerifier:
             raise _reject(f"JWT lacks the {exc.claim} claim") from None
         except pyjwt.PyJWTError as exc:
             raise _reject(f"JWT rejected: {type(exc).__name__}") from None
+        exp = verified["exp"]
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool) \
+                or exp > time.time() + self.max_lifetime + LEEWAY_SECONDS:
+            raise _reject(f"JWT exp is more than {int(self.max_lifetime)} seconds ahead (CDS_JWT_MAX_LIFETIME)")
         jti = verified["jti"]
-        if not isinstance(jti, str) or not self.jtis.first_use(iss, jti, float(verified["exp"])):
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            raise _reject("JWT jti must be a string of 1-256 characters")
+        if not self.jtis.first_use(iss, jti, float(exp)):
             raise _reject("JWT jti was already used")
-        return VerifiedClient(iss=iss, sub=verified.get("sub"), tenant=verified.get("tenant"), jti=jti)
+        return VerifiedClient(iss=iss, sub=verified.get("sub"), tenant=verified.get("tenant"), jti=jti,
+                              fhir_servers=_fhir_servers(entry))
 
     def _key(self, source: str, kid: str, alg: str):
         for refresh in (False, True):

@@ -34,7 +34,7 @@ _REQUEST_KEY_KNOWN = (select(CaseRow.order_id).where(CaseRow.request_key == bind
 # What a PriorCase needs of a member's earlier cases: not their request, decision and response JSON.
 _MEMBER_HISTORY = (select(CaseRow.order_id, CaseRow.request_key, CaseRow.order, CaseRow.status,
                           CaseRow.drug_keys, CaseRow.start_date, CaseRow.end_date, CaseRow.regimen_id,
-                          CaseRow.s0353_awarded_on)
+                          CaseRow.s0353_awarded_on, CaseRow.provider_npi)
                    .where(CaseRow.member_id == bindparam("member_id")).order_by(CaseRow.received_at))
 
 
@@ -241,7 +241,8 @@ class CaseStore:
                       status=r.status, drug_keys=frozenset(r.drug_keys or ()),
                       start=r.start_date, end=r.end_date, regimen_id=r.regimen_id,
                       s0353_awarded_on=r.s0353_awarded_on,
-                      order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())))
+                      order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())),
+                      provider_npi=r.provider_npi)
             for r in rows if r.order_id != exclude_order_id))
 
     def counts(self) -> dict[str, int]:

@@ -64,9 +64,15 @@ def live_server(tmp_path, browser_or_skip):
         server.shutdown()
 
 
-def _submit(base: str, bundle: dict) -> str:
-    resp = requests.post(f"{base}/fhir/Claim/$submit", data=json.dumps(bundle),
-                         headers={"Content-Type": "application/fhir+json"}, timeout=10)
+def _submit(base: str, bundle: dict, app) -> str:
+    """$submit as the payer gateway would: with a registered client's access token."""
+    from conftest import CLIENT_KEY, client_token, register_client
+
+    if "tests.browser.token" not in app.extensions:
+        app.extensions["tests.browser.token"] = client_token(app, CLIENT_KEY[0], register_client(app, CLIENT_KEY[1]))
+    headers = {"Content-Type": "application/fhir+json",
+               "Authorization": f"Bearer {app.extensions['tests.browser.token']}"}
+    resp = requests.post(f"{base}/fhir/Claim/$submit", data=json.dumps(bundle), headers=headers, timeout=10)
     resp.raise_for_status()
     return resp.json()["entry"][0]["resource"]["id"]
 
@@ -75,8 +81,8 @@ def test_a_reviewer_approves_the_oldest_urgent_case_and_the_provider_sees_author
     from playwright.sync_api import expect, sync_playwright
 
     base, _app = live_server
-    _submit(base, thp_her2_unknown("browser-standard"))
-    urgent_id = _submit(base, urgent(thp_her2_unknown("browser-urgent")))
+    _submit(base, thp_her2_unknown("browser-standard"), _app)
+    urgent_id = _submit(base, urgent(thp_her2_unknown("browser-urgent")), _app)
 
     with sync_playwright() as p:
         # A fresh temporary profile per launch; reviewer and provider get separate contexts

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from server.store import review_models  # noqa: F401 - puts the review tables on Base.metadata
+from server.store import client_models, review_models  # noqa: F401 - put their tables on Base.metadata
 from server.store.db import make_engine
 from server.store.models import Base
 
