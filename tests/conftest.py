@@ -78,12 +78,18 @@ def client_assertion(pem: bytes, client_id: str, token_url: str = "http://localh
     return assertion(pem, client_id=client_id, token_url=token_url, **kw)
 
 
+def _token_url(app) -> str:
+    """The token endpoint's URL as the app names it (its `aud`): PUBLIC_BASE_URL when set."""
+    base = app.config.get("PUBLIC_BASE_URL")
+    return f"{base.rstrip('/')}/oauth/token" if base else "http://localhost/oauth/token"
+
+
 def client_token(app, pem: bytes, client_id: str, scope: str | None = None) -> str:
     """An access token from POST /oauth/token with a freshly signed client assertion."""
     from flask.testing import FlaskClient
 
     form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": client_assertion(pem, client_id)}
+            "client_assertion": client_assertion(pem, client_id, token_url=_token_url(app))}
     if scope:
         form["scope"] = scope
     resp = FlaskClient(app).post("/oauth/token", data=form)
