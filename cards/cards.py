@@ -594,7 +594,11 @@ def duplicate_card(decision: Decision, ctx: RenderContext) -> dict | None:
     orders = regimen_orders(decision, ctx)
     if not orders:
         return None
-    on_file = f"Order ID {decision.duplicate_of}" if decision.duplicate_of else "A similar request"
+    # Another provider's order is named only as such (R8, issue 15): its Order ID and drugs are that
+    # provider's to see; the reviewer sees them. The engine's notice says whose order it is.
+    others = any("another provider" in n.text for n in notices)
+    on_file = f"Order ID {decision.duplicate_of}" if decision.duplicate_of and not others \
+        else ("A similar request with another provider" if others else "A similar request")
     detail = [f"{on_file} is on file for this patient with the same drugs and overlapping dates."]
     detail.append("**What to do:** if it is the same treatment, cancel this order; if not, say how it differs "
                   "(new line of therapy, changed regimen) so the reviewer can release it.")

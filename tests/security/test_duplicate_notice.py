@@ -26,3 +26,30 @@ def test_a_duplicate_of_the_same_providers_order_still_names_it(victim, victim_c
     assert resp.status_code == 200
     assert f"Duplicate Order: similar request on file (Order ID {victim_case})" in text
     assert "with another provider" not in text
+
+
+def test_the_cds_duplicate_card_names_another_providers_order_only_as_such(tmp_path):
+    import copy
+    import json
+    from pathlib import Path
+
+    from server.app import create_app
+
+    app = create_app({"TESTING": True, "CDS_JWT_REQUIRED": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'dup.db'}"})
+    client = app.test_client()
+    first = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "hooks"
+                        / "order-sign-thp-her2-positive.json").read_text())
+    body = client.post("/cds-services/oncopath-order-sign", json=first).get_json()
+    theirs = next(e["extension"] for a in body["systemActions"] for e in [a["resource"]])
+    order_id = next(sub["valueString"] for e in theirs if e["url"].endswith("ext-coverage-information")
+                    for sub in e["extension"] if sub["url"] == "satisfied-pa-id")
+    second = copy.deepcopy(first)
+    second["hookInstance"] = "another-practice-signs-the-same-regimen"
+    second["prefetch"]["practitioner"]["identifier"][0]["value"] = "1679576722"
+    for entry in second["context"]["draftOrders"]["entry"]:
+        entry["resource"]["id"] += "-other"
+    answer = client.post("/cds-services/oncopath-order-sign", json=second)
+    text = answer.get_data(as_text=True)
+    dup = next(c for c in answer.get_json()["cards"] if c["source"]["topic"]["code"] == "duplicate-therapy")
+    assert "with another provider" in dup["summary"] + dup["detail"]
+    assert order_id not in text
