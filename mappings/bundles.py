@@ -69,3 +69,56 @@ def content_fingerprint(request, *, ignore: Iterable[str] = (), salt: Iterable[s
     text = json.dumps([sorted(salt), content], sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def long_identifier(resources, limit: int) -> tuple[int, str, str] | None:
+    """The first resource (a Bundle's entries, or a list of resources) holding an identifier
+    longer than `limit`: (its position, its resourceType, which identifier)."""
+    if isinstance(resources, dict) and isinstance(resources.get("entry"), list):
+        resources = [e.get("resource") for e in resources["entry"] if isinstance(e, dict)]
+    for i, resource in enumerate(resources if isinstance(resources, list) else [resources]):
+        found = _long_identifier(resource, limit)
+        if found:
+            return i, resource_type(resource) or "resource", found
+    return None
+
+
+def _too_long(ident, limit: int) -> str | None:
+    for one in ident if isinstance(ident, list) else (ident,):
+        if isinstance(one, dict):
+            value = one.get("value")
+            if isinstance(value, str) and len(value) > limit:
+                return "identifier.value"
+            system = one.get("system")
+            if isinstance(system, str) and len(system) > 4 * limit:
+                return "identifier.system"
+    return None
+
+
+def _long_identifier(resource, limit: int) -> str | None:
+    """The first identifier longer than `limit` where identifiers sit in a resource: its own
+    `identifier` and `subscriberId`, a Reference's `identifier` (Claim.provider), and one level
+    into lists (Claim.related[].claim.identifier) — the places the store reads them from."""
+    if not isinstance(resource, dict):
+        return None
+    found = _too_long(resource.get("identifier"), limit)
+    if found:
+        return found
+    sub = resource.get("subscriberId")
+    if isinstance(sub, str) and len(sub) > limit:
+        return "subscriberId"
+    for value in resource.values():
+        if isinstance(value, dict):
+            if "identifier" in value and (found := _too_long(value["identifier"], limit)):
+                return found
+        elif isinstance(value, list):
+            for item in value:
+                if not isinstance(item, dict):
+                    continue
+                if "identifier" in item and (found := _too_long(item["identifier"], limit)):
+                    return found
+                for inner in item.values():
+                    if isinstance(inner, dict) and "identifier" in inner \
+                            and (found := _too_long(inner["identifier"], limit)):
+                        return found
+    return None

@@ -151,6 +151,21 @@ def test_the_domain_imports_only_the_standard_library_and_itself():
     assert offenders == []
 
 
+# CDS Hooks JSON (not FHIR) shares one element name with FHIR: a hook request's and a card's own
+# `extension` member (CDS Hooks 2.0 §Extensions). These reads are of that JSON.
+CDS_HOOKS_JSON_READS = frozenset({("server/hooks/request.py", "extension"), ("cards/render.py", "extension")})
+
+
+def test_nothing_outside_mappings_reads_fhir_json():
+    hits = []
+    for name, path in _modules().items():
+        if name.startswith("mappings"):
+            continue
+        rel = str(path.relative_to(REPO))
+        hits += [h for h in _fhir_reads(path) if (rel, h.rsplit("'", 2)[1]) not in CDS_HOOKS_JSON_READS]
+    assert hits == []
+
+
 def test_the_fhir_read_rule_sees_a_read_and_ignores_a_write(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('def f(r):\n    out = {"resourceType": "Bundle"}\n    return r.get("entry"), r["coding"], out\n')

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from mappings.bundles import entries_of, is_a, next_link, resource_type
 from server.errors import BadRequest, PayloadTooLarge
 from server.http import limits
 from server.security import outbound
@@ -136,9 +137,9 @@ class FhirFetcher:
             return None, "response holds a NUL or an unpaired surrogate escape", status
         except (ValueError, RecursionError):
             return None, "response is not JSON", status
-        if not isinstance(body, dict) or "resourceType" not in body:
+        if resource_type(body) is None:
             return None, "response is not a FHIR resource", status
-        if body["resourceType"] == "OperationOutcome":
+        if is_a(body, "OperationOutcome"):
             return None, "server answered with an OperationOutcome", status
         return body, None, 200
 
@@ -180,7 +181,7 @@ class FhirFetcher:
             if status == 404 and "?" not in query:   # a read of something that is not there
                 return FetchResult([], not_found=True)
             return FetchResult([], error=error)
-        if body["resourceType"] != "Bundle":
+        if not is_a(body, "Bundle"):
             return FetchResult([body])
         return self.complete(body)
 
@@ -197,30 +198,9 @@ class FhirFetcher:
             body, error, _ = self._get(next_url)
             if error:
                 return FetchResult(resources, error=f"page {pages + 1}: {error}")
-            if body.get("resourceType") != "Bundle":
+            if not is_a(body, "Bundle"):
                 return FetchResult(resources, error=f"page {pages + 1} is not a Bundle")
             resources.extend(entries_of(body))
             pages += 1
             next_url = next_link(body)
         return FetchResult(resources, not_found=not resources)
-
-
-def entries_of(bundle: dict) -> list[dict]:
-    """A Bundle's resources, without OperationOutcome entries (search warnings)."""
-    out = []
-    entries = bundle.get("entry")
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        if isinstance(resource, dict) and resource.get("resourceType") not in (None, "OperationOutcome"):
-            out.append(resource)
-    return out
-
-
-def next_link(bundle: dict) -> str | None:
-    links = bundle.get("link")
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return link["url"]
-    return None

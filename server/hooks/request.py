@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 from server.errors import BadRequest, Issue
 from server.http import limits
+from mappings.bundles import resource_type
+from mappings.draft_orders import draft_orders_of, order_ref, unwrap_legacy_prefetch
 from cards.configuration import CrdConfiguration
 from server.hooks.registry import CARD_OPTIONS, HookService
 
@@ -26,7 +28,7 @@ class HookRequest:
     raw: dict = field(repr=False, default_factory=dict)
 
     def ref(self, resource: dict) -> str:
-        return f"{resource['resourceType']}/{resource['id']}"
+        return order_ref(resource)
 
     @property
     def targets(self) -> list[dict]:
@@ -69,7 +71,7 @@ def parse(body: object, service: HookService) -> HookRequest:
     patient_id = _string(context, "patientId", "context.", True)
     user_id = _string(context, "userId", "context.", False)
     encounter_id = _string(context, "encounterId", "context.", False)
-    draft_orders = _draft_orders(context)
+    draft_orders = draft_orders_of(context, max_entries=int(limits.setting("MAX_BUNDLE_ENTRIES")))
     selections = None
     if hook == "order-select":
         selections = _selections(context, draft_orders)
@@ -96,9 +98,9 @@ def parse(body: object, service: HookService) -> HookRequest:
         raise _bad("prefetch must be an object", "prefetch")
     # Only the keys this service declared are read; others (a client's own, or another
     # service's) are ignored rather than refused, as CDS Hooks clients may send extra keys.
-    prefetch = {k: _unwrap_legacy(v) for k, v in prefetch.items() if k in service.prefetch}
+    prefetch = {k: unwrap_legacy_prefetch(v) for k, v in prefetch.items() if k in service.prefetch}
     for key, value in prefetch.items():
-        if value is not None and not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
+        if value is not None and resource_type(value) is None:
             raise _bad(f"prefetch.{key} must be a FHIR resource or null", f"prefetch.{key}")
         limits.check_bundle_entries(value, f"prefetch.{key}.entry")
         limits.check_identifiers(value, f"prefetch.{key}")
@@ -113,57 +115,12 @@ def parse(body: object, service: HookService) -> HookRequest:
                        prefetch=prefetch, configuration=_configuration(body.get("extension")), raw=stored)
 
 
-def _unwrap_legacy(value: object) -> object:
-    """Pre-1.0 prefetch values were `{"response": {...}, "resource": {...}}`: take the resource."""
-    if isinstance(value, dict) and "resourceType" not in value and isinstance(value.get("resource"), dict) \
-            and isinstance(value.get("response"), dict):
-        return value["resource"]
-    return value
-
-
-def _draft_orders(context: dict) -> list[dict]:
-    bundle = context.get("draftOrders")
-    if bundle is None and isinstance(context.get("medications"), list):
-        # Pre-1.0 clients (and the spec's own docs example) send `context.medications`, an
-        # array of orders. Conformance replayers send it too: read it as the draft orders
-        # rather than refuse the call; it gets the same per-order answer.
-        bundle = {"resourceType": "Bundle", "type": "collection",
-                  "entry": [{"resource": r} for r in context["medications"]]}
-    if bundle is None:
-        raise _bad("context.draftOrders is required", "context.draftOrders", "required")
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise _bad("context.draftOrders must be a FHIR Bundle", "context.draftOrders", "structure")
-    entries = bundle.get("entry") or []
-    if not isinstance(entries, list):
-        raise _bad("context.draftOrders.entry must be an array", "context.draftOrders.entry", "structure")
-    limits.check_bundle_entries(bundle, "context.draftOrders.entry")   # 413 past MAX_BUNDLE_ENTRIES
-    out: list[dict] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        where = f"context.draftOrders.entry[{i}].resource"
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            raise _bad("each draft order entry needs a resource", where, "required")
-        rtype, rid = resource.get("resourceType"), resource.get("id")
-        if not isinstance(rtype, str) or not rtype:
-            raise _bad("draft order has no resourceType", f"{where}.resourceType", "required")
-        if not isinstance(rid, str) or not rid:
-            # The coverage-information systemAction must name the order it updates.
-            raise _bad(f"draft {rtype} has no id", f"{where}.id", "required")
-        ref = f"{rtype}/{rid}"
-        if ref in seen:
-            raise _bad(f"draft order {ref} appears twice", f"{where}.id", "duplicate")
-        seen.add(ref)
-        out.append(resource)
-    return out
-
-
 def _selections(context: dict, draft_orders: list[dict]) -> list[str]:
     selections = context.get("selections")
     if not isinstance(selections, list) or not selections or not all(isinstance(s, str) for s in selections):
         raise _bad("context.selections is required for order-select: an array of references",
                    "context.selections", "required")
-    known = {f"{r['resourceType']}/{r['id']}" for r in draft_orders}
+    known = {order_ref(r) for r in draft_orders}
     missing = [s for s in selections if s not in known]
     if missing:
         raise _bad(f"context.selections names orders not in draftOrders: {', '.join(missing)}",

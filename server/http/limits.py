@@ -21,7 +21,7 @@ from itertools import accumulate
 from flask import Flask, current_app, has_app_context, request
 from flask.json.provider import DefaultJSONProvider
 
-from mappings.bundles import entry_count
+from mappings.bundles import entry_count, long_identifier
 from server import config
 from server.errors import BadRequest, Issue, PayloadTooLarge
 
@@ -115,60 +115,16 @@ def check_bundle_entries(bundle: dict, expression: str, limit: int | None = None
                         f"(MAX_BUNDLE_ENTRIES)", expression)
 
 
-def _too_long(ident, limit: int) -> str | None:
-    for one in ident if isinstance(ident, list) else (ident,):
-        if isinstance(one, dict):
-            value = one.get("value")
-            if isinstance(value, str) and len(value) > limit:
-                return "identifier.value"
-            system = one.get("system")
-            if isinstance(system, str) and len(system) > 4 * limit:
-                return "identifier.system"
-    return None
-
-
-def _long_identifier(resource, limit: int) -> str | None:
-    """The first identifier longer than `limit` where identifiers sit in a resource: its own
-    `identifier` and `subscriberId`, a Reference's `identifier` (Claim.provider), and one level
-    into lists (Claim.related[].claim.identifier) — the places the store reads them from."""
-    if not isinstance(resource, dict):
-        return None
-    found = _too_long(resource.get("identifier"), limit)
-    if found:
-        return found
-    sub = resource.get("subscriberId")
-    if isinstance(sub, str) and len(sub) > limit:
-        return "subscriberId"
-    for value in resource.values():
-        if isinstance(value, dict):
-            if "identifier" in value and (found := _too_long(value["identifier"], limit)):
-                return found
-        elif isinstance(value, list):
-            for item in value:
-                if not isinstance(item, dict):
-                    continue
-                if "identifier" in item and (found := _too_long(item["identifier"], limit)):
-                    return found
-                for inner in item.values():
-                    if isinstance(inner, dict) and "identifier" in inner \
-                            and (found := _too_long(inner["identifier"], limit)):
-                        return found
-    return None
-
-
 def check_identifiers(resources, expression: str, limit: int | None = None) -> None:
     """400 for an identifier longer than MAX_IDENTIFIER_LENGTH in these resources (a Bundle's
     entries, or prefetched resources): identifiers are stored and indexed, and a very long one
     must be a clear refusal, not a database error."""
     limit = int(limit if limit is not None else setting("MAX_IDENTIFIER_LENGTH"))
-    if isinstance(resources, dict) and isinstance(resources.get("entry"), list):
-        resources = [e.get("resource") for e in resources["entry"] if isinstance(e, dict)]
-    for i, resource in enumerate(resources if isinstance(resources, list) else [resources]):
-        found = _long_identifier(resource, limit)
-        if found:
-            rtype = resource.get("resourceType", "resource") if isinstance(resource, dict) else "resource"
-            raise BadRequest(Issue("too-long", f"{rtype}: an {found} is longer than {limit} characters "
-                                               f"(MAX_IDENTIFIER_LENGTH)", expression=[f"{expression}[{i}]"]))
+    hit = long_identifier(resources, limit)
+    if hit:
+        i, rtype, found = hit
+        raise BadRequest(Issue("too-long", f"{rtype}: an {found} is longer than {limit} characters "
+                                           f"(MAX_IDENTIFIER_LENGTH)", expression=[f"{expression}[{i}]"]))
 
 
 def check_request() -> None:

@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, current_app, g, request
 from server.errors import BadRequest, Issue, NotFound, ServiceError
 from server.http.body import fhir_body, fhir_response, now
 from server.http.reviewer import get_review
-from server.notify import subscriptions
+from mappings import subscription as subscriptions
 from server.security import outbound, smart_auth
 from server.security.clients import SCOPE_SUBSCRIBE
 

@@ -1,6 +1,7 @@
 """Pended-result notifications (Da Vinci PAS, R4 Subscriptions Backport, rest-hook).
 
-- `subscriptions.py` — validation of a PAS Subscription and the `orgIdentifier` it filters on.
+- A PAS Subscription is read and checked by `mappings/subscription.py` (the `orgIdentifier` it
+  filters on, its rest-hook endpoint).
 - `notification.py`  — the `history` notification Bundle (SubscriptionStatus Parameters + the
   full PAS response Bundle).
 - `delivery.py`      — the outbox worker: `deliver_pending(store, now)` POSTs due

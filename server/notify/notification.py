@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from mappings.bundles import first_entry
-from server.notify.subscriptions import PAS_TOPIC
+from mappings.subscription import PAS_TOPIC
 
 
 def notification_bundle(*, subscription_id: str, event_number: int, timestamp: datetime, response_bundle: dict,
