@@ -182,3 +182,20 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+# -- the three tiers ------------------------------------------------------------------------------
+# Every test module names its tier with `pytestmark` (at its end):
+#   unit         pure code on fakes (engine, mappings, cards, the case service on tests/fakes.py);
+#   integration  a real database (SQLite file or PostgreSQL), no HTTP;
+#   e2e          the app through HTTP (Flask test client, gunicorn, a browser).
+# `pytest -m unit` is the fast loop; `make test` runs all three. A module without a tier is an error.
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = sorted({str(item.path) for item in items
+                      if sum(1 for t in TIERS if item.get_closest_marker(t)) != 1})
+    if missing:
+        raise pytest.UsageError("test modules without exactly one tier marker (unit, integration, e2e): "
+                                + ", ".join(missing))

@@ -247,3 +247,6 @@ def test_a_tampered_or_replayed_cds_hooks_jwt_is_a_401_and_each_refusal_is_audit
     rows = refusals(jwt_app)
     assert len(rows) == 2 and rows[1].after["refusedSinceLastRow"] == 3
     assert_no_phi(rows)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

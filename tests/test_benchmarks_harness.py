@@ -114,3 +114,8 @@ def test_the_live_profile_counts_only_request_stacks_and_splits_them_into_phases
     assert shares["  store the case"] == 0.25 and shares["    commit"] == 0.25
     assert shares["  decide"] == 0.0
     assert dict(packages) == {"mappings/fhir.py": 0.75, "sqlalchemy/engine": 0.25}
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

@@ -442,3 +442,6 @@ def test_ac_dated_to_start_during_the_paclitaxel_phase_of_keynote_522_pends():
 
 def replace_start(line, start):
     return dataclasses.replace(line, start=start)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

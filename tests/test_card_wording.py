@@ -175,3 +175,6 @@ def test_the_preview_page_shows_every_scenario(rendered):
     html = PREVIEW.read_text(encoding="utf-8")
     assert html.count("<section ") == len(rendered)
     assert "Authorized: Order ID ONC-" in html and "Switch to THP" in html
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -351,3 +351,6 @@ def test_the_wording_layer_falls_back_to_clean_words_for_a_text_it_does_not_know
     assert words("PDL1_CPS positive >= 10 required (R3)") == "PD-L1 CPS positive ≥ 10 required."
     assert "MedicationRequest/" not in clean("see MedicationRequest/request-123")
     assert clean("trastuzumab requires HER2 positive — or — HER2 low") == "trastuzumab requires HER2 positive"
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -98,3 +98,6 @@ def test_without_a_knowledge_base_every_use_case_is_unavailable():
         service.advise(order(*thp()))
     with pytest.raises(KnowledgeUnavailable):
         service.submit(submission(order(*thp())), render=render)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -53,3 +53,6 @@ def test_the_portal_and_the_reviewer_api_get_no_cors_headers(client, path):
     resp = client.get(path, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in resp.headers
     assert "Access-Control-Allow-Credentials" not in resp.headers
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

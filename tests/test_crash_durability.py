@@ -42,3 +42,6 @@ def crash_database(postgres_server):
 def test_every_acknowledged_submission_survives_a_sigkill_of_gunicorn_on_postgresql(crash_database, tmp_path):
     result = crash_round(crash_database, tmp_path, clients=4, kill_after_acks=15)
     _check(result)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -146,3 +146,6 @@ def test_a_backslash_followed_by_u0000_is_text_and_accepted_on_every_route(jwt_o
     for path, ctype, body, key in _routes(fixtures_dir):
         resp = client.post(path, data=_with_text(body, "a\\\\u0000b", key), content_type=ctype)
         assert resp.status_code == 200, (path, resp.get_data(as_text=True)[:300])
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -102,3 +102,6 @@ def test_an_invalid_fhir_id_on_an_order_is_refused_by_both_doors_and_nothing_is_
     assert (hook.http_status, pas.http_status) == (400, 400), (hook.raw, pas.raw)
     assert hook.raw["resourceType"] == pas.raw["resourceType"] == "OperationOutcome"
     assert not hook.stored and not pas.stored
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -63,3 +63,8 @@ def test_explain_shows_deviations_alternatives_pend_reasons_and_due_by():
     assert "Pended because:" in custom and "Decision due by:" in custom
     out = explain(decide(SAMPLES["trial pointer"], KB, History()))
     assert "Trial options:" in out and "NCT02465060" in out
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit

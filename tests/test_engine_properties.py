@@ -141,3 +141,6 @@ def test_random_orders_keep_the_engine_invariants(chunk):
         assert d == decide(order, KB, history)
         assert decision_from_dict(decision_to_dict(d)) == d
         assert explain(d).startswith("Case status: ")
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -572,3 +572,6 @@ def test_non_drug_services_without_a_diagnosis_are_not_managed():
     assert not d.in_program and d.case_status is CaseStatus.COMPLETED
     assert d.program_reason.code == "not-oncology-drug-request" and "health plan" in d.program_reason.text
     assert set(statuses(d).values()) == {DrugStatus.CLINICAL_REVIEW_NOT_REQUIRED}
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -607,3 +607,6 @@ def test_the_infused_form_of_the_same_drug_stays_managed():
                               route="IV")), KB, History.empty())
     assert d.drugs[0].benefit.value == "medical" and d.drugs[0].hcpcs == "J9070"
     assert d.drugs[0].status is DrugStatus.IN_PROGRESS
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

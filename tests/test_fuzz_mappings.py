@@ -95,3 +95,6 @@ def test_the_cds_mapping_gives_an_order_or_a_typed_error_for_any_resources():
             assert 400 <= err.status < 500 and err.issues
 
     check()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

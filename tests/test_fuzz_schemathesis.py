@@ -27,3 +27,8 @@ def test_every_documented_operation_answers_within_its_contract_and_never_with_a
     assert {400, 401, 404}.issubset(stats.statuses), stats.statuses   # bad input, no token, unknown
     assert 200 in stats.statuses
     assert not any(status >= 500 for status in stats.statuses)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

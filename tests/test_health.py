@@ -15,3 +15,8 @@ def test_unknown_route_answers_with_an_operation_outcome_not_html():
     assert resp.mimetype == "application/fhir+json"
     assert resp.get_json()["resourceType"] == "OperationOutcome"
     assert resp.get_json()["issue"][0]["code"] == "not-found"
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

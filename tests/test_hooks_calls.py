@@ -471,3 +471,6 @@ def test_a_draft_medication_request_naming_no_medication_gets_no_coverage_action
         ehr.get(re.compile(r"https://ehr\.example\.org/fhir/Coverage\?.*"), json=coverage_bundle())
         body = ok(client.post(SIGN, json=req))
     assert [a["resource"]["id"] for a in body["systemActions"]] == ["draft\u2011rx\u20111"]
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -280,3 +280,6 @@ def test_a_dose_outside_the_regimen_is_a_warning_card_and_the_regimen_stays_auth
     dose = cards_by_topic(body)["appropriate-use"]
     assert dose["summary"] == "Check the pertuzumab dose: 600 mg instead of 420 mg."
     assert dose["indicator"] == "warning" and "does not change the decision" in dose["detail"]
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

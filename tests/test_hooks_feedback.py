@@ -61,3 +61,6 @@ def test_malformed_feedback_is_a_400_and_nothing_is_stored(app, body, expression
 def test_feedback_for_an_unknown_service_is_a_404(app):
     body = {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-22T08:00:00Z"}]}
     assert app.test_client().post("/cds-services/nope/feedback", json=body).status_code == 404
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

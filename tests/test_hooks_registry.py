@@ -65,3 +65,6 @@ def test_the_token_check_rejects_non_primitive_and_foreign_context_fields():
 def test_the_patient_is_the_one_required_prefetch():
     assert registry.REQUIRED_PREFETCH == {"patient"}
     assert all("patient" in s.prefetch for s in registry.SERVICES.values())
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

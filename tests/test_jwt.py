@@ -218,3 +218,6 @@ def test_an_issuer_pinned_to_a_local_copy_of_its_published_key_set_accepts_its_j
         other = client.post(SIGN, json=body, headers={
             "Authorization": "Bearer " + es384(keys, headers={"jku": "https://evil.example.com/jwks.json"})})
     rejected(other, "jku")
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

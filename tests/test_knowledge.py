@@ -443,3 +443,6 @@ def test_policy_review_reads_indications_from_an_index_built_at_load(kb):
     inds = kb.indications_for("pembrolizumab", "nsclc")
     assert inds and all("nsclc" in i.cancer_types for i in inds)
     assert kb.indications_for("pembrolizumab", None) == ()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

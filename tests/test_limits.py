@@ -298,3 +298,6 @@ def test_the_depth_limit_holds_whatever_content_type_the_hook_body_claims(client
     # the hook routes read JSON whatever the Content-Type (CDS clients are lax): so does the limit
     issue = outcome(client.post(path, data=_nested(3_000), content_type=content_type), 413)
     assert "MAX_JSON_DEPTH" in issue["diagnostics"]
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -86,3 +86,8 @@ def test_medicare_advantage_and_medicaid_coverages_make_a_dual_eligible_member_o
     assert set(order.member.coverages) == {LineOfBusiness.MEDICARE_ADVANTAGE, LineOfBusiness.MEDICAID}
     d = decide(order, load_knowledge())
     assert not d.in_program and "Dual-eligible" in d.program_reason.text
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit

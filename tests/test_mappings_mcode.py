@@ -265,3 +265,6 @@ def test_adam_genomics_bundle_maps_every_variant_and_tmb():
     assert order.biomarker("ALK").result is BiomarkerResult.POSITIVE
     assert order.biomarker("TMB").value == 57.1
     assert order.drugs == ()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -266,3 +266,6 @@ def test_a_wrong_type_that_is_not_a_single_object_for_a_list_is_still_a_bad_requ
     with pytest.raises(BadRequest) as err:
         parse(mr, "draftOrders[0]", "MedicationRequest")
     assert err.value.issues[0].expression == ["draftOrders[0].category"]
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

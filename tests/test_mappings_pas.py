@@ -265,3 +265,6 @@ def test_urn_uuid_references_resolve_and_the_member_is_the_claims_patient_not_th
     assert order.biomarker("HER2").result is BiomarkerResult.POSITIVE
     assert order.member.line_of_business is LineOfBusiness.MEDICARE_ADVANTAGE
     assert order.diagnosis.stage_group == "IV"
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -337,3 +337,6 @@ def test_an_observation_whose_coding_system_or_code_is_an_object_is_skipped_not_
                                  received_at=datetime(2026, 11, 22, tzinfo=timezone.utc), patient_id="p1")
     assert order.biomarkers == ()
     assert order.ecog is None
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -52,3 +52,8 @@ def test_metrics_need_a_token_and_valid_dates(api):
     assert client.get("/review/api/metrics").status_code == 401
     assert client.get("/review/api/metrics?from=yesterday", headers=nurse).status_code == 400
     assert client.get("/review/api/metrics?from=2026-12-01&to=2026-11-01", headers=nurse).status_code == 400
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

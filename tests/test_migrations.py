@@ -211,3 +211,6 @@ def test_a_process_starting_on_a_database_at_head_does_not_load_alembic(database
             "print(s.migrate(), 'alembic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, database_url], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["0004", "False"], out.stderr
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.integration

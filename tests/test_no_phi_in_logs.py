@@ -159,3 +159,6 @@ def test_sql_statements_and_their_parameters_are_not_logged_at_info(tmp_path, ca
     app.test_client().post("/fhir/Claim/$submit", json=load_fixture("pas/thp-her2-positive.json"))
     assert not [r for r in caplog.records if r.name.startswith("sqlalchemy")]
     assert phi_found("\n".join(r.getMessage() for r in caplog.records)) == []
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -240,3 +240,6 @@ def test_the_worker_thread_delivers_without_anyone_calling_it(tmp_path, receiver
         assert len(receiver.received) == 1
     finally:
         app.extensions["oncopath.notify.worker"].stop()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -74,3 +74,6 @@ def test_the_capability_statement_declares_subscription_create_read_delete(clien
     cs = client.get("/fhir/metadata").get_json()
     sub = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Subscription")
     assert {i["code"] for i in sub["interaction"]} == {"create", "read", "delete"}
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

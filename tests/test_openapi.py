@@ -81,3 +81,6 @@ def test_the_document_is_a_valid_openapi_3_document_for_schemathesis(app):
     operations = {(r.ok().path, r.ok().method.lower()) for r in schema.get_all_operations()}
     # schemathesis leaves out the document's own endpoint; everything else is an operation to test.
     assert operations == _documented(document()) - {("/openapi.json", "get")}
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

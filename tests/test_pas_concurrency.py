@@ -32,3 +32,8 @@ def test_two_processes_submitting_the_same_claim_on_postgresql_make_one_case(pos
     store = CaseStore.from_url(postgres_url)
     assert store.counts()["cases"] == 1
     store.dispose()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

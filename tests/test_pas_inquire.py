@@ -136,3 +136,6 @@ def test_an_inquiry_whose_patient_does_not_resolve_is_still_refused(pas_client):
     resp = inquire(pas_client, bundle)
     assert resp.status_code == 422
     assert "Bundle.entry[0].resource.patient" in [e for i in resp.get_json()["issue"] for e in i.get("expression", [])]
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

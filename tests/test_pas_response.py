@@ -150,3 +150,6 @@ def test_the_response_has_the_shape_of_the_official_pas_example_and_is_valid_r4b
     assert {e["url"] for e in our_item["extension"]} <= {e["url"] for e in official_item["extension"]}
     ClaimResponse.model_validate(claim_response(ours))
     Bundle.model_validate(ours)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -359,3 +359,6 @@ def test_submit_resubmit_update_and_cancel_work_the_same_on_postgresql(postgres_
     assert [e.kind for e in pg_store.case_events(order_id)] == ["created", "updated", "cancelled"]
     assert pg_store.get_case(order_id).status == CaseStatus.REVIEW_CANCELLED.value
     pg_store.dispose()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -122,3 +122,6 @@ def test_the_official_examples_that_are_not_requests_are_refused(client, app, ex
     assert resp.status_code == 422
     assert resp.get_json()["issue"][0]["expression"] == ["Bundle.entry[0].resource"]
     assert app.extensions["oncopath.store"].counts() == EMPTY
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

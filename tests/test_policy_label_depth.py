@@ -435,3 +435,6 @@ def test_an_indication_evaluated_without_the_regimen_never_meets_a_partner_crite
     (ind,) = KB.indications_for("pertuzumab", "breast")
     result = evaluate_indication(ind, "breast", order(rx("pertuzumab"), biomarkers=[bm("HER2")]), KB)
     assert result.status is None
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -108,3 +108,8 @@ def test_signing_out_ends_the_session(api):
     page = client.get("/portal/review/").get_data(as_text=True)
     client.post("/portal/logout", data={"csrf_token": csrf(page)})
     assert client.get("/portal/review/").status_code == 302
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

@@ -52,3 +52,8 @@ def test_the_review_store_facade_answers_every_method_from_the_module_of_its_con
     assert modules["pended_cases"] == modules["cases_received_between"] == reporting.__name__
     assert len(owners) == 20 and all(callable(getattr(reviews, n)) for n in owners)
     reviews.cases.dispose()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.integration

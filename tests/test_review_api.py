@@ -424,3 +424,6 @@ def test_the_review_flow_works_on_postgresql(tmp_path, postgres_url):
     [note] = app.extensions["oncopath.review"].reviews.notifications_for(order_id)
     assert note.event_number == 1 and note.status == "pending"
     app.extensions["oncopath.store"].dispose()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -115,3 +115,6 @@ def test_the_installed_command_line_runs_the_review_in_a_subprocess():
     bad = subprocess.run([sys.executable, "-m", "server.cli", "review", "/nonexistent/file.json"],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -87,3 +87,6 @@ def test_the_sweep_command_escalates_the_overdue_cases_and_names_them(tmp_path, 
     assert capsys.readouterr().out.strip() == "0 overdue case(s) escalated to a physician reviewer"
     assert [a.action for a in ReviewStore(store).review_actions(order_id)] == ["escalate"]
     store.dispose()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.integration

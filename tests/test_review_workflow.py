@@ -106,3 +106,6 @@ def test_the_portal_offers_a_nurse_no_deny_and_a_physician_deny_after_peer_to_pe
     assert Action.DENY not in allowed_actions(OFFERED, Role.NURSE, NOW)
     assert Action.DENY in allowed_actions(OFFERED, Role.PHYSICIAN, NOW)
     assert allowed_actions(ReviewState(CaseStatus.AUTHORIZED), Role.PHYSICIAN, NOW) == []
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -198,3 +198,6 @@ def test_the_readme_states_the_corpus_counts():
     m = re.search(r"(\d+) clinical scenarios, (\d+) of them off-label", text)
     assert m, "README: the 'Clinical scenarios' section must say 'N clinical scenarios, M of them off-label'"
     assert (int(m.group(1)), int(m.group(2))) == (len(SCENARIOS), sum(map(is_off_label, SCENARIOS)))
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -29,3 +29,8 @@ def test_prepare_compiles_those_validators_and_freezes_the_start_up_objects(app)
         assert set(CONSUMED_RESOURCE_TYPES) <= set(structure._validators)
     finally:
         gc.unfreeze()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

@@ -18,3 +18,8 @@ def test_a_mixed_load_under_gunicorn_has_no_errors_and_bounded_memory_growth(tmp
     assert report.rss_start_mb > 0
     assert report.rss_growth_mb < RSS_GROWTH_LIMIT_MB, report.lines()
     assert report.last_p99_ms < 2_000, report.lines()
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

@@ -300,3 +300,6 @@ def test_hot_path_reads_skip_transaction_round_trips_on_postgresql_and_take_no_w
     assert [p.order_id for p in store.history_for_member("M1").prior_cases] == [record.order_id]
     assert store.find_case_by_request_key("pas|urn:trn|1").order_id == record.order_id
     assert store.find_case_by_request_key("pas|urn:trn|unknown") is None
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.integration

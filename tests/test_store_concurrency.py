@@ -59,3 +59,6 @@ def test_a_case_written_by_one_app_is_read_back_by_a_fresh_app_on_the_same_sqlit
     assert again.response == {"id": record.order_id}
     assert again.decision_obj() == make_decision()
     assert second.extensions["oncopath.store"].find_case_by_request_key(KEY).order_id == record.order_id
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.integration

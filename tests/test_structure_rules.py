@@ -175,3 +175,8 @@ def test_the_fhir_read_rule_sees_a_read_and_ignores_a_write(tmp_path):
         assert [h.split(" ", 1)[1] for h in _fhir_reads(sample)] == ["reads 'entry'", "reads 'coding'"]
     finally:
         REPO = saved
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit

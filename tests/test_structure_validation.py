@@ -215,3 +215,6 @@ def test_an_element_reads_like_the_model_it_replaces():
 def test_an_unknown_resource_type_is_a_key_error():
     with pytest.raises(KeyError):
         structure.validator("NotAResource")
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

@@ -85,3 +85,6 @@ def test_a_pended_summary_says_why_and_by_when(api, pended):  # noqa: F811
     assert view["caseStatus"] == "In Progress" and view["pathwayEligibleId"] is None
     assert view["dueBy"] == "2026-11-25T14:00:00+00:00"
     assert any("HER2" in r for r in view["pendReasons"]) and view["sCodes"] == []
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -277,3 +277,6 @@ def test_an_absurd_timing_is_read_safely_and_bounded(repeat):
     assert len(admins) <= 5 * 366
     d = decide(her2_early(line, *hp_with_loading()), KB)
     assert d.case_status is not None
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.unit

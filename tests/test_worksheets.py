@@ -205,3 +205,6 @@ def test_a_worksheet_on_a_pas_case_leaves_a_claim_response_that_inquire_returns_
              if ext["url"].endswith("extension-reviewAction")
              for sub in ext["extension"] if sub["url"].endswith("extension-reviewActionCode")}
     assert codes[1] == "A1"
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -55,9 +55,9 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy issue BEGIN itself so that a transaction really is one (pysqlite quirk).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        if not in_memory:
-            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if not in_memory:
+            _wal(cur)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -73,3 +73,21 @@ def make_engine(url: str) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def _wal(cur) -> None:
+    """Switch a file database to WAL. Two processes opening a new file at the same instant (two
+    workers starting) can find it locked: SQLite does not call the busy handler for a journal
+    mode change, so it is retried here for up to the busy timeout."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)

@@ -117,3 +117,6 @@ def test_the_main_cards_read_well_in_a_browser_and_the_worksheet_authorizes_the_
     record = store.find_case_by_request_key("browser-pended")
     assert record.status == "Authorized" and store.case_events(record.order_id)[-1].kind == "worksheet"
     assert store.find_case_by_request_key("browser-no-coverage") is None
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -123,3 +123,6 @@ def test_a_reviewer_approves_the_oldest_urgent_case_and_the_provider_sees_author
         finally:
             browser.close()
     assert ARTIFACT.stat().st_size > 1000
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -82,3 +82,6 @@ def test_without_public_base_url_a_jwt_verifying_service_does_not_start(tmp_path
     with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "CDS_JWT_REQUIRED": True,
                     "FHIR_AUTH_REQUIRED": False})
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

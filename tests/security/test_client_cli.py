@@ -61,3 +61,8 @@ def test_register_refuses_a_key_set_holding_a_private_key(tmp_path, capsys):
     assert main(["client", "register", "--name", "x", "--jwks", str(private), "--organization-npi", VICTIM_NPI,
                  "--database-url", url]) == 2
     assert "private key" in capsys.readouterr().err
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

@@ -53,3 +53,8 @@ def test_the_cds_duplicate_card_names_another_providers_order_only_as_such(tmp_p
     dup = next(c for c in answer.get_json()["cards"] if c["source"]["topic"]["code"] == "duplicate-therapy")
     assert "with another provider" in dup["summary"] + dup["detail"]
     assert order_id not in text
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

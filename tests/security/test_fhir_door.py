@@ -137,3 +137,6 @@ def test_the_production_default_closes_the_door_and_needs_public_base_url():
     assert config.DEFAULTS["FHIR_AUTH_REQUIRED"] is True and config.DEFAULTS["CDS_JWT_REQUIRED"] is True
     with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
         create_app({"DATABASE_URL": "sqlite://"})
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

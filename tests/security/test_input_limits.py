@@ -89,3 +89,6 @@ def test_nan_and_infinity_are_refused_in_hook_pas_and_subscription_bodies(app, t
     body = load_fixture("hooks/order-sign-thp-her2-positive.json")
     body["context"]["userId"] = "Practitioner/NaN-Infinity"
     assert FlaskClient(app).post(SIGN, json=body).status_code == 200, text
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -152,3 +152,6 @@ def test_fhir_authorization_is_neither_stored_with_the_case_nor_logged(app, capl
     assert stored["hookInstance"] == req["hookInstance"] and "fhirAuthorization" not in stored
     assert "ehr-secret-token-xyz" not in json.dumps(stored)
     assert all("ehr-secret-token-xyz" not in r.getMessage() for r in caplog.records)
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -162,3 +162,6 @@ def test_metrics_date_ranges_are_bounded(app, portal, query):
     token = FlaskClient(app).post("/review/api/token", json={"username": "paul", "password": PASSWORD}).get_json()
     resp = FlaskClient(app).get(f"/review/api/metrics?{query}", headers={"Authorization": f"Bearer {token['access_token']}"})
     assert outcome(resp, 400)["code"] == "value"
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

@@ -36,3 +36,6 @@ def test_the_served_fhir_door_is_closed_and_gunicorns_errors_are_operation_outco
     assert head.split()[1] in (b"400", b"431")
     assert b"Content-Type: application/fhir+json" in head
     assert json.loads(body)["resourceType"] == "OperationOutcome"
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e

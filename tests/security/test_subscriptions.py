@@ -68,3 +68,8 @@ def test_a_307_from_a_subscription_endpoint_does_not_carry_the_body_to_another_h
 def test_an_attacker_cannot_subscribe_to_the_victims_decisions_with_its_own_token(attacker):
     assert outcome(attacker.post("/fhir/Subscription", pas_subscription(VICTIM_NPI)), 403)["code"] == "forbidden"
     assert attacker.post("/fhir/Subscription", pas_subscription(ATTACKER_NPI)).status_code == 201
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.e2e

@@ -137,3 +137,6 @@ def test_registering_a_private_key_is_refused(app):
     with pytest.raises(ValueError, match="private key"):
         app.extensions["oncopath.clients"].register(name="x", organizations=[VICTIM_NPI],
                                                     jwks={"keys": [{**CLIENT_KEY[1], "d": "secret"}]})
+
+# Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
+pytestmark = pytest.mark.e2e
