@@ -63,6 +63,10 @@ _SINGLE_FILES = {
     "trials.yaml": "trials.schema.json",
 }
 _PATHWAY_SCHEMA = "pathways.schema.json"
+# Sections that may also be split into a directory of files of the same schema (drugs/*.yaml,
+# policies/*.yaml, cancer_types/*.yaml), so that a cancer type's content lives together and
+# several people can add content without editing one file.
+_SPLIT_SECTIONS = ("drugs", "policies", "cancer_types")
 # The program's code tables, read by mappings/ (FHIR -> Order): part of the release, checked at
 # load like the rest. A knowledge directory without its own program/ uses the bundled tables.
 PROGRAM_TABLES = ("biomarkers", "clinical", "coverage", "genes", "medication", "pas", "staging", "systems")
@@ -165,14 +169,16 @@ class _Loader:
             raise KnowledgeError("pathways/", "", "no pathway files")
         pathway_docs = [self._read(f"pathways/{p.name}", _PATHWAY_SCHEMA) for p in pathway_files]
 
+        split = {name: [docs[f"{name}.yaml"], *self._directory(name)] for name in _SPLIT_SECTIONS}
+
         kb = docs["kb.yaml"].data
-        cancer_types = self._cancer_types(docs["cancer_types.yaml"])
-        histology_groups = self._histology_groups(docs["cancer_types.yaml"], cancer_types)
-        drugs = self._drugs(docs["drugs.yaml"])
-        policies = self._policies(docs["policies.yaml"], drugs, cancer_types, histology_groups)
+        cancer_types = self._cancer_types(split["cancer_types"])
+        histology_groups = self._histology_groups(split["cancer_types"], cancer_types)
+        drugs = self._drugs(split["drugs"])
+        policies = self._policies(split["policies"], drugs, cancer_types, histology_groups)
         pathways = self._pathways(pathway_docs, drugs, cancer_types, histology_groups)
         trials = self._trials(docs["trials.yaml"], drugs, cancer_types)
-        self._check_codes_unique(docs["drugs.yaml"])
+        self._check_codes_unique(split["drugs"])
 
         effective, reviewed = date.fromisoformat(kb["effective"]), date.fromisoformat(kb["reviewed"])
         if reviewed < effective:
@@ -196,10 +202,26 @@ class _Loader:
         )
         return build_indexes(knowledge)
 
+    def _directory(self, name: str) -> list[_Doc]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return [self._read(f"{name}/{p.name}", f"{name}.schema.json") for p in sorted(folder.glob("*.yaml"))]
+
     # ---------------------------------------------------------------- sections
-    def _cancer_types(self, doc: _Doc) -> dict[str, CancerType]:
-        items = doc.data["cancer_types"]
-        _unique(doc.file, "cancer_types", [c["key"] for c in items], "key")
+    def _cancer_types(self, docs: list[_Doc]) -> dict[str, CancerType]:
+        out: dict[str, CancerType] = {}
+        for doc in docs:
+            items = doc.data.get("cancer_types", [])
+            _unique(doc.file, "cancer_types", [c["key"] for c in items], "key")
+            for i, c in enumerate(items):
+                if c["key"] in out:
+                    raise KnowledgeError(doc.file, f"cancer_types[{i}].key", f"duplicate key {c['key']!r} (defined in another file)")
+            out.update(self._cancer_type_items(items))
+        return out
+
+    @staticmethod
+    def _cancer_type_items(items: list) -> dict[str, CancerType]:
         return {
             c["key"]: CancerType(
                 key=c["key"],
@@ -213,20 +235,37 @@ class _Loader:
             for c in items
         }
 
-    def _histology_groups(self, doc: _Doc, cancer_types: dict[str, CancerType]) -> dict[str, frozenset]:
-        groups = doc.data.get("histology_groups", [])
-        _unique(doc.file, "histology_groups", [g["key"] for g in groups], "key")
-        out = {g["key"]: frozenset((_HISTOLOGY_SYSTEMS[c["system"]], c["code"]) for c in g["codes"]) for g in groups}
-        for i, ct in enumerate(cancer_types.values()):
-            for j, key in enumerate(ct.histology_excludes):
-                _known_histology(doc.file, f"cancer_types[{i}].histology_excludes[{j}]", key, out)
+    def _histology_groups(self, docs: list[_Doc], cancer_types: dict[str, CancerType]) -> dict[str, frozenset]:
+        out: dict[str, frozenset] = {}
+        for doc in docs:
+            groups = doc.data.get("histology_groups", [])
+            _unique(doc.file, "histology_groups", [g["key"] for g in groups], "key")
+            for i, g in enumerate(groups):
+                if g["key"] in out:
+                    raise KnowledgeError(doc.file, f"histology_groups[{i}].key", f"duplicate key {g['key']!r} (defined in another file)")
+                out[g["key"]] = frozenset((_HISTOLOGY_SYSTEMS[c["system"]], c["code"]) for c in g["codes"])
+        for doc in docs:
+            for i, c in enumerate(doc.data.get("cancer_types", [])):
+                for j, key in enumerate(c.get("histology_excludes", ())):
+                    _known_histology(doc.file, f"cancer_types[{i}].histology_excludes[{j}]", key, out)
         return out
 
-    def _drugs(self, doc: _Doc) -> dict[str, Drug]:
-        items = doc.data["drugs"]
-        _unique(doc.file, "drugs", [d["key"] for d in items], "key")
+    def _drugs(self, docs: list[_Doc]) -> dict[str, Drug]:
         out: dict[str, Drug] = {}
+        for doc in docs:
+            self._drug_items(doc, out)
+        for doc in docs:
+            for i, d in enumerate(doc.data.get("drugs", [])):
+                if d.get("formulation_of"):
+                    _known_drug(doc.file, f"drugs[{i}].formulation_of", d["formulation_of"], out)
+        return out
+
+    def _drug_items(self, doc: _Doc, out: dict[str, Drug]) -> None:
+        items = doc.data.get("drugs", [])
+        _unique(doc.file, "drugs", [d["key"] for d in items], "key")
         for i, d in enumerate(items):
+            if d["key"] in out:
+                raise KnowledgeError(doc.file, f"drugs[{i}].key", f"duplicate drug key {d['key']!r} (defined in another file)")
             where = f"drugs[{i}]"
             benefit = Benefit(d["benefit"])
             if benefit is Benefit.MEDICAL and not d.get("hcpcs"):
@@ -249,26 +288,46 @@ class _Loader:
                 synonyms=tuple(d.get("synonyms", ())),
                 formulation_of=d.get("formulation_of"),
             )
-        for i, d in enumerate(items):
-            if d.get("formulation_of"):
-                _known_drug(doc.file, f"drugs[{i}].formulation_of", d["formulation_of"], out)
-        return out
 
-    def _check_codes_unique(self, doc: _Doc) -> None:
+    def _check_codes_unique(self, docs: list[_Doc]) -> None:
         """One code, one drug: the crosswalk must resolve every RxNorm / HCPCS code unambiguously."""
         seen: dict[tuple[str, str], str] = {}
-        for i, d in enumerate(doc.data["drugs"]):
-            for kind in ("rxnorm", "hcpcs"):
-                for j, c in enumerate(d.get(kind, ())):
-                    k = (kind, c["code"])
-                    if k in seen:
-                        raise KnowledgeError(doc.file, f"drugs[{i}].{kind}[{j}].code",
-                                             f"{kind} code {c['code']!r} already belongs to '{seen[k]}'")
-                    seen[k] = d["key"]
+        for doc in docs:
+            for i, d in enumerate(doc.data.get("drugs", [])):
+                for kind in ("rxnorm", "hcpcs"):
+                    for j, c in enumerate(d.get(kind, ())):
+                        k = (kind, c["code"])
+                        if k in seen:
+                            raise KnowledgeError(doc.file, f"drugs[{i}].{kind}[{j}].code",
+                                                 f"{kind} code {c['code']!r} already belongs to '{seen[k]}'")
+                        seen[k] = d["key"]
 
-    def _policies(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
+    def _policies(self, docs: list[_Doc], drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
                   histology: dict[str, frozenset]) -> dict[str, DrugPolicy]:
-        items = doc.data["policies"]
+        """A drug's policy may be written in several files (one per cancer type): its indications
+        are the union, each indication id unique across the knowledge base."""
+        out: dict[str, DrugPolicy] = {}
+        ids: dict[str, str] = {}
+        for doc in docs:
+            for drug, policy in self._policy_items(doc, drugs, cancer_types, histology).items():
+                for j, ind in enumerate(policy.indications):
+                    if ind.id in ids:
+                        raise KnowledgeError(doc.file, f"policies[drug={drug}].indications[{j}].id",
+                                             f"duplicate indication id {ind.id!r} (also in {ids[ind.id]})")
+                    ids[ind.id] = doc.file
+                if drug in out:
+                    prev = out[drug]
+                    policy = DrugPolicy(drug_key=drug, indications=prev.indications + policy.indications,
+                                        source=f"{prev.source}; {policy.source}")
+                out[drug] = policy
+        missing = sorted(k for k, d in drugs.items() if d.managed and k not in out)
+        if missing:
+            raise KnowledgeError(docs[0].file, "policies", f"managed drug(s) without a policy: {', '.join(missing)}")
+        return out
+
+    def _policy_items(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
+                      histology: dict[str, frozenset]) -> dict[str, DrugPolicy]:
+        items = doc.data.get("policies", [])
         _unique(doc.file, "policies", [p["drug"] for p in items], "drug")
         out: dict[str, DrugPolicy] = {}
         for i, p in enumerate(items):
@@ -310,9 +369,6 @@ class _Loader:
                     evidence=_evidence(ind["source"]),
                 ))
             out[p["drug"]] = DrugPolicy(drug_key=p["drug"], indications=tuple(indications), source=p["source"])
-        missing = sorted(k for k, d in drugs.items() if d.managed and k not in out)
-        if missing:
-            raise KnowledgeError(doc.file, "policies", f"managed drug(s) without a policy: {', '.join(missing)}")
         return out
 
     def _pathways(self, docs: list[_Doc], drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
