@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["nurse", "physician"])
     create.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
 
-    from server import client_cli
+    from server import client_cli, kb_cli
     client_cli.add_parser(sub)
+    kb_cli.add_parser(sub)
     sweep = sub.add_parser("sweep-overdue", help="escalate every pended case past due to a physician reviewer "
                                                   "(the notification worker also does this once a minute)")
     sweep.add_argument("--database-url", default=None, help="default: ONCOPATH_DATABASE_URL or the config default")
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "client":
         return client_cli.run(args)
+    if args.command == "kb":
+        return kb_cli.run(args)
     if args.command == "reviewer":
         from server.review.cli import create_reviewer
         return create_reviewer(args.username, args.role, database_url=args.database_url)

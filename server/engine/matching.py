@@ -81,6 +81,13 @@ def match_regimen(case: Case) -> None:
     elif unrecognized:
         case.trace.add("R4", f"pathway {p.id} criteria met, but {', '.join(unrecognized)} not recognized: "
                              "the regimen is incomplete, no Pathway Eligible ID yet")
+    elif not r.verified:
+        # the regimen matches, but what it rests on (doses, schedule, trial) was not read in a
+        # primary source: a clinician confirms it before anything is authorized
+        case.pend(Reason("unverified-knowledge",
+                         f"{r.name}: the regimen's source is not verified "
+                         f"({r.evidence.cite() if r.evidence else 'no source'}); a clinician reviews it", "R4"))
+        case.trace.add("R4", f"pathway {p.id} criteria met, but regimen {r.id} rests on unverified knowledge")
     else:
         pe_id = pathway_eligible_id(case.order.request_id, r.id, case.kb.version)
         case.trace.add("R4", f"on pathway: {r.name} ({p.name}); Pathway Eligible ID {pe_id}")

@@ -51,9 +51,20 @@ def regimen_context(case: Case, w: DrugWork, reviewed: list[DrugWork] | None = N
                    frozenset(x.key for x in others if not x.supportive and x.drug.category is not DrugCategory.SUPPORTIVE))
 
 
+def _indicated_for(ind: Indication, cancer_key: str, kb: Knowledge | None) -> bool:
+    """The indication names the cancer type, or a tumour-agnostic group that covers it (solid)."""
+    if cancer_key in ind.cancer_types:
+        return True
+    if kb is None:
+        return False
+    ct = kb.cancer_types.get(cancer_key)
+    return ct is not None and ct.kind == "solid" and any(
+        kb.cancer_types[k].agnostic for k in ind.cancer_types if k in kb.cancer_types)
+
+
 def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, kb: Knowledge | None = None,
                         regimen: Regimen | None = None) -> IndicationResult:
-    if cancer_key is None or cancer_key not in ind.cancer_types:
+    if cancer_key is None or not _indicated_for(ind, cancer_key, kb):
         return IndicationResult(ind, False, [f"indicated for {', '.join(ind.cancer_types)}"], [], other_cancer=True)
     dx = order.diagnosis
     checks: list[Check] = []
@@ -128,7 +139,7 @@ def policy_review(case: Case) -> None:
         # Only this cancer type's indications are evaluated (indexed at load); the others are
         # named in the pend reason when none applies.
         own = case.kb.indications_for(w.key, cancer_key) if case.kb.indications_by_cancer else \
-            tuple(i for i in policy.indications if cancer_key in i.cancer_types)
+            tuple(i for i in policy.indications if _indicated_for(i, cancer_key, case.kb))
         results = [evaluate_indication(ind, cancer_key, case.order, case.kb, regimen) for ind in own]
         for r in results:
             _trace_indication(case, w, r)

@@ -196,6 +196,9 @@ class _Loader:
             pathways=pathways,
             trials=trials,
             fn_risk_factors=frozenset(factors),
+            code_tags={d["key"]: {(kind, c["code"]): c.get("tag", "M") for kind in ("rxnorm", "hcpcs")
+                                  for c in d.get(kind, ())}
+                       for doc in split["drugs"] for d in doc.data.get("drugs", [])},
             program=self.program_tables(),
             fn_risk_derived={f["key"]: dict(f["derived_from"]) for f in kb["fn_risk_factors"] if f.get("derived_from")},
             histology_groups=histology_groups,
@@ -231,6 +234,7 @@ class _Loader:
                 histology_snomed=tuple(s["code"] for s in c.get("histology_snomed", ())),
                 icd10_excludes=tuple(c.get("icd10_excludes", ())),
                 histology_excludes=tuple(c.get("histology_excludes", ())),
+                kind=c.get("kind", "solid"),
             )
             for c in items
         }
@@ -468,6 +472,8 @@ class _Loader:
             supportive=tuple(r.get("supportive", ())),
             source=source,
             phases=tuple(phases),
+            evidence=Evidence(source=src.get("citation") or f"{src['trial']}; {src['label']}",
+                              url=src.get("url", ""), tag=src["tag"]),
         )
 
     def _regimen_drugs(self, file: str, where: str, entries: list, drugs: dict[str, Drug],

@@ -112,7 +112,9 @@ class Evidence:
 
     @property
     def verified(self) -> bool:
-        return self.tag in ("V", "V2")
+        """Only a primary source read (label section, pivotal trial, code file) may authorize at
+        once; a secondary source (V2) or none (M) matches, then pends "unverified knowledge"."""
+        return self.tag == "V"
 
     def cite(self) -> str:
         parts = [self.source]
@@ -227,6 +229,11 @@ class Regimen:
     supportive: tuple[str, ...] = ()            # supportive drug keys expected with it
     source: str = ""
     phases: tuple[Phase, ...] = ()              # in sequence; one phase for a single-block regimen
+    evidence: Evidence | None = None            # the regimen's primary source (tag V authorizes)
+
+    @property
+    def verified(self) -> bool:
+        return self.evidence is not None and self.evidence.verified
 
     @property
     def therapeutic_keys(self) -> frozenset[str]:
@@ -289,6 +296,11 @@ class CancerType:
     histology_snomed: tuple[str, ...] = ()      # refines e.g. NSCLC vs SCLC
     icd10_excludes: tuple[str, ...] = ()        # prefixes under icd10_prefixes that are another disease (C25.4)
     histology_excludes: tuple[str, ...] = ()    # histology groups that are another disease (small cell under C34)
+    kind: str = "solid"                         # solid | hematologic | agnostic-solid (tumour-agnostic group)
+
+    @property
+    def agnostic(self) -> bool:
+        return self.kind == "agnostic-solid"
 
 
 @dataclass(frozen=True)
@@ -314,6 +326,8 @@ class Knowledge:
     fn_risk_factors: frozenset[str] = frozenset()   # vocabulary of accepted patient risk factors
     fn_risk_derived: dict[str, dict] = field(default_factory=dict)   # factor key -> rule on the order (kb.yaml)
     program: dict[str, dict] = field(default_factory=dict, repr=False)  # code tables the mappings read (program/)
+    # drug key -> {(system, code): evidence tag} for its RxNorm and HCPCS codes (kb stats / check)
+    code_tags: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict, repr=False)
     # indexes, built by the loader (see build_indexes)
     by_code: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     pathways_by_cancer: dict[str, tuple[Pathway, ...]] = field(default_factory=dict, repr=False)
@@ -423,11 +437,19 @@ def build_indexes(kb: Knowledge) -> Knowledge:
             by_code[(HCPCS, h.code)] = d.key
     by_cancer: dict[str, list[Pathway]] = {}
     by_set: dict[tuple[str, frozenset[str]], list[tuple[Pathway, Regimen]]] = {}
+    # a tumour-agnostic group's pathways and indications apply to every solid cancer type
+    solid = tuple(ct.key for ct in kb.cancer_types.values() if ct.kind == "solid")
+    agnostic = {ct.key for ct in kb.cancer_types.values() if ct.agnostic}
+
+    def applies_to(key: str) -> tuple[str, ...]:
+        return solid if key in agnostic else (key,)
+
     for p in kb.pathways:
-        by_cancer.setdefault(p.cancer_type, []).append(p)
-        for r in p.regimens:
-            for variant in _drugset_variants(r):
-                by_set.setdefault((p.cancer_type, variant), []).append((p, r))
+        for ct in applies_to(p.cancer_type):
+            by_cancer.setdefault(ct, []).append(p)
+            for r in p.regimens:
+                for variant in _drugset_variants(r):
+                    by_set.setdefault((ct, variant), []).append((p, r))
     icd10: dict[str, tuple[int, str]] = {}
     snomed: dict[str, str] = {}
     for position, ct in enumerate(kb.cancer_types.values()):
@@ -442,8 +464,9 @@ def build_indexes(kb: Knowledge) -> Knowledge:
     by_indication: dict[tuple[str, str], list[Indication]] = {}
     for pol in kb.policies.values():
         for ind in pol.indications:
-            for ct in ind.cancer_types:
-                by_indication.setdefault((pol.drug_key, ct), []).append(ind)
+            for key in ind.cancer_types:
+                for ct in applies_to(key):
+                    by_indication.setdefault((pol.drug_key, ct), []).append(ind)
     object.__setattr__(kb, "histology_by_code", {k: frozenset(v) for k, v in histology.items()})
     object.__setattr__(kb, "indications_by_cancer", {k: tuple(v) for k, v in by_indication.items()})
     object.__setattr__(kb, "by_code", by_code)

@@ -1,0 +1,46 @@
+"""`oncopath kb stats [--json]` and `oncopath kb check`: the knowledge base's figures, and every
+fact a pathway committee still has to verify (or regimen still without its two scenarios)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from server.knowledge import audit
+from server.knowledge.loader import load_knowledge
+
+# the scenario corpus of a checkout (kb check reads it to see each regimen's two scenarios)
+DEFAULT_SCENARIOS = Path(__file__).resolve().parents[1] / "tests" / "scenarios"
+
+
+def add_parser(sub) -> None:
+    kb = sub.add_parser("kb", help="knowledge-base figures and verification check")
+    ksub = kb.add_subparsers(dest="kb_command", required=True)
+    st = ksub.add_parser("stats", help="version, cancer types, pathways, regimens, drugs, indications, tags")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--knowledge-dir", default=None)
+    ck = ksub.add_parser("check", help="list every unverified fact and every regimen without both scenarios")
+    ck.add_argument("--knowledge-dir", default=None)
+    ck.add_argument("--scenarios", default=str(DEFAULT_SCENARIOS), help="scenario corpus directory")
+    ck.add_argument("--cancer-type", default=None, help="only this cancer type's regimens and its drugs' facts")
+
+
+def run(args) -> int:
+    kb = load_knowledge(args.knowledge_dir)
+    if args.kb_command == "stats":
+        figures = audit.stats(kb)
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        else:
+            for k, v in figures.items():
+                print(f"{k:36} {v}")
+        return 0
+    found = audit.problems(kb, Path(args.scenarios))
+    if args.cancer_type:
+        keys = {args.cancer_type} | {d.drug_key for p in kb.pathways if p.cancer_type == args.cancer_type
+                                     for r in p.regimens for d in r.drugs}
+        ids = {r.id for p in kb.pathways if p.cancer_type == args.cancer_type for r in p.regimens}
+        found = [f for f in found if any(f"({k})" in f for k in keys) or any(f"regimen {i}:" in f for i in ids)]
+    for line in found:
+        print(line)
+    print(f"{len(found)} problem(s)")
+    return 1 if found else 0
