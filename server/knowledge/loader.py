@@ -474,6 +474,7 @@ class _Loader:
             phases=tuple(phases),
             evidence=Evidence(source=src.get("citation") or f"{src['trial']}; {src['label']}",
                               url=src.get("url", ""), tag=src["tag"]),
+            fn_risk_source=src.get("fn_risk_source", ""),
         )
 
     def _regimen_drugs(self, file: str, where: str, entries: list, drugs: dict[str, Drug],
@@ -576,7 +577,7 @@ def _criterion(c: dict) -> BiomarkerCriterion:
 
 def _evidence(src: dict) -> Evidence:
     return Evidence(source=src["source"], section=src.get("section", ""), revised=src.get("revised", ""),
-                    url=src.get("url", ""), tag=src["tag"])
+                    url=src.get("url", ""), tag=src["tag"], quote=src.get("quote", ""))
 
 
 def _known_histology(file: str, where: str, key: str, groups: dict) -> None:

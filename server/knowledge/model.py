@@ -109,6 +109,7 @@ class Evidence:
     revised: str = ""                  # "07/2026" (label's Recent Major Changes / revision date)
     url: str = ""
     tag: str = "M"                     # V primary, V2 secondary, M unverified
+    quote: str = ""                    # the label's indication text as read
 
     @property
     def verified(self) -> bool:
@@ -230,6 +231,7 @@ class Regimen:
     source: str = ""
     phases: tuple[Phase, ...] = ()              # in sequence; one phase for a single-block regimen
     evidence: Evidence | None = None            # the regimen's primary source (tag V authorizes)
+    fn_risk_source: str = ""                    # NCCN/ASCO list entry or the trial's FN rate
 
     @property
     def verified(self) -> bool:
