@@ -24,6 +24,19 @@ def add_parser(sub) -> None:
     ck.add_argument("--cancer-type", default=None, help="only this cancer type's regimens and its drugs' facts")
 
 
+def _generated(scenarios: Path) -> list[dict]:
+    """The scenarios a checkout generates from the knowledge base (tests/scenarios/generate.py)."""
+    if not (scenarios / "generate.py").is_file():
+        return []
+    import sys
+    sys.path.insert(0, str(scenarios.parent))
+    try:
+        from scenarios.generate import generated_scenarios
+        return list(generated_scenarios())
+    finally:
+        sys.path.remove(str(scenarios.parent))
+
+
 def run(args) -> int:
     kb = load_knowledge(args.knowledge_dir)
     if args.kb_command == "stats":
@@ -34,7 +47,7 @@ def run(args) -> int:
             for k, v in figures.items():
                 print(f"{k:36} {v}")
         return 0
-    found = audit.problems(kb, Path(args.scenarios))
+    found = audit.problems(kb, Path(args.scenarios), _generated(Path(args.scenarios)))
     if args.cancer_type:
         keys = {args.cancer_type} | {d.drug_key for p in kb.pathways if p.cancer_type == args.cancer_type
                                      for r in p.regimens for d in r.drugs}
