@@ -157,3 +157,11 @@ def test_kb_check_names_each_unverified_fact_and_each_regimen_missing_a_scenario
     missing = [rid for rid, c in cover.items() if not c["negative"]]
     for rid in missing[:3]:
         assert f"regimen {rid}: no off-pathway" in out
+
+
+def test_the_pegfilgrastim_biosimilar_q_codes_name_the_right_products():
+    """Issue 14: Q5127 and Q5130 carried each other's product (CMS assigned Q5127 to Stimufend,
+    pegfilgrastim-fpgk, effective 2023-04-01)."""
+    codes = {h.code: h.description for h in load_knowledge().drugs["pegfilgrastim"].hcpcs}
+    assert "pegfilgrastim-fpgk (Stimufend)" in codes["Q5127"]
+    assert "Stimufend" not in codes["Q5130"]
