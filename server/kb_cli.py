@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     ck.add_argument("--knowledge-dir", default=None)
     ck.add_argument("--scenarios", default=str(DEFAULT_SCENARIOS), help="scenario corpus directory")
     ck.add_argument("--cancer-type", default=None, help="only this cancer type's regimens and its drugs' facts")
+    sn = ksub.add_parser("snapshot", help="write the release catalogue data/releases/<version>.json (R18): "
+                                          "decisions name the version they used, and its snapshot explains them")
+    sn.add_argument("--knowledge-dir", default=None)
 
 
 def _generated(scenarios: Path) -> list[dict]:
@@ -46,6 +49,10 @@ def run(args) -> int:
         else:
             for k, v in figures.items():
                 print(f"{k:36} {v}")
+        return 0
+    if args.kb_command == "snapshot":
+        from server.knowledge.releases import write_snapshot
+        print(write_snapshot(kb, args.knowledge_dir))
         return 0
     found = audit.problems(kb, Path(args.scenarios), _generated(Path(args.scenarios)))
     if args.cancer_type:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
+from server.errors import Issue, NotFound
 from server.knowledge.audit import stats
 from server.knowledge.catalogue import catalogue
+from server.knowledge.releases import read_snapshot
 
 bp = Blueprint("knowledge", __name__)
 
@@ -26,6 +28,15 @@ def page():
 def as_json():
     kb = _kb()
     return jsonify({"stats": stats(kb), **catalogue(kb)})
+
+
+@bp.get("/knowledge/releases/<version>.json")
+def release(version: str):
+    """The catalogue of an earlier (or the current) release: what a decision of that version used."""
+    snap = read_snapshot(version, current_app.config.get("KNOWLEDGE_DIR"))
+    if snap is None:
+        raise NotFound([Issue("not-found", f"no knowledge-base release {version!r} is kept")])
+    return jsonify(snap)
 
 
 def init_app(app: Flask) -> None:
