@@ -165,3 +165,19 @@ def test_the_pegfilgrastim_biosimilar_q_codes_name_the_right_products():
     codes = {h.code: h.description for h in load_knowledge().drugs["pegfilgrastim"].hcpcs}
     assert "pegfilgrastim-fpgk (Stimufend)" in codes["Q5127"]
     assert "Stimufend" not in codes["Q5130"]
+
+
+def test_a_biosimilar_ordered_by_its_q_code_is_billed_as_that_product_and_the_originator_by_its_own():
+    from server.domain.order import Code
+    from server.knowledge.model import HCPCS, HcpcsCode, RXNORM
+    base = fake_knowledge()
+    drugs = dict(base.drugs)
+    drugs["trastuzumab"] = replace(drugs["trastuzumab"], hcpcs=drugs["trastuzumab"].hcpcs + (
+        HcpcsCode("Q5116", 10, "mg", "Injection, trastuzumab-qyyp, biosimilar, 10 mg"),))
+    kb = fake_knowledge(drugs=drugs)
+    docetaxel, trastuzumab, pertuzumab = thp()
+    biosimilar = replace(trastuzumab, codes=(Code(RXNORM, "224905"), Code(HCPCS, "Q5116")))
+    billed = {d.drug_key: d.hcpcs for d in decide(order(docetaxel, biosimilar, pertuzumab, biomarkers=(her2(),)), kb).drugs}
+    assert billed["trastuzumab"] == "Q5116"
+    originator = {d.drug_key: d.hcpcs for d in decide(order(*thp(), biomarkers=(her2(),)), kb).drugs}
+    assert originator["trastuzumab"] == "J9355"
