@@ -1,0 +1,226 @@
+"""The scenario catalogue of GET /sandbox: which fixture gives which answer, found by asking.
+
+Nothing here is written by hand: each request fixture (fixtures/pas, fixtures/hooks) is sent
+through the real door of a scratch app (a fresh database per fixture, so that one fixture's
+case is not another's duplicate; the sandbox's knowledge base and clock), after the fixtures
+it updates or cancels, and the answer is read: the X12 306 action of each item and the case
+status for PAS, the cards (indicator, topic, summary) and coverage-information for CDS Hooks.
+So when the knowledge base changes (a fact no longer verified pends instead of authorizing),
+the catalogue says so at the next start-up. tests/test_sandbox.py sends every entry to the
+sandbox itself and checks the claim.
+
+What the engine never answers is said, with the way to get it: A3 (not certified) only by a
+physician reviewer after peer-to-peer was offered (the tester endpoint's
+`deny-after-peer-to-peer`), and CT (contact payer) never — a pended item is A4 with the review
+line in the process notes.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+PAS_SD = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
+INQUIRY_PROFILE = PAS_SD + "profile-claim-inquiry"
+REVIEW_ACTION = PAS_SD + "extension-reviewAction"
+X12_306 = "https://codesystem.x12.org/005010/306"
+COVERAGE_INFORMATION = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+SERVICE_FOR_HOOK = {"order-sign": "oncopath-order-sign", "order-select": "oncopath-order-select"}
+TESTER_ACTIONS = ("approve", "deny-after-peer-to-peer", "request-information")
+
+NEVER = {
+    "A3": "Not certified: the engine never denies. Submit a fixture that pends (A4), then POST "
+          "/sandbox/cases/{orderId}/decide {\"action\": \"deny-after-peer-to-peer\"}: the demo physician "
+          "offers peer-to-peer and denies, and the answer (and the Subscription notification) carries A3.",
+    "CT": "Contact payer: oncopath never answers CT. A pended item is A4, with the review line to call in "
+          "the process notes.",
+}
+
+
+def _claim(bundle: dict) -> dict:
+    return (bundle.get("entry") or [{}])[0].get("resource") or {}
+
+
+def _identifiers(bundle: dict) -> set[tuple]:
+    return {(i.get("system"), i.get("value")) for i in _claim(bundle).get("identifier") or []}
+
+
+def _related(bundle: dict) -> set[tuple]:
+    return {(c["claim"]["identifier"].get("system"), c["claim"]["identifier"].get("value"))
+            for c in _claim(bundle).get("related") or [] if (c.get("claim") or {}).get("identifier")}
+
+
+def _is_inquiry(bundle: dict) -> bool:
+    return INQUIRY_PROFILE in ((_claim(bundle).get("meta") or {}).get("profile") or [])
+
+
+def item_actions(response_bundle: dict) -> dict[str, str]:
+    """itemSequence (as text) ⇒ X12 306 code."""
+    out = {}
+    for item in _claim(response_bundle).get("item") or []:
+        for adj in item.get("adjudication") or []:
+            for ext in adj.get("extension") or []:
+                if ext.get("url") == REVIEW_ACTION:
+                    for sub in ext.get("extension") or []:
+                        for c in (sub.get("valueCodeableConcept") or {}).get("coding") or []:
+                            if c.get("system") == X12_306:
+                                out[str(item.get("itemSequence"))] = c.get("code")
+    return out
+
+
+def card_summary(body: dict) -> list[dict]:
+    return [{"indicator": c.get("indicator"), "topic": ((c.get("source") or {}).get("topic") or {}).get("code"),
+             "summary": c.get("summary")} for c in body.get("cards") or []]
+
+
+def coverage_codes(body: dict) -> list[str]:
+    out = []
+    for action in body.get("systemActions") or []:
+        for ext in (action.get("resource") or {}).get("extension") or []:
+            if ext.get("url") == COVERAGE_INFORMATION:
+                out += [s.get("valueCode") for s in ext.get("extension") or [] if s.get("url") == "pa-needed"]
+    return out
+
+
+class _Scratch:
+    """A throwaway app on its own SQLite file: the real doors, nothing of the sandbox's data."""
+
+    def __init__(self, config: dict, clock: Callable):
+        from server.app import create_app
+
+        self._dir = tempfile.TemporaryDirectory(prefix="oncopath-catalogue-")
+        self.app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{Path(self._dir.name) / 'scratch.db'}",
+                               "KNOWLEDGE_DIR": config.get("KNOWLEDGE_DIR"), "CDS_JWT_REQUIRED": False,
+                               "FHIR_AUTH_REQUIRED": False, "NOTIFY_WORKER": False, "SANDBOX": False,
+                               "PUBLIC_BASE_URL": config.get("PUBLIC_BASE_URL") or "http://localhost",
+                               "PAYER_NAME": config.get("PAYER_NAME")})
+        self.app.extensions["oncopath.clock"] = clock
+        from flask.testing import FlaskClient
+        self.client = FlaskClient(self.app)
+
+    def post(self, path: str, body: dict):
+        return self.client.post(path, json=body)
+
+    def close(self):
+        self.app.extensions["oncopath.store"].dispose()
+        self._dir.cleanup()
+
+
+def _load(directory: Path) -> dict[str, dict]:
+    return {f"{directory.name}/{p.name}": json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+
+
+def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = "") -> dict:
+    from server.sandbox import demo
+    from server.sandbox.patients import patient_id_for
+
+    pas = _load(fixtures_dir / "pas")
+    hooks = _load(fixtures_dir / "hooks")
+    requests = {n: b for n, b in pas.items() if not _is_inquiry(b)}
+    firsts = [n for n, b in requests.items() if not _related(b)]
+    pas_entries, inquiry_entries, hook_entries = [], [], []
+
+    for name, bundle in requests.items():
+        after = [n for n, b in requests.items() if n != name and _identifiers(b) & _related(bundle)]
+        scratch = _Scratch(config, clock)
+        try:
+            for earlier in after:
+                scratch.post("/fhir/Claim/$submit", requests[earlier])
+            resp = scratch.post("/fhir/Claim/$submit", bundle)
+            body = resp.get_json() or {}
+            entry = {"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}", "door": "Claim/$submit",
+                     "submitFirst": after, "httpStatus": resp.status_code}
+            if resp.status_code == 200:
+                record = scratch.app.extensions["oncopath.store"].get_case(_claim(body).get("id"))
+                entry.update(actions=item_actions(body), outcome=_claim(body).get("outcome"),
+                             caseStatus=record.status if record else None,
+                             kind="cancel" if set(item_actions(body).values()) == {"C"} and after
+                             else "update" if after else "new request")
+            pas_entries.append(entry)
+        finally:
+            scratch.close()
+
+    for name, bundle in pas.items():
+        if not _is_inquiry(bundle):
+            continue
+        scratch = _Scratch(config, clock)
+        try:
+            ids = {}
+            for first in firsts:
+                resp = scratch.post("/fhir/Claim/$submit", requests[first])
+                if resp.status_code == 200:
+                    ids[_claim(resp.get_json()).get("id")] = first
+            resp = scratch.post("/fhir/Claim/$inquire", bundle)
+            found = [ids.get(_claim(p["resource"]).get("id"), "?") for p in (resp.get_json() or {}).get("parameter") or []]
+            inquiry_entries.append({"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}",
+                                    "door": "Claim/$inquire", "httpStatus": resp.status_code,
+                                    "findsCasesOf": found})
+        finally:
+            scratch.close()
+
+    for name, request in hooks.items():
+        service = SERVICE_FOR_HOOK.get(request.get("hook"))
+        if service is None:
+            continue
+        scratch = _Scratch(config, clock)
+        try:
+            resp = scratch.post(f"/cds-services/{service}", request)
+            body = resp.get_json() or {}
+            hook_entries.append({"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}", "hook": request["hook"],
+                                 "service": f"/cds-services/{service}", "httpStatus": resp.status_code,
+                                 "demoPatient": patient_id_for(name), "cards": card_summary(body),
+                                 "paNeeded": coverage_codes(body)})
+        finally:
+            scratch.close()
+
+    return {
+        "mode": "sandbox",
+        "computedAt": clock().isoformat(),
+        "demo": {
+            "client": {"client_id": demo.CLIENT_ID, "privateKey": f"{base_url}/sandbox/demo-client-key.pem",
+                       "tokenUrl": f"{base_url}/oauth/token", "alg": "ES384",
+                       "organizations": sorted(set(demo.fixture_npis(fixtures_dir)) | set(demo.PAS_EXAMPLE_NPIS))},
+            "reviewer": dict(demo.REVIEWER),
+        },
+        "scenarios": scenarios(pas_entries),
+        "pas": pas_entries,
+        "inquiries": inquiry_entries,
+        "cdsHooks": hook_entries,
+        "cardTypes": card_types(hook_entries),
+        "tester": {"decide": f"{base_url}/sandbox/cases/{{orderId}}/decide", "actions": list(TESTER_ACTIONS),
+                   "as": demo.REVIEWER["username"]},
+        "fhir": {"base": f"{base_url}/sandbox/fhir",
+                 "reads": ["Patient/{id}", "Practitioner/{id}", "Condition?patient=", "Observation?patient=",
+                           "MedicationRequest?patient=", "Coverage?patient="]},
+    }
+
+
+def scenarios(pas_entries: list[dict]) -> dict[str, dict]:
+    """X12 306 code (and cancel / update) ⇒ the fixtures that give it now, or how to get it."""
+    out: dict[str, dict] = {}
+    for code in ("A1", "A4", "NA", "A3", "CT", "C"):
+        having = [e["fixture"] for e in pas_entries if code in (e.get("actions") or {}).values()]
+        if having:
+            out[code] = {"fixtures": having}
+        elif code in NEVER:
+            out[code] = {"fixtures": [], "how": NEVER[code]}
+        elif code == "A1":
+            out[code] = {"fixtures": [], "how": "no fixture is authorized by the engine alone at present: submit "
+                         "one that pends (A4) and POST /sandbox/cases/{orderId}/decide {\"action\": \"approve\"}"}
+        else:
+            out[code] = {"fixtures": []}
+    for kind in ("cancel", "update"):
+        out[kind] = {"fixtures": [e["fixture"] for e in pas_entries if e.get("kind") == kind],
+                     "submitFirst": sorted({f for e in pas_entries if e.get("kind") == kind for f in e["submitFirst"]})}
+    return out
+
+
+def card_types(hook_entries: list[dict]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for e in hook_entries:
+        for card in e["cards"]:
+            key = f"{card['topic']} ({card['indicator']})"
+            if e["fixture"] not in out.setdefault(key, []):
+                out[key].append(e["fixture"])
+    return dict(sorted(out.items()))
