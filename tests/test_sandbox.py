@@ -60,7 +60,7 @@ def fixture(name: str) -> dict:
 
 
 def item_actions(bundle: dict) -> dict[str, str]:
-    from server.sandbox.catalogue import item_actions as read
+    from mappings.sandbox import item_actions as read
     return read(bundle)
 
 
@@ -183,7 +183,7 @@ def test_each_pas_entry_of_the_catalogue_is_what_the_sandbox_answers(catalogue, 
 
 @pytest.mark.parametrize("name", [f"hooks/{p.name}" for p in sorted((FIXTURES / "hooks").glob("*.json"))])
 def test_each_cds_entry_of_the_catalogue_gives_the_cards_it_names(catalogue, tmp_path, name):
-    from server.sandbox.catalogue import card_summary, coverage_codes
+    from mappings.sandbox import card_summary, coverage_codes
 
     entry = next(e for e in catalogue["cdsHooks"] if e["fixture"] == name)
     tester = Gateway(sandbox_app(tmp_path / "cds.db"))
@@ -289,8 +289,7 @@ def test_each_hook_fixtures_patient_can_be_read_and_searched_in_the_sandbox(test
 
 
 def test_a_cds_call_without_prefetch_reads_the_demo_patient_from_the_sandbox_and_gets_the_same_cards(app, tester):
-    from server.sandbox.catalogue import card_summary
-    from server.sandbox.patients import sandbox_variant
+    from mappings.sandbox import card_summary, sandbox_variant
 
     request = fixture("hooks/order-sign-thp-her2-negative.json")
     with_prefetch = tester.post("/cds-services/oncopath-order-sign", request).get_json()

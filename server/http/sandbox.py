@@ -15,7 +15,7 @@ them is a 404 on any other instance.
   response Bundle.
 - `GET /sandbox/fhir/Patient/<id>`, `Practitioner/<id>`, and the searches
   `Condition|Observation|MedicationRequest|Coverage?patient=<id>` (searchset Bundles) over the
-  demo patients (server/sandbox/patients.py): where a CDS client of the sandbox sends
+  demo patients (mappings/sandbox.py): where a CDS client of the sandbox sends
   `fhirServer` to fetch what it did not prefetch.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
 
+from mappings import sandbox as sandbox_json
 from server.errors import BadRequest, Issue, NotFound
 from server.http.body import fhir_response, json_object, now
 from server.security import smart_auth
@@ -138,43 +139,25 @@ def decide(order_id: str):
 
 # -- the demo patients' FHIR surface ------------------------------------------------------------
 
-def _searchset(resources: list[dict]) -> dict:
-    base = f"{_base_url()}/sandbox/fhir"
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "link": [{"relation": "self", "url": request.url}],
-            "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
-                       "search": {"mode": "match"}} for r in resources]}
-
-
 @bp.get("/fhir/<resource_type>/<resource_id>")
 def fhir_read(resource_type: str, resource_id: str):
-    patients = _state().patients
-    found = patients.patients.get(resource_id) if resource_type == "Patient" \
-        else patients.others.get((resource_type, resource_id))
+    found = _state().patients.read(resource_type, resource_id)
     if found is None:
-        return fhir_response({"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "not-found", "diagnostics": f"{resource_type}/{resource_id} is not a "
-                                                                      "demo resource of this sandbox"}]}, 404)
+        return fhir_response(sandbox_json.not_found(f"{resource_type}/{resource_id} is not a demo resource of "
+                                                    "this sandbox"), 404)
     return fhir_response(found)
 
 
 @bp.get("/fhir/<resource_type>")
 def fhir_search(resource_type: str):
-    from server.sandbox.patients import SEARCHABLE
-
-    if resource_type not in SEARCHABLE:
-        return fhir_response({"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "not-supported",
-             "diagnostics": f"this sandbox searches {', '.join(SEARCHABLE)} by patient"}]}, 404)
-    patient = request.args.get("patient") or request.args.get("subject") or request.args.get("beneficiary")
+    if resource_type not in sandbox_json.SEARCHABLE:
+        return fhir_response(sandbox_json.not_found(f"this sandbox searches {', '.join(sandbox_json.SEARCHABLE)} "
+                                                    "by patient", "not-supported"), 404)
+    patient = sandbox_json.patient_parameter(request.args)
     if not patient:
-        return fhir_response({"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "required", "diagnostics": "search by patient=<id>"}]}, 400)
-    found = _state().patients.search(resource_type, patient)
-    status = request.args.get("status")
-    if status:
-        found = [r for r in found if r.get("status") in status.split(",")]
-    return fhir_response(_searchset(found))
+        return fhir_response(sandbox_json.not_found("search by patient=<id>", "required"), 400)
+    found = _state().patients.search(resource_type, patient, request.args.get("status"))
+    return fhir_response(sandbox_json.searchset(found, f"{_base_url()}/sandbox/fhir", request.url))
 
 
 def init_app(app: Flask) -> None:
@@ -182,10 +165,12 @@ def init_app(app: Flask) -> None:
     reviewer, load the demo patients, register the routes."""
     if not app.config.get("SANDBOX"):
         return
+    import json
+
     from server.sandbox import demo
-    from server.sandbox.patients import load_demo_patients
 
     directory = demo.fixtures_dir(app.config)
     demo.prepare_database(app.extensions["oncopath.store"], app.config)
-    app.extensions[KEY] = _State(directory, load_demo_patients(directory))
+    hooks = {f"hooks/{p.name}": json.loads(p.read_text()) for p in sorted((directory / "hooks").glob("*.json"))}
+    app.extensions[KEY] = _State(directory, sandbox_json.demo_patients(hooks))
     app.register_blueprint(bp)

@@ -21,11 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-PAS_SD = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
-INQUIRY_PROFILE = PAS_SD + "profile-claim-inquiry"
-REVIEW_ACTION = PAS_SD + "extension-reviewAction"
-X12_306 = "https://codesystem.x12.org/005010/306"
-COVERAGE_INFORMATION = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+from mappings.sandbox import (card_summary, claim_identifiers, coverage_codes, is_inquiry, item_actions,
+                              patient_id_for, related_identifiers, response_id, returned_bundles)
+
 SERVICE_FOR_HOOK = {"order-sign": "oncopath-order-sign", "order-select": "oncopath-order-select"}
 TESTER_ACTIONS = ("approve", "deny-after-peer-to-peer", "request-information")
 
@@ -36,51 +34,6 @@ NEVER = {
     "CT": "Contact payer: oncopath never answers CT. A pended item is A4, with the review line to call in "
           "the process notes.",
 }
-
-
-def _claim(bundle: dict) -> dict:
-    return (bundle.get("entry") or [{}])[0].get("resource") or {}
-
-
-def _identifiers(bundle: dict) -> set[tuple]:
-    return {(i.get("system"), i.get("value")) for i in _claim(bundle).get("identifier") or []}
-
-
-def _related(bundle: dict) -> set[tuple]:
-    return {(c["claim"]["identifier"].get("system"), c["claim"]["identifier"].get("value"))
-            for c in _claim(bundle).get("related") or [] if (c.get("claim") or {}).get("identifier")}
-
-
-def _is_inquiry(bundle: dict) -> bool:
-    return INQUIRY_PROFILE in ((_claim(bundle).get("meta") or {}).get("profile") or [])
-
-
-def item_actions(response_bundle: dict) -> dict[str, str]:
-    """itemSequence (as text) ⇒ X12 306 code."""
-    out = {}
-    for item in _claim(response_bundle).get("item") or []:
-        for adj in item.get("adjudication") or []:
-            for ext in adj.get("extension") or []:
-                if ext.get("url") == REVIEW_ACTION:
-                    for sub in ext.get("extension") or []:
-                        for c in (sub.get("valueCodeableConcept") or {}).get("coding") or []:
-                            if c.get("system") == X12_306:
-                                out[str(item.get("itemSequence"))] = c.get("code")
-    return out
-
-
-def card_summary(body: dict) -> list[dict]:
-    return [{"indicator": c.get("indicator"), "topic": ((c.get("source") or {}).get("topic") or {}).get("code"),
-             "summary": c.get("summary")} for c in body.get("cards") or []]
-
-
-def coverage_codes(body: dict) -> list[str]:
-    out = []
-    for action in body.get("systemActions") or []:
-        for ext in (action.get("resource") or {}).get("extension") or []:
-            if ext.get("url") == COVERAGE_INFORMATION:
-                out += [s.get("valueCode") for s in ext.get("extension") or [] if s.get("url") == "pa-needed"]
-    return out
 
 
 class _Scratch:
@@ -113,16 +66,15 @@ def _load(directory: Path) -> dict[str, dict]:
 
 def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = "") -> dict:
     from server.sandbox import demo
-    from server.sandbox.patients import patient_id_for
 
     pas = _load(fixtures_dir / "pas")
     hooks = _load(fixtures_dir / "hooks")
-    requests = {n: b for n, b in pas.items() if not _is_inquiry(b)}
-    firsts = [n for n, b in requests.items() if not _related(b)]
+    requests = {n: b for n, b in pas.items() if not is_inquiry(b)}
+    firsts = [n for n, b in requests.items() if not related_identifiers(b)]
     pas_entries, inquiry_entries, hook_entries = [], [], []
 
     for name, bundle in requests.items():
-        after = [n for n, b in requests.items() if n != name and _identifiers(b) & _related(bundle)]
+        after = [n for n, b in requests.items() if n != name and claim_identifiers(b) & related_identifiers(bundle)]
         scratch = _Scratch(config, clock)
         try:
             for earlier in after:
@@ -132,8 +84,8 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
             entry = {"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}", "door": "Claim/$submit",
                      "submitFirst": after, "httpStatus": resp.status_code}
             if resp.status_code == 200:
-                record = scratch.app.extensions["oncopath.store"].get_case(_claim(body).get("id"))
-                entry.update(actions=item_actions(body), outcome=_claim(body).get("outcome"),
+                record = scratch.app.extensions["oncopath.store"].get_case(response_id(body))
+                entry.update(actions=item_actions(body),
                              caseStatus=record.status if record else None,
                              kind="cancel" if set(item_actions(body).values()) == {"C"} and after
                              else "update" if after else "new request")
@@ -142,7 +94,7 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
             scratch.close()
 
     for name, bundle in pas.items():
-        if not _is_inquiry(bundle):
+        if not is_inquiry(bundle):
             continue
         scratch = _Scratch(config, clock)
         try:
@@ -150,9 +102,9 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
             for first in firsts:
                 resp = scratch.post("/fhir/Claim/$submit", requests[first])
                 if resp.status_code == 200:
-                    ids[_claim(resp.get_json()).get("id")] = first
+                    ids[response_id(resp.get_json())] = first
             resp = scratch.post("/fhir/Claim/$inquire", bundle)
-            found = [ids.get(_claim(p["resource"]).get("id"), "?") for p in (resp.get_json() or {}).get("parameter") or []]
+            found = [ids.get(response_id(b), "?") for b in returned_bundles(resp.get_json())]
             inquiry_entries.append({"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}",
                                     "door": "Claim/$inquire", "httpStatus": resp.status_code,
                                     "findsCasesOf": found})
@@ -160,14 +112,15 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
             scratch.close()
 
     for name, request in hooks.items():
-        service = SERVICE_FOR_HOOK.get(request.get("hook"))
+        hook = request.get("hook") if isinstance(request, dict) else None
+        service = SERVICE_FOR_HOOK.get(hook)
         if service is None:
             continue
         scratch = _Scratch(config, clock)
         try:
             resp = scratch.post(f"/cds-services/{service}", request)
             body = resp.get_json() or {}
-            hook_entries.append({"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}", "hook": request["hook"],
+            hook_entries.append({"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}", "hook": hook,
                                  "service": f"/cds-services/{service}", "httpStatus": resp.status_code,
                                  "demoPatient": patient_id_for(name), "cards": card_summary(body),
                                  "paNeeded": coverage_codes(body)})
@@ -180,7 +133,7 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
         "demo": {
             "client": {"client_id": demo.CLIENT_ID, "privateKey": f"{base_url}/sandbox/demo-client-key.pem",
                        "tokenUrl": f"{base_url}/oauth/token", "alg": "ES384",
-                       "organizations": sorted(set(demo.fixture_npis(fixtures_dir)) | set(demo.PAS_EXAMPLE_NPIS))},
+                       "organizations": demo.organizations(fixtures_dir)},
             "reviewer": dict(demo.REVIEWER),
         },
         "scenarios": scenarios(pas_entries),

@@ -22,7 +22,6 @@ MARK_ENTITY = "database"
 # The official PAS 2.2.1 examples' providers (their NPIs), so a tester can replay those
 # examples with the demo client; the fixtures' NPIs are read from the fixtures themselves.
 PAS_EXAMPLE_NPIS = ("8189991234", "9988776651", "1122334455", "2345123675", "5566778895", "1265710008", "789312")
-NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 
 
 class SandboxRefused(RuntimeError):
@@ -48,22 +47,14 @@ def public_jwks() -> dict:
     return {"keys": [{**jwk, "kid": kid, "alg": "ES384", "use": "sig"}]}
 
 
-def fixture_npis(fixtures_dir: Path) -> list[str]:
-    """Every NPI written in the request fixtures (the demo organisations)."""
-    found: set[str] = set()
+def organizations(fixtures_dir: Path) -> list[str]:
+    """The demo client's organisations: every NPI the request fixtures name, and the official
+    PAS examples' providers."""
+    from mappings.sandbox import npis_in
 
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("system") == NPI_SYSTEM and isinstance(node.get("value"), str):
-                found.add(node["value"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
+    found = set(PAS_EXAMPLE_NPIS)
     for path in sorted(fixtures_dir.glob("*/*.json")):
-        walk(json.loads(path.read_text()))
+        found |= npis_in(json.loads(path.read_text()))
     return sorted(found)
 
 
@@ -112,15 +103,15 @@ def seed(store, fixtures_dir: Path) -> None:
     from server.store.client_models import ClientRow
     from server.store.review import ReviewStore
 
-    organizations = sorted(set(fixture_npis(fixtures_dir)) | set(PAS_EXAMPLE_NPIS))
+    orgs = organizations(fixtures_dir)
     now = datetime.now(timezone.utc)
     with store.uow() as uow:
         if uow.session.get(ClientRow, CLIENT_ID) is None:
             uow.session.add(ClientRow(client_id=CLIENT_ID, name=CLIENT_NAME, jwks=public_jwks(), jwks_url=None,
-                                      organizations=organizations, scopes=" ".join(SCOPES), active=True,
+                                      organizations=orgs, scopes=" ".join(SCOPES), active=True,
                                       created_at=now))
             uow.audit.record(actor="sandbox", action="client.register", entity="client", entity_id=CLIENT_ID,
-                             after={"name": CLIENT_NAME, "organizations": organizations})
+                             after={"name": CLIENT_NAME, "organizations": orgs})
             try:
                 uow.commit()
             except Exception:     # another worker created it first
