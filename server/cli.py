@@ -78,7 +78,11 @@ def _serve(args) -> int:
         refused = sandbox.prepare(args)
         if refused is not None:
             return refused
-    problem = sandbox.refuse_public_sandbox_issuer({**_config.DEFAULTS, **_config.from_environment()}, args.host)
+        problem = None
+    else:
+        problem = sandbox.refuse_sandbox_database(args.database_url)
+    problem = problem or sandbox.refuse_public_sandbox_issuer({**_config.DEFAULTS, **_config.from_environment()},
+                                                              args.host)
     if problem:
         print(problem, file=sys.stderr)
         return 2

@@ -127,6 +127,17 @@ def test_oncopath_serve_sandbox_on_a_database_with_other_data_exits_2_saying_why
     assert "sandbox mode refused" in out.stderr and "1 reviewers" in out.stderr and "Listening" not in out.stderr
 
 
+def test_a_sandbox_database_is_refused_outside_sandbox_mode_its_demo_key_being_public(tmp_path):
+    db = tmp_path / "sandbox.db"
+    sandbox_app(db)
+    with pytest.raises(SandboxRefused, match="published"):
+        create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}"})
+    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "1", "--database-url", f"sqlite:///{db}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "ONCOPATH_PUBLIC_BASE_URL": "http://x"})
+    assert out.returncode == 2 and "only with --sandbox" in out.stderr, out.stderr
+
+
 def test_trusting_the_public_cds_hooks_sandbox_issuer_is_refused_outside_loopback_sandbox_mode():
     from server.sandbox.cli import refuse_public_sandbox_issuer
 

@@ -162,12 +162,16 @@ def fhir_search(resource_type: str):
 
 def init_app(app: Flask) -> None:
     """Only in sandbox mode: check (or mark) the database, create the demo client and
-    reviewer, load the demo patients, register the routes."""
+    reviewer, load the demo patients, register the routes. Outside sandbox mode: refuse a
+    sandbox's database (its demo key is public)."""
+    from server.sandbox import demo
+
     if not app.config.get("SANDBOX"):
+        store = app.extensions.get("oncopath.store")
+        if store is not None:
+            demo.refuse_outside_sandbox_mode(store)
         return
     import json
-
-    from server.sandbox import demo
 
     directory = demo.fixtures_dir(app.config)
     demo.prepare_database(app.extensions["oncopath.store"], app.config)

@@ -43,6 +43,22 @@ def refuse_public_sandbox_issuer(settings: dict, host: str) -> str | None:
     return None
 
 
+def refuse_sandbox_database(database_url: str | None) -> str | None:
+    """Not in sandbox mode: a sandbox's database is refused before gunicorn starts (exit 2)."""
+    from server import config
+    from server.sandbox import demo
+    from server.store import CaseStore
+
+    store = CaseStore.from_url(database_url or {**config.DEFAULTS, **config.from_environment()}["DATABASE_URL"])
+    try:
+        demo.refuse_outside_sandbox_mode(store)
+    except demo.SandboxRefused as err:
+        return f"oncopath: {err}"
+    finally:
+        store.dispose()
+    return None
+
+
 def prepare(args) -> int | None:
     """Set the sandbox up; a non-None return is the exit code (refused)."""
     from server import config

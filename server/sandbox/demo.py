@@ -77,6 +77,19 @@ def _is_marked(uow) -> bool:
     return bool(uow.session.scalar(stmt))
 
 
+def is_sandbox_database(store) -> bool:
+    with store.uow(read_only=True) as uow:
+        return _is_marked(uow)
+
+
+def refuse_outside_sandbox_mode(store) -> None:
+    """A sandbox's database holds a client whose private key is published: an instance that is
+    not in sandbox mode must not serve it."""
+    if is_sandbox_database(store):
+        raise SandboxRefused("this database is a sandbox's (its demo client's private key is published): "
+                             "serve it only with --sandbox (ONCOPATH_SANDBOX=1), or use another database")
+
+
 def mark_or_refuse(store) -> bool:
     """True if the database already was a sandbox; marks an empty one; raises SandboxRefused
     for one with other data."""
