@@ -40,14 +40,25 @@ class _Scratch:
     """A throwaway app on its own SQLite file: the real doors, nothing of the sandbox's data."""
 
     def __init__(self, config: dict, clock: Callable):
+        import logging
+
         from server.app import create_app
 
         self._dir = tempfile.TemporaryDirectory(prefix="oncopath-catalogue-")
-        self.app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{Path(self._dir.name) / 'scratch.db'}",
-                               "KNOWLEDGE_DIR": config.get("KNOWLEDGE_DIR"), "CDS_JWT_REQUIRED": False,
-                               "FHIR_AUTH_REQUIRED": False, "NOTIFY_WORKER": False, "SANDBOX": False,
-                               "PUBLIC_BASE_URL": config.get("PUBLIC_BASE_URL") or "http://localhost",
-                               "PAYER_NAME": config.get("PAYER_NAME")})
+        # A scratch app's FHIR door is open on purpose (it is never served): not worth the
+        # start-up warning an open door gets.
+        smart_log = logging.getLogger("server.http.smart")
+        level = smart_log.level
+        smart_log.setLevel(logging.ERROR)
+        try:
+            self.app = create_app({
+                "TESTING": True, "DATABASE_URL": f"sqlite:///{Path(self._dir.name) / 'scratch.db'}",
+                "KNOWLEDGE_DIR": config.get("KNOWLEDGE_DIR"), "CDS_JWT_REQUIRED": False, "FHIR_AUTH_REQUIRED": False,
+                "NOTIFY_WORKER": False, "SANDBOX": False,
+                "PUBLIC_BASE_URL": config.get("PUBLIC_BASE_URL") or "http://localhost",
+                "PAYER_NAME": config.get("PAYER_NAME")})
+        finally:
+            smart_log.setLevel(level)
         self.app.extensions["oncopath.clock"] = clock
         from flask.testing import FlaskClient
         self.client = FlaskClient(self.app)
@@ -136,6 +147,9 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
                        "organizations": demo.organizations(fixtures_dir)},
             "reviewer": dict(demo.REVIEWER),
         },
+        "note": ("Each answer is the one a fixture gets on a database without other cases of the same member: "
+                 "sent again with new identifiers, a request for a member with an overlapping case on file is also "
+                 "a possible duplicate (R8) and may pend for that."),
         "scenarios": scenarios(pas_entries),
         "pas": pas_entries,
         "inquiries": inquiry_entries,
