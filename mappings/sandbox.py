@@ -208,6 +208,18 @@ def not_found(text: str, code: str = "not-found") -> dict:
     return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
 
 
+def as_new_orders(request: dict) -> dict:
+    """The same regimen ordered again as NEW orders (another hookInstance, new draft ids): what
+    makes a possible-duplicate card (R8) once the first call's case is on file. (The same drafts
+    signed again are not their own duplicate.)"""
+    out = copy.deepcopy(request)
+    out["hookInstance"] = f"{out.get('hookInstance')}-second-order"
+    for resource in entries_of(obj(out.get("context")).get("draftOrders")):
+        if isinstance(resource.get("id"), str):
+            resource["id"] = "new-" + resource["id"]
+    return out
+
+
 def sandbox_variant(request: dict, patient_id: str, fhir_base: str) -> dict:
     """The fixture's request as a CDS client of the sandbox sends it: no prefetch, the demo
     patient's id, the sandbox's FHIR surface as fhirServer."""

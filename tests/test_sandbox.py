@@ -164,6 +164,7 @@ def test_the_catalogue_names_a_fixture_or_a_way_for_every_answer_a_tester_asks_f
     hooks = {p.relative_to(FIXTURES).as_posix() for p in (FIXTURES / "hooks").glob("*.json")}
     assert {e["fixture"] for e in catalogue["cdsHooks"]} == hooks
     assert catalogue["cardTypes"] and all(catalogue["cardTypes"].values())
+    assert any(k.startswith("duplicate-therapy") for k in catalogue["cardTypes"])
     page = FlaskClient(sandbox_app(tmp_path / "page.db")).get("/sandbox")
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert demo.CLIENT_ID in page.get_data(as_text=True) and "deny-after-peer-to-peer" in page.get_data(as_text=True)
@@ -196,14 +197,21 @@ def test_each_pas_entry_of_the_catalogue_is_what_the_sandbox_answers(catalogue, 
 def test_each_cds_entry_of_the_catalogue_gives_the_cards_it_names(catalogue, tmp_path, name):
     from mappings.sandbox import card_summary, coverage_codes
 
-    entry = next(e for e in catalogue["cdsHooks"] if e["fixture"] == name)
+    from mappings.sandbox import as_new_orders
+
+    entries = [e for e in catalogue["cdsHooks"] if e["fixture"] == name]
     tester = Gateway(sandbox_app(tmp_path / "cds.db"))
-    resp = tester.post(entry["service"], fixture(name))
-    assert resp.status_code == 200
-    body = resp.get_json()
-    assert cds_response_problems(body, fixture(name)) == []
-    assert [(c["indicator"], c["topic"]) for c in card_summary(body)] == [(c["indicator"], c["topic"]) for c in entry["cards"]]
-    assert coverage_codes(body) == entry["paNeeded"]
+    request = fixture(name)
+    assert [e["sent"] for e in entries] == ["as it is"] + (["ordered again as new orders after the first call"]
+                                                           if request["hook"] == "order-sign" else [])
+    for entry, sent in zip(entries, (request, as_new_orders(request))):
+        resp = tester.post(entry["service"], sent)
+        assert resp.status_code == 200
+        body = resp.get_json()
+        assert cds_response_problems(body, sent) == []
+        assert [(c["indicator"], c["topic"]) for c in card_summary(body)] == \
+            [(c["indicator"], c["topic"]) for c in entry["cards"]]
+        assert coverage_codes(body) == entry["paNeeded"]
 
 
 # ------------------------------------------------------------------------------ tester endpoint

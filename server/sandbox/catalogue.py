@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from mappings.sandbox import (card_summary, claim_identifiers, coverage_codes, is_inquiry, item_actions,
+from mappings.sandbox import (as_new_orders, card_summary, claim_identifiers, coverage_codes, is_inquiry, item_actions,
                               patient_id_for, related_identifiers, response_id, returned_bundles)
 
 SERVICE_FOR_HOOK = {"order-sign": "oncopath-order-sign", "order-select": "oncopath-order-select"}
@@ -129,12 +129,15 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
             continue
         scratch = _Scratch(config, clock)
         try:
-            resp = scratch.post(f"/cds-services/{service}", request)
-            body = resp.get_json() or {}
-            hook_entries.append({"fixture": name, "url": f"{base_url}/sandbox/fixtures/{name}", "hook": hook,
-                                 "service": f"/cds-services/{service}", "httpStatus": resp.status_code,
-                                 "demoPatient": patient_id_for(name), "cards": card_summary(body),
-                                 "paNeeded": coverage_codes(body)})
+            calls = [("as it is", request)] + ([("ordered again as new orders after the first call",
+                                                 as_new_orders(request))] if hook == "order-sign" else [])
+            for sent, body_sent in calls:
+                resp = scratch.post(f"/cds-services/{service}", body_sent)
+                body = resp.get_json() or {}
+                hook_entries.append({"fixture": name, "sent": sent, "url": f"{base_url}/sandbox/fixtures/{name}",
+                                     "hook": hook, "service": f"/cds-services/{service}",
+                                     "httpStatus": resp.status_code, "demoPatient": patient_id_for(name),
+                                     "cards": card_summary(body), "paNeeded": coverage_codes(body)})
         finally:
             scratch.close()
 
@@ -188,6 +191,7 @@ def card_types(hook_entries: list[dict]) -> dict[str, list[str]]:
     for e in hook_entries:
         for card in e["cards"]:
             key = f"{card['topic']} ({card['indicator']})"
-            if e["fixture"] not in out.setdefault(key, []):
-                out[key].append(e["fixture"])
+            label = e["fixture"] if e["sent"] == "as it is" else f"{e['fixture']} ({e['sent']})"
+            if label not in out.setdefault(key, []):
+                out[key].append(label)
     return dict(sorted(out.items()))
