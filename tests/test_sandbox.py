@@ -165,6 +165,9 @@ def test_the_catalogue_names_a_fixture_or_a_way_for_every_answer_a_tester_asks_f
     assert {e["fixture"] for e in catalogue["cdsHooks"]} == hooks
     assert catalogue["cardTypes"] and all(catalogue["cardTypes"].values())
     assert any(k.startswith("duplicate-therapy") for k in catalogue["cardTypes"])
+    from server.hooks.registry import CARD_TYPES
+    given = {k.split(" ")[0] for k in catalogue["cardTypes"]}
+    assert given | set(catalogue["cardTypesNoFixtureGives"]) == set(CARD_TYPES) | given
     page = FlaskClient(sandbox_app(tmp_path / "page.db")).get("/sandbox")
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert demo.CLIENT_ID in page.get_data(as_text=True) and "deny-after-peer-to-peer" in page.get_data(as_text=True)

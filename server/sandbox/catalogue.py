@@ -158,6 +158,7 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
         "inquiries": inquiry_entries,
         "cdsHooks": hook_entries,
         "cardTypes": card_types(hook_entries),
+        "cardTypesNoFixtureGives": missing_card_types(hook_entries),
         "tester": {"decide": f"{base_url}/sandbox/cases/{{orderId}}/decide", "actions": list(TESTER_ACTIONS),
                    "as": demo.REVIEWER["username"]},
         "fhir": {"base": f"{base_url}/sandbox/fhir",
@@ -195,3 +196,12 @@ def card_types(hook_entries: list[dict]) -> dict[str, list[str]]:
             if label not in out.setdefault(key, []):
                 out[key].append(label)
     return dict(sorted(out.items()))
+
+
+def missing_card_types(hook_entries: list[dict]) -> list[str]:
+    """Card types the discovery document offers (davinci-crd.configuration-options) that no
+    fixture's answer carries."""
+    from server.hooks.registry import CARD_TYPES
+
+    seen = {card["topic"] for e in hook_entries for card in e["cards"]}
+    return sorted(CARD_TYPES - seen)
