@@ -1,6 +1,7 @@
 """`oncopath serve --sandbox` (or ONCOPATH_SANDBOX=1): what the command does before the server starts.
 
-- sets the environment every worker reads: SANDBOX on; CDS Hooks JWT verification off unless
+- sets the environment every worker reads: SANDBOX on; the database `var/sandbox.db` unless
+  --database-url / ONCOPATH_DATABASE_URL names one (never the development default); CDS Hooks JWT verification off unless
   set (ONCOPATH_CDS_JWT_REQUIRED=1 to try a client's JWTs); the FHIR door stays closed, as in
   production (the demo client gets tokens); PUBLIC_BASE_URL defaults to http://<host>:<port> on
   a loopback host; on a loopback host, outbound calls may reach loopback too (a tester's local
@@ -22,6 +23,7 @@ import sys
 
 PUBLIC_SANDBOX_ISSUERS = ("https://sandbox.cds-hooks.org",)
 LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+SANDBOX_DATABASE_URL = "sqlite:///var/sandbox.db"
 
 
 def is_loopback(host: str) -> bool:
@@ -66,6 +68,8 @@ def prepare(args) -> int | None:
     from server.store import CaseStore
 
     os.environ["ONCOPATH_SANDBOX"] = "1"
+    # Its own database unless told otherwise: the default one is the development service's.
+    os.environ.setdefault("ONCOPATH_DATABASE_URL", SANDBOX_DATABASE_URL)
     os.environ.setdefault("ONCOPATH_CDS_JWT_REQUIRED", "0")
     loopback = is_loopback(args.host)
     if loopback:
