@@ -3,11 +3,11 @@ data, the demo client and reviewer, a catalogue whose every claim the sandbox it
 tester endpoint acting through the reviewers' service, and the demo patients' FHIR surface."""
 from __future__ import annotations
 
-import copy
 import json
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -119,7 +119,7 @@ def test_a_database_holding_other_data_is_refused_by_the_app(tmp_path):
 def test_oncopath_serve_sandbox_on_a_database_with_other_data_exits_2_saying_why(tmp_path):
     db = tmp_path / "real.db"
     real = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}"})
-    real.extensions["oncopath.review"].reviews.add_reviewer("dr-lee", "nurse", "x", now=__import__("datetime").datetime.now())
+    real.extensions["oncopath.review"].reviews.add_reviewer("dr-lee", "nurse", "x", now=datetime.now(timezone.utc))
     out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--sandbox", "--port", "1",
                           "--database-url", f"sqlite:///{db}"], cwd=REPO, capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
@@ -254,7 +254,7 @@ def test_approve_as_the_demo_reviewer_certifies_the_pended_items_and_queues_the_
     assert after == {k: ("A1" if v == "A4" else v) for k, v in before.items()}
     assert body["response"]["entry"][0]["resource"]["preAuthRef"] == order_id
     assert len(notifications(tester.app)) == 1
-    view = tester.app.extensions["oncopath.review"].case_view(order_id, __import__("datetime").datetime.now())
+    view = tester.app.extensions["oncopath.review"].case_view(order_id, datetime.now(timezone.utc))
     assert view["actions"][0]["actor"] == demo.REVIEWER["username"]
     # the same as a reviewer: a decided case takes no second decision
     assert tester.post(f"/sandbox/cases/{order_id}/decide", {"action": "approve"}).status_code == 409
