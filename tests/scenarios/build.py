@@ -530,7 +530,8 @@ def requests_for(sc: dict) -> tuple[dict, dict]:
     bundle = record_bundle(sc)
     digest = hashlib.sha1(sc["id"].encode()).hexdigest()
     instance = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
-    return hook_request(bundle, instance), pas_bundle(bundle, f"SC-{sc['id']}"[:60])
+    claim_id = f"SC-{sc['id']}" if len(sc["id"]) <= 57 else f"SC-{sc['id'][:46]}-{digest[:10]}"   # unique, <= 60
+    return hook_request(bundle, instance), pas_bundle(bundle, claim_id)
 
 
 def main(argv: list[str]) -> None:
