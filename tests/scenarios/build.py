@@ -312,9 +312,13 @@ def record_bundle(sc: dict) -> dict:
         condition.pop("meta")
     if p.get("histology"):
         h = CATALOG["histology"][p["histology"]]
-        value = coded(SNOMED, h["code"], h["display"])
-        if h.get("icdo3"):
-            value["coding"].append({"system": ICDO3, "code": h["icdo3"]})
+        if h.get("code"):
+            value = coded(SNOMED, h["code"], h["display"])
+            if h.get("icdo3"):
+                value["coding"].append({"system": ICDO3, "code": h["icdo3"]})
+        else:   # an ICD-O-3 morphology alone (no SNOMED code confirmed for it)
+            value = {"coding": [{"system": ICDO3, "code": h["icdo3"], "display": h["display"]}],
+                     "text": h["display"]}
         condition["extension"] = [{"url": MCODE + "mcode-histology-morphology-behavior",
                                    "valueCodeableConcept": value}]
     resources = [patient, *_coverages(p.get("coverage", "medicare-advantage"), member_id, patient, payer),
