@@ -55,7 +55,7 @@ def _diagnosis_codes() -> dict[str, str]:
 def _histology_for(kb: Knowledge, groups: tuple[str, ...], excludes: tuple[str, ...]) -> str | None:
     snomed, icdo3 = "http://snomed.info/sct", "http://terminology.hl7.org/CodeSystem/icd-o-3"
     for name, h in CATALOG["histology"].items():
-        named = set(kb.histology_by_code.get((snomed, h["code"]), ()))
+        named = set(kb.histology_by_code.get((snomed, h["code"]), ())) if h.get("code") else set()
         if h.get("icdo3"):
             named |= set(kb.histology_by_code.get((icdo3, h["icdo3"]), ()))
         if (not groups or named & set(groups)) and not named & set(excludes):
