@@ -251,8 +251,10 @@ SCENARIOS: list[Scenario] = [
     S("myeloma-vrd-with-dexamethasone-matches-with-the-steroid-in-the-regimen", "R1",
       order(rx("bortezomib"), rx("lenalidomide"), rx("dexamethasone"), cancer="myeloma", setting=Setting.UNKNOWN,
             stage=None),
-      CaseStatus.AUTHORIZED, {"bortezomib": A, "lenalidomide": OI, "dexamethasone": A},
-      ["policy-met", "pharmacy-benefit"], check=_on_pathway("myeloma-nd-vrd", ("S0353", "S0354"))),
+      # The steroid still matches as part of VRd (R1); the case pends because the VRd regimen's source
+      # is V2 (SWOG RVd doses read in S1211, not in the pivotal S0777 publication) and only V authorizes.
+      CaseStatus.IN_PROGRESS, {"bortezomib": IP, "lenalidomide": OI, "dexamethasone": IP},
+      ["policy-met", "pharmacy-benefit", "unverified-knowledge"], check=_matched_but_deferred("myeloma-nd-vrd")),
     # ---- R12 eligibility
     *[S(f"{lob.value}-member-is-referred-to-the-health-plan", "R12",
         order(*thp(), biomarkers=HER2_POS, lob=lob), CaseStatus.COMPLETED, dict.fromkeys(OUT, RHP),

@@ -369,6 +369,9 @@ class _Loader:
                     partners=tuple(tuple(g) for g in ind.get("partners", ())),
                     monotherapy=bool(ind.get("monotherapy", False)),
                     restrictions=tuple(Restriction(r) for r in ind.get("restrictions", ())),
+                    age_min=(ind.get("age") or {}).get("min"),
+                    age_max=(ind.get("age") or {}).get("max"),
+                    age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))

@@ -150,6 +150,9 @@ class Indication:
     partners: tuple[tuple[str, ...], ...] = ()          # each group: one of these drugs (or "category:x") on the request
     monotherapy: bool = False                           # no other therapeutic drug on the request
     restrictions: tuple[Restriction, ...] = ()
+    age_min: int | None = None                          # years, at or above (the label's age range)
+    age_max: int | None = None                          # years, at or below
+    age_otherwise: str = ""                             # what else the label accepts outside the range (unreadable: pends)
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 

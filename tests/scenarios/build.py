@@ -220,6 +220,9 @@ def _dosage(line: dict, drug: dict) -> dict:
         lo, hi = (int(x) for x in days.split("-"))
         days = list(range(lo, hi + 1))
     timing["extension"] = [{"url": DAYS_EXT, "extension": [{"url": "day", "valueInteger": d} for d in days]}]
+    # With the days-of-cycle extension `frequency` counts administrations per cycle: twice a day on
+    # each listed day is 2 x the number of days (mappings/timing.py), not 2.
+    repeat["frequency"] = line.get("per_day", 1) * len(days)
     dosage = {"text": text, "timing": timing,
               "doseAndRate": [{"doseQuantity": {"value": line["dose"], "unit": line["unit"], "system": UCUM,
                                                 "code": line["unit"]}}]}
