@@ -46,3 +46,14 @@ def test_every_icd10_family_of_the_thoracic_types_is_a_valid_cms_code():
     for ct in doc["cancer_types"]:
         for prefix in ct["icd10_prefixes"] + ct.get("icd10_excludes", []):
             assert cm.is_valid_item(prefix), (ct["key"], prefix)
+
+
+def test_a_variant_text_naming_the_gene_before_the_exon_is_read_structurally():
+    from server.domain.order import Biomarker, BiomarkerResult
+    from server.engine.criteria import variant_matches
+    exon20 = Biomarker(name="EGFR", result=BiomarkerResult.POSITIVE, variant="EGFR exon 20 insertion")
+    met14 = Biomarker(name="MET", result=BiomarkerResult.POSITIVE, variant="MET exon 14 skipping")
+    assert variant_matches("exon 20 insertion", exon20) is True
+    assert variant_matches("exon 19 deletion", exon20) is False
+    assert variant_matches("L858R", exon20) is False
+    assert variant_matches("exon 14 skipping", met14) is True
