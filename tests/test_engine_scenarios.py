@@ -238,11 +238,12 @@ SCENARIOS: list[Scenario] = [
     S("flaura2-oral-osimertinib-with-infused-chemo-is-reviewed-as-one-regimen", "R1",
       order(rx("osimertinib"), rx("pemetrexed"), rx("carboplatin"), cancer="nsclc",
             biomarkers=[bm("EGFR", variant="L858R")]),
-      # issue 12: pemetrexed's label asks for non-squamous histology and names cisplatin (not
-      # carboplatin) outside the pembrolizumab combination, so pemetrexed pends; the regimen still
-      # matches its pathway (eligibility deferred to the reviewer).
+      # issue 12: pemetrexed's label asks for non-squamous histology, so with no histology reported
+      # pemetrexed's FLAURA2 indication (Tagrisso USPI, with pemetrexed and platinum) is unknown and
+      # it pends; carboplatin meets its FLAURA2 partner indication; the regimen still matches its
+      # pathway (eligibility deferred to the reviewer).
       CaseStatus.IN_PROGRESS, {"osimertinib": OI, "pemetrexed": IP, "carboplatin": A},
-      ["pharmacy-benefit", "policy-met", "policy-criteria-not-met"], ["histology not reported"],
+      ["pharmacy-benefit", "policy-met", "policy-criteria-unknown"], ["histology not reported"],
       check=_matched_but_deferred("nsclc-egfr-osimertinib-pemetrexed-platinum")),
     S("a-procedure-code-is-not-a-drug-review", "R2",
       order(DrugLine(ref="item/1", codes=(Code(HCPCS, "33510"),), display="CABG, venous graft"),

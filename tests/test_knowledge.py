@@ -222,7 +222,10 @@ def test_regimens_with_docetaxel_trastuzumab_pertuzumab_finds_thp(kb):
 def test_index_covers_alternative_drugs(kb):
     carbo = kb.regimens_with("nsclc", frozenset({"carboplatin", "pemetrexed", "pembrolizumab"}))
     cis = kb.regimens_with("nsclc", frozenset({"cisplatin", "pemetrexed", "pembrolizumab"}))
-    assert [r.id for _, r in carbo] == [r.id for _, r in cis] == ["nsclc-nonsq-platinum-pemetrexed-pembrolizumab"]
+    assert [r.id for _, r in carbo] == ["nsclc-nonsq-platinum-pemetrexed-pembrolizumab"]
+    # the cisplatin set is also the neoadjuvant part of KEYNOTE-671 (cisplatin-based, perioperative)
+    assert [r.id for _, r in cis] == ["nsclc-nonsq-platinum-pemetrexed-pembrolizumab",
+                                      "nsclc-perioperative-pembrolizumab-cisplatin-doublet"]
     anastrozole = kb.regimens_with("breast", frozenset({"palbociclib", "anastrozole"}))
     assert [r.id for _, r in anastrozole] == ["breast-hrpos-met-palbociclib-ai"]
 
@@ -295,8 +298,9 @@ def test_a_bad_date_fails_naming_the_field(data_copy):
 
 
 def test_a_managed_drug_without_a_policy_fails(data_copy):
-    _edit(data_copy / "policies.yaml",
-          lambda doc: doc.__setitem__("policies", [p for p in doc["policies"] if p["drug"] != "cetuximab"]))
+    # a drug's policy may be spread over policies.yaml and policies/*.yaml: remove it everywhere
+    for path in [data_copy / "policies.yaml", *sorted((data_copy / "policies").glob("*.yaml"))]:
+        _edit(path, lambda doc: doc.__setitem__("policies", [p for p in doc["policies"] if p["drug"] != "cetuximab"]))
     with pytest.raises(KnowledgeError, match=r"^policies\.yaml: policies: managed drug\(s\) without a policy: cetuximab$"):
         load_knowledge(str(data_copy))
 

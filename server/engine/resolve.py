@@ -87,15 +87,17 @@ def resolve_drugs(case: Case) -> None:
 
 def resolve_cancer(case: Case) -> None:
     dx = case.order.diagnosis
-    case.cancer = case.kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology))
-    if case.cancer is not None and case.cancer.histology_excludes:
-        groups = case.kb.histology_of(dx.histology) or frozenset()
-        other = sorted(groups & set(case.cancer.histology_excludes))
-        if other:
-            case.trace.add("resolve", f"diagnosis codes name {case.cancer.key}, but the histology is {', '.join(other)}: "
-                                      f"not {case.cancer.name}; no cancer type in the knowledge base")
-            case.cancer = None
-            return
+    groups = case.kb.histology_of(dx.histology) or frozenset()
+    case.cancer = case.kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology), groups)
+    if case.cancer is not None and not case.cancer.fits_histology(groups):
+        ct = case.cancer
+        other = sorted(groups & set(ct.histology_excludes))
+        why = f"the histology is {', '.join(other)}" if other else \
+            f"the histology is not {', '.join(ct.histology)}"
+        case.trace.add("resolve", f"diagnosis codes name {ct.key}, but {why}: "
+                                  f"not {ct.name}; no cancer type in the knowledge base")
+        case.cancer = None
+        return
     if case.cancer is not None:
         case.trace.add("resolve", f"cancer type {case.cancer.key} ({case.cancer.name})")
         unknown = [c.code for c in dx.codes if c.system == ICD10CM and c.code and in_neoplasm_chapter(c.code)

@@ -234,6 +234,7 @@ class _Loader:
                 histology_snomed=tuple(s["code"] for s in c.get("histology_snomed", ())),
                 icd10_excludes=tuple(c.get("icd10_excludes", ())),
                 histology_excludes=tuple(c.get("histology_excludes", ())),
+                histology=tuple(c.get("histology", ())),
                 kind=c.get("kind", "solid"),
             )
             for c in items
@@ -250,8 +251,9 @@ class _Loader:
                 out[g["key"]] = frozenset((_HISTOLOGY_SYSTEMS[c["system"]], c["code"]) for c in g["codes"])
         for doc in docs:
             for i, c in enumerate(doc.data.get("cancer_types", [])):
-                for j, key in enumerate(c.get("histology_excludes", ())):
-                    _known_histology(doc.file, f"cancer_types[{i}].histology_excludes[{j}]", key, out)
+                for field in ("histology", "histology_excludes"):
+                    for j, key in enumerate(c.get(field, ())):
+                        _known_histology(doc.file, f"cancer_types[{i}].{field}[{j}]", key, out)
         return out
 
     def _drugs(self, docs: list[_Doc]) -> dict[str, Drug]:
