@@ -54,12 +54,12 @@ ROUTES = {"iv": ("47625008", "Intravenous route"),   # SNOMED, fixtures/bundles 
           "po": ("26643006", "Oral route")}        # SNOMED, FHIR dosage examples in public IGs [V2]
 
 CATALOG = yaml.safe_load((HERE / "catalog.yaml").read_text())
-# More codes per cancer type in catalog.d/<type>.yaml (same sections, merged; a key defined twice is an error)
+# More codes per cancer type in catalog.d/<type>.yaml (same sections, merged; a key defined twice with different codes is an error)
 for _extra in sorted((HERE / "catalog.d").glob("*.yaml")):
     for _section, _entries in (yaml.safe_load(_extra.read_text()) or {}).items():
         _into = CATALOG.setdefault(_section, {})
         if isinstance(_entries, dict):
-            _twice = sorted(set(_into) & set(_entries))
+            _twice = sorted(k for k in set(_into) & set(_entries) if _into[k] != _entries[k])   # same codes twice is fine
             if _twice:
                 raise ValueError(f"{_extra.name}: {_section} {_twice} already defined")
             _into.update(_entries)
