@@ -50,7 +50,8 @@ def test_bundled_knowledge_base_loads_with_at_least_12_pathways_and_40_regimens(
     assert kb.version == "2026.4"
     assert len(kb.pathways) >= 12
     assert sum(len(p.regimens) for p in kb.pathways) >= 40
-    assert {p.cancer_type for p in kb.pathways} == {
+    # the seven original sites stay covered; issue 14 adds more cancer types (superset)
+    assert {p.cancer_type for p in kb.pathways} >= {
         "breast", "nsclc", "colorectal", "melanoma", "myeloma", "dlbcl", "pancreatic"}
 
 
