@@ -242,10 +242,7 @@ def test_anti_egfr_antibodies_need_the_metastatic_setting_and_ras_wild_type(drug
                             biomarkers=ras_wt), KB)
     assert status(adjuvant)[drug] is IP and "setting metastatic; reported adjuvant" in reasons(adjuvant, drug)
     metastatic = decide(order(*chemo, rx(drug), cancer="colorectal", biomarkers=ras_wt), KB)
-    assert "meets medical policy" in reasons(metastatic, drug)
-    # cetuximab + FOLFIRI is authorized (regimen verified from KEYNOTE-177); the mFOLFOX6 + panitumumab
-    # regimen's panitumumab schedule was not read at source (V2), so that case pends 'unverified knowledge'
-    assert status(metastatic)[drug] is (A if drug == "cetuximab" else IP)
+    assert status(metastatic)[drug] is A
     mutated = decide(order(*chemo, rx(drug), cancer="colorectal",
                            biomarkers=[bm("KRAS", variant="G12D"), bm("NRAS", "negative"), bm("EGFR_IHC")]), KB)
     assert status(mutated)[drug] is IP
