@@ -108,6 +108,10 @@ def expectation_problems(sc: dict, answer) -> list[str]:
     for code in exp.get("pend_reasons") or []:      # a code, or a list of which one must appear
         if not set(_one_of(code)) & set(answer.pend_reasons):
             out.append(f"pend reason {code!r} missing from {list(answer.pend_reasons)}")
+    if exp.get("pend_only") and answer.case_status == "In Progress":
+        other = [r for r in answer.pend_reasons if r not in exp["pend_only"]]
+        if other:
+            out.append(f"pended for {other}, expected only {exp['pend_only']}")
     if answer.case_status == "Non-Authorized" or "Non-authorized" in answer.drugs.values() \
             or "A3" in answer.wire.values():
         out.append("an automated denial (only a physician reviewer denies)")

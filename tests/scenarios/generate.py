@@ -52,13 +52,23 @@ def _diagnosis_codes() -> dict[str, str]:
     return out
 
 
-def _histology_for(kb: Knowledge, groups: tuple[str, ...], excludes: tuple[str, ...]) -> str | None:
+def _diagnosis_code(ct, excluded: tuple[str, ...]) -> str | None:
+    import simple_icd_10_cm as cm
+    for fam in ct.icd10_prefixes:
+        for c in [fam, *cm.get_descendants(fam)]:
+            if cm.is_leaf(c) and not any(c.startswith(x) for x in (*ct.icd10_excludes, *excluded)):
+                return c
+    return None
+
+
+def _histology_for(kb: Knowledge, required: list[tuple[str, ...]], excludes: tuple[str, ...]) -> str | None:
+    """A catalog histology that names a group of every non-empty set in `required` and none excluded."""
     snomed, icdo3 = "http://snomed.info/sct", "http://terminology.hl7.org/CodeSystem/icd-o-3"
     for name, h in CATALOG["histology"].items():
         named = set(kb.histology_by_code.get((snomed, h["code"]), ())) if h.get("code") else set()
         if h.get("icdo3"):
             named |= set(kb.histology_by_code.get((icdo3, h["icdo3"]), ()))
-        if (not groups or named & set(groups)) and not named & set(excludes):
+        if all(named & set(groups) for groups in required if groups) and not named & set(excludes):
             return name
     return None
 
@@ -117,12 +127,27 @@ def _merge(markers: dict[str, dict], c: BiomarkerCriterion, spec: dict) -> None:
     markers[c.marker] = spec
 
 
+def _conflicts(ind: Indication, p: Pathway) -> bool:
+    """The indication asks a biomarker result the pathway rules out (HER2 positive vs HER2-low)."""
+    want = {c.marker: set(c.results) for c in p.requires}
+    for c in p.requires_any:
+        want.setdefault(c.marker, set()).update(c.results)
+    for c in p.excludes:
+        want.setdefault(c.marker, set())
+    for c in ind.requires:
+        if c.marker in want and (not want[c.marker] or not want[c.marker] & set(c.results)):
+            return True
+    return any(c.marker in {x.marker for x in p.requires if set(x.results) & set(c.results)} for c in ind.excludes)
+
+
 def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, line: LineOfTherapy,
-                    regimen: Regimen) -> Indication | None:
+                    regimen: Regimen, p: Pathway | None = None) -> Indication | None:
     """The drug's label indication this regimen is given under: its cancer type, setting, line
-    and partners (the first that fits)."""
+    and partners, consistent with the pathway's biomarkers (the first that fits)."""
     keys = {d.drug_key for d in regimen.drugs}
     for ind in kb.indications_for(drug, cancer):
+        if p is not None and _conflicts(ind, p):
+            continue
         if ind.settings and setting not in ind.settings:
             continue
         if ind.lines and line not in ind.lines:
@@ -199,19 +224,29 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
         drug = kb.drugs.get(d.drug_key)
         if d.optional or drug is None or not drug.managed:
             continue
-        ind = _indication_for(kb, d.drug_key, cancer, setting, line, r)
+        ind = _indication_for(kb, d.drug_key, cancer, setting, line, r, p)
         if ind is None:
             raise Skip(f"{d.drug_key}: no label indication for {cancer} {setting.value} {line.value}")
         indications.append(ind)
-    histology = tuple(p.histology) + tuple(g for i in indications for g in i.histology)
+    required = [tuple(p.histology), tuple(ct.histology), *(tuple(i.histology) for i in indications)]
     hist_excl = tuple(p.histology_excludes) + tuple(ct.histology_excludes) + \
         tuple(g for i in indications for g in i.histology_excludes)
-    patient: dict = {"diagnosis": {"icd10": code}, "age": 60, "sex": "female", "coverage": "medicare-advantage",
+    excluded = tuple(x for i in indications for x in i.icd10_excludes)
+    if excluded and any(code.startswith(x) for x in excluded):
+        code = _diagnosis_code(ct, excluded)
+        if code is None:
+            raise Skip(f"no billable ICD-10-CM code of {cancer} outside {excluded}")
+    lo = max([i.age_min for i in indications if i.age_min is not None] or [18])
+    hi = min([i.age_max for i in indications if i.age_max is not None] or [99])
+    if lo > hi:
+        raise Skip(f"no age fits every label ({lo}-{hi})")
+    age = 60 if lo <= 60 <= hi else lo
+    patient: dict = {"diagnosis": {"icd10": code}, "age": age, "sex": "female", "coverage": "medicare-advantage",
                      "ecog": 0, "line": line.value}
-    if histology or hist_excl:
-        name = _histology_for(kb, histology, hist_excl)
+    if any(required) or hist_excl:
+        name = _histology_for(kb, required, hist_excl)
         if name is None:
-            raise Skip(f"no catalog histology in {histology or 'any'} outside {hist_excl}")
+            raise Skip(f"no catalog histology in each of {[g for g in required if g]} outside {hist_excl}")
         patient["histology"] = name
     stages = next((i.stages for i in indications if i.stages), ())
     if setting is Setting.METASTATIC or setting is Setting.MAINTENANCE:
@@ -286,10 +321,15 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
 
 
 def _expected_positive(kb: Knowledge, p: Pathway, r: Regimen, indications: list[Indication]) -> dict:
-    verified = r.verified and all(i.verified for i in indications)
-    if verified:
+    """A verified regimen whose labels were read is Authorized on its pathway; an unverified one
+    matches and pends for that reason alone. When the regimen is verified but the indication the
+    generator chose is not, the engine may still find a verified one of the drug's: either answer."""
+    if r.verified and all(i.verified for i in indications):
         return {"case_status": "Authorized", "on_pathway": True, "pathway": p.id, "regimen": r.id}
-    return {"case_status": "In Progress", "pend_reasons": ["unverified-knowledge"]}
+    if not r.verified:
+        # the regimen gate holds it (or a criterion the generator could not express does)
+        return {"case_status": "In Progress"}
+    return {"case_status": ["Authorized", "In Progress"]}
 
 
 @lru_cache(maxsize=1)
