@@ -220,6 +220,11 @@ def _dosage(line: dict, drug: dict) -> dict:
         lo, hi = (int(x) for x in days.split("-"))
         days = list(range(lo, hi + 1))
     timing["extension"] = [{"url": DAYS_EXT, "extension": [{"url": "day", "valueInteger": d} for d in days]}]
+    if line.get("per_day", 1) > 1:
+        # with the days-of-cycle extension `period` is the cycle and `frequency` counts the
+        # administrations in it (mappings/timing.py, CodeX MOPA): twice daily on days 1-21 of 21
+        # is frequency 42, not 2
+        repeat["frequency"] = line["per_day"] * len(days)
     dosage = {"text": text, "timing": timing,
               "doseAndRate": [{"doseQuantity": {"value": line["dose"], "unit": line["unit"], "system": UCUM,
                                                 "code": line["unit"]}}]}
