@@ -50,8 +50,9 @@ def test_bundled_knowledge_base_loads_with_at_least_12_pathways_and_40_regimens(
     assert kb.version == "2026.4"
     assert len(kb.pathways) >= 12
     assert sum(len(p.regimens) for p in kb.pathways) >= 40
-    assert {p.cancer_type for p in kb.pathways} == {
-        "breast", "nsclc", "colorectal", "melanoma", "myeloma", "dlbcl", "pancreatic"}
+    assert {p.cancer_type for p in kb.pathways} >= {
+        "breast", "nsclc", "colorectal", "melanoma", "myeloma", "dlbcl", "pancreatic",
+        "urothelial", "renal-cell", "prostate", "testicular-germ-cell", "ovarian"}
 
 
 def test_knowledge_base_was_reviewed_within_a_quarter_of_its_effective_date(kb):
