@@ -1,11 +1,12 @@
 # Two set-up commands, both work on a fresh machine:
 #   make serve   start the service (SQLite + bundled knowledge base) on :8080
+#   make sandbox start it in sandbox mode on :8080 (var/sandbox.db; README, "Testing your client")
 #   make test    run the whole test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test venv clean browser bench
+.PHONY: serve sandbox test venv clean browser bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +22,11 @@ venv: $(STAMP)
 serve: $(STAMP)
 	ONCOPATH_CDS_JWT_REQUIRED=$${ONCOPATH_CDS_JWT_REQUIRED:-0} \
 	ONCOPATH_FHIR_AUTH_REQUIRED=$${ONCOPATH_FHIR_AUTH_REQUIRED:-0} $(VENV)/bin/oncopath serve
+
+# Sandbox mode for testers of PAS / CRD clients: demo client, reviewer and patients, the scenario
+# catalogue at http://127.0.0.1:8080/sandbox, the tester endpoint; its own database var/sandbox.db.
+sandbox: $(STAMP)
+	$(VENV)/bin/oncopath serve --sandbox
 
 # The browser test (tests/browser) drives Debian's chromium, never a downloaded browser build:
 # install it when missing, if we are root with apt-get; otherwise that test skips (fails under CI=true).

@@ -62,3 +62,5 @@ def _register_surfaces(app: Flask) -> None:
                    portal, openapi):
         module.init_app(app)
     __import__("server.http.worksheets", fromlist=["init_app"]).init_app(app)   # after portal: SECRET_KEY
+    __import__("server.http.knowledge", fromlist=["init_app"]).init_app(app)    # after portal: base.html
+    __import__("server.http.sandbox", fromlist=["init_app"]).init_app(app)      # only when SANDBOX is on

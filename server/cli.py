@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
                        help=f"threads per worker, gthread workers when > 1 (default {DEFAULT_THREADS} = "
                             "sync workers; env ONCOPATH_THREADS)")
     serve.add_argument("--dev", action="store_true", help="Flask's development server with reloader")
+    serve.add_argument("--sandbox", action="store_true",
+                       help="sandbox mode for testers (env ONCOPATH_SANDBOX=1): demo client, reviewer and patients, "
+                            "the scenario catalogue at /sandbox; refused on a database with other data")
 
     review = sub.add_parser("review", help="evaluate a FHIR Bundle offline and print the decision")
     review.add_argument("file", help="a PAS request Bundle, or a collection Bundle of the patient's "
@@ -71,6 +74,21 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args) -> int:
     if args.database_url:
         os.environ["ONCOPATH_DATABASE_URL"] = args.database_url
+    from server import config as _config
+    from server.sandbox import cli as sandbox
+
+    if args.sandbox or _config.from_environment().get("SANDBOX"):
+        refused = sandbox.prepare(args)
+        if refused is not None:
+            return refused
+        problem = None
+    else:
+        problem = sandbox.refuse_sandbox_database(args.database_url)
+    problem = problem or sandbox.refuse_public_sandbox_issuer({**_config.DEFAULTS, **_config.from_environment()},
+                                                              args.host)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if args.dev:
         os.environ.setdefault("ONCOPATH_DEV", "1")
         os.environ.setdefault("ONCOPATH_CDS_JWT_REQUIRED", "0")

@@ -51,6 +51,12 @@ DEFAULTS = {
     "MAX_JSON_DEPTH": 64,
     "MAX_BUNDLE_ENTRIES": 1000,
     "DEV": False,
+    # Sandbox mode for testers of PAS / CRD clients (server/sandbox): demo client, reviewer and
+    # patients, the scenario catalogue at /sandbox and a tester endpoint. Never on by default;
+    # refused on a database holding anything but sandbox data.
+    "SANDBOX": False,
+    # Where sandbox mode reads the request fixtures (default: fixtures/ of the checkout).
+    "SANDBOX_FIXTURES_DIR": None,
 }
 
 _ENV_TYPES = {bool: lambda v: v.strip().lower() in ("1", "true", "yes", "on"), float: float, int: int}

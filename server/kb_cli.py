@@ -22,6 +22,22 @@ def add_parser(sub) -> None:
     ck.add_argument("--knowledge-dir", default=None)
     ck.add_argument("--scenarios", default=str(DEFAULT_SCENARIOS), help="scenario corpus directory")
     ck.add_argument("--cancer-type", default=None, help="only this cancer type's regimens and its drugs' facts")
+    sn = ksub.add_parser("snapshot", help="write the release catalogue data/releases/<version>.json (R18): "
+                                          "decisions name the version they used, and its snapshot explains them")
+    sn.add_argument("--knowledge-dir", default=None)
+
+
+def _generated(scenarios: Path) -> list[dict]:
+    """The scenarios a checkout generates from the knowledge base (tests/scenarios/generate.py)."""
+    if not (scenarios / "generate.py").is_file():
+        return []
+    import sys
+    sys.path.insert(0, str(scenarios.parent))
+    try:
+        from scenarios.generate import generated_scenarios
+        return list(generated_scenarios())
+    finally:
+        sys.path.remove(str(scenarios.parent))
 
 
 def run(args) -> int:
@@ -34,7 +50,11 @@ def run(args) -> int:
             for k, v in figures.items():
                 print(f"{k:36} {v}")
         return 0
-    found = audit.problems(kb, Path(args.scenarios))
+    if args.kb_command == "snapshot":
+        from server.knowledge.releases import write_snapshot
+        print(write_snapshot(kb, args.knowledge_dir))
+        return 0
+    found = audit.problems(kb, Path(args.scenarios), _generated(Path(args.scenarios)))
     if args.cancer_type:
         keys = {args.cancer_type} | {d.drug_key for p in kb.pathways if p.cancer_type == args.cancer_type
                                      for r in p.regimens for d in r.drugs}

@@ -125,9 +125,12 @@ GEM_CARBO = Regimen("nsclc-gem-carbo", "Gemcitabine + carboplatin", (
     fn_risk=FnRisk.LOW, fixed_duration=True, planned_cycles=4, cycle_length_days=21)
 
 ON = date(2020, 1, 1)
+TEST_SOURCE = Evidence("test label", section="1", revised="01/2026", tag="V")
 
 
 def _pw(id, cancer, settings, lines, regimens, requires=(), excludes=(), **kw) -> Pathway:
+    """Regimens of the fake KB are 'verified' unless a test gives one its own Evidence."""
+    regimens = tuple(replace(r, evidence=r.evidence or TEST_SOURCE) for r in regimens)
     return Pathway(id=id, name=id.replace("-", " "), cancer_type=cancer, settings=settings, lines=lines,
                    requires=requires, excludes=excludes, regimens=regimens, effective=kw.pop("effective", ON), **kw)
 
@@ -147,9 +150,6 @@ PATHWAYS = (
     _pw("nsclc-egfr-metastatic-1l", "nsclc", MET, (LineOfTherapy.FIRST,), (OSI,),
         requires=(BiomarkerCriterion("EGFR", POS, variants=("exon 19 deletion", "L858R")),)),
 )
-
-
-TEST_SOURCE = Evidence("test label", section="1", revised="01/2026", tag="V")
 
 
 def _policy(key, *indications) -> DrugPolicy:

@@ -31,6 +31,8 @@ START = date(2026, 12, 1)
 DOC = "http://hl7.org/fhir/us/codex-ocpa/StructureDefinition/regimen-days-of-cycle"
 ICD = {"breast": "C50.912", "colorectal": "C18.7", "melanoma": "C43.9", "myeloma": "C90.00", "nsclc": "C34.11",
        "pancreatic": "C25.0", "dlbcl": "C83.38"}   # as in test_engine_scenarios
+# myeloid group (issue 14), each checked with simple_icd_10_cm
+ICD.update({"aml": "C92.00", "all": "C91.02", "cml": "C92.10", "mds": "D46.21"})
 SCHEDULE_KINDS = {DeviationKind.CYCLE_LENGTH, DeviationKind.CYCLE_COUNT, DeviationKind.ADMINISTRATION_DAYS,
                   DeviationKind.FREQUENCY}
 
@@ -294,8 +296,19 @@ def test_daratumumab_weekly_then_every_2_then_every_4_weeks_is_on_pathway():
     d = decide(drd(), KB)
     assert d.pathway.regimen_id == "myeloma-nd-drd" and schedule_deviations(d) == []
     dara = drug(d, "daratumumab")
+    # weeks 1-8 weekly (8), weeks 9-24 every 2 weeks (8), then every 4 weeks within the 6 months.
+    # The calendar matches; daratumumab pends only because DRd's source and its indication are not
+    # yet V (MAIA dosing not read, Darzalex section 1 not read): only V authorizes.
+    assert dara.status.value == "In Progress"
+    assert "unverified-knowledge" in {r.code for r in dara.reasons}
+
+
+@pytest.mark.xfail(strict=True, reason="visits and billing units are computed for an authorized drug only; "
+                   "DRd pends 'unverified knowledge' until the MAIA dosing and Darzalex section 1 are read (tag V)")
+def test_daratumumab_weekly_then_every_2_then_every_4_weeks_counts_17_visits_of_112_units():
+    dara = drug(decide(drd(), KB), "daratumumab")
     # weeks 1-8 weekly (8), weeks 9-24 every 2 weeks (8), then every 4 weeks within the 6 months
-    assert dara.status.value == "Authorized" and dara.visits == 8 + 8 + 1
+    assert dara.visits == 8 + 8 + 1
     assert dara.billing_units == 17 * 112.0   # 16 mg/kg x 70 kg = 1120 mg = 112 units of J9145 (10 mg)
 
 

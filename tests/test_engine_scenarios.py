@@ -238,11 +238,12 @@ SCENARIOS: list[Scenario] = [
     S("flaura2-oral-osimertinib-with-infused-chemo-is-reviewed-as-one-regimen", "R1",
       order(rx("osimertinib"), rx("pemetrexed"), rx("carboplatin"), cancer="nsclc",
             biomarkers=[bm("EGFR", variant="L858R")]),
-      # issue 12: pemetrexed's label asks for non-squamous histology and names cisplatin (not
-      # carboplatin) outside the pembrolizumab combination, so pemetrexed pends; the regimen still
-      # matches its pathway (eligibility deferred to the reviewer).
+      # issue 12: pemetrexed's label asks for non-squamous histology, so with no histology reported
+      # pemetrexed's FLAURA2 indication (Tagrisso USPI, with pemetrexed and platinum) is unknown and
+      # it pends; carboplatin meets its FLAURA2 partner indication; the regimen still matches its
+      # pathway (eligibility deferred to the reviewer).
       CaseStatus.IN_PROGRESS, {"osimertinib": OI, "pemetrexed": IP, "carboplatin": A},
-      ["pharmacy-benefit", "policy-met", "policy-criteria-not-met"], ["histology not reported"],
+      ["pharmacy-benefit", "policy-met", "policy-criteria-unknown"], ["histology not reported"],
       check=_matched_but_deferred("nsclc-egfr-osimertinib-pemetrexed-platinum")),
     S("a-procedure-code-is-not-a-drug-review", "R2",
       order(DrugLine(ref="item/1", codes=(Code(HCPCS, "33510"),), display="CABG, venous graft"),
@@ -251,8 +252,10 @@ SCENARIOS: list[Scenario] = [
     S("myeloma-vrd-with-dexamethasone-matches-with-the-steroid-in-the-regimen", "R1",
       order(rx("bortezomib"), rx("lenalidomide"), rx("dexamethasone"), cancer="myeloma", setting=Setting.UNKNOWN,
             stage=None),
-      CaseStatus.AUTHORIZED, {"bortezomib": A, "lenalidomide": OI, "dexamethasone": A},
-      ["policy-met", "pharmacy-benefit"], check=_on_pathway("myeloma-nd-vrd", ("S0353", "S0354"))),
+      # The steroid still matches as part of VRd (R1); the case pends because the VRd regimen's source
+      # is V2 (SWOG RVd doses read in S1211, not in the pivotal S0777 publication) and only V authorizes.
+      CaseStatus.IN_PROGRESS, {"bortezomib": IP, "lenalidomide": OI, "dexamethasone": IP},
+      ["policy-met", "pharmacy-benefit", "unverified-knowledge"], check=_matched_but_deferred("myeloma-nd-vrd")),
     # ---- R12 eligibility
     *[S(f"{lob.value}-member-is-referred-to-the-health-plan", "R12",
         order(*thp(), biomarkers=HER2_POS, lob=lob), CaseStatus.COMPLETED, dict.fromkeys(OUT, RHP),

@@ -156,10 +156,12 @@ def test_an_oral_drug_added_to_a_managed_regimen_does_not_change_the_managed_dru
 
 # ------------------------------------------------------------------ cancer type by histology / ICD
 def test_small_cell_histology_under_c34_is_not_nsclc():
+    # C34 with small-cell histology is small-cell lung cancer (cancer type sclc, issue 14), where
+    # carboplatin + pemetrexed + pembrolizumab is on no pathway
     d = decide(nsclc(rx("carboplatin"), rx("pemetrexed"), rx("pembrolizumab"), histology=SMALL_CELL,
                      biomarkers=NO_DRIVER), KB)
-    assert d.cancer_type is None and d.case_status is CaseStatus.IN_PROGRESS and d.pathway is None
-    assert any("small-cell" in s.text and "not Non-small cell" in s.text for s in d.trace)
+    assert d.cancer_type == "sclc" and d.case_status is CaseStatus.IN_PROGRESS and d.pathway is None
+    assert not any("cancer type nsclc" in s.text for s in d.trace)
 
 
 def test_c25_4_pancreatic_neuroendocrine_is_not_pancreatic_adenocarcinoma():

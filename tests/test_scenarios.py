@@ -17,8 +17,12 @@ import pytest
 
 from scenarios.build import is_off_label, load_scenarios, requests_for
 from scenarios.doors import call_hook, call_submit, make_app, wire_problems
+from scenarios.generate import generated_scenarios
 
-SCENARIOS = load_scenarios()
+HAND_WRITTEN = load_scenarios()
+# plus, for every regimen, an on-pathway scenario and an off-label variant generated from the
+# knowledge base (tests/scenarios/generate.py)
+SCENARIOS = HAND_WRITTEN + list(generated_scenarios())
 README = Path(__file__).resolve().parents[1] / "README.md"
 _RESULTS: dict[str, tuple] = {}
 
@@ -159,6 +163,21 @@ def test_every_scenario_is_complete_and_cites_a_source():
         assert sc.get("title") and sc.get("source"), sc["id"]
         assert sc.get("order") and sc.get("expect"), sc["id"]
         assert sc["patient"].get("diagnosis", {}).get("icd10"), sc["id"]
+
+
+def test_every_active_regimen_has_a_generated_pair_or_a_stated_reason_why_not():
+    from scenarios.generate import skipped
+    from server.knowledge.loader import load_knowledge
+    kb = load_knowledge()
+    generated = {sc["id"] for sc in SCENARIOS if sc.get("generated")}
+    reasons = dict(skipped())
+    for p in kb.pathways:
+        if p.retired is not None or kb.cancer_types[p.cancer_type].agnostic:
+            continue
+        for r in p.regimens:
+            assert f"gen-{r.id}" in generated or r.id in reasons, f"{r.id}: neither generated nor skipped"
+            if f"gen-{r.id}" in generated and r.id not in reasons:
+                assert f"gen-{r.id}-off-label" in generated, f"{r.id}: no off-label variant"
 
 
 def test_off_label_scenarios_expect_a_pend_and_never_a_pathway():

@@ -113,6 +113,8 @@ def biomarker_holds(c: BiomarkerCriterion, order: Order) -> Tri:
 # --- structured variants ----------------------------------------------------------------------
 
 _EXON_SPEC = re.compile(r"^exon\s*(\d+)\s+(deletion|insertion|skipping|mutation)s?$", re.IGNORECASE)
+# the same phrase inside a reported variant's text ("EGFR exon 20 insertion", "MET exon 14 skipping")
+_EXON_IN_TEXT = re.compile(r"\bexon\s*(\d+)\s+(deletion|insertion|skipping|mutation)s?\b", re.IGNORECASE)
 _PROTEIN_SPEC = re.compile(r"^p?\.?([A-Z])(\d+)([A-Z*]?)$")
 _ONE_LETTER_RANGE = re.compile(r"^p?\.?([A-Z])(\d+)_([A-Z])(\d+)(del|ins|delins|dup)", re.IGNORECASE)
 _AA3 = {"Ala": "A", "Arg": "R", "Asn": "N", "Asp": "D", "Cys": "C", "Gln": "Q", "Glu": "E", "Gly": "G",
@@ -147,7 +149,7 @@ def variant_facts(b: Biomarker) -> VariantFacts:
             sub = sub or (m.group(1), int(m.group(2)), m.group(3))
         elif (m := _ONE_LETTER_RANGE.match(t)):
             kind = kind or _kind(m.group(5))
-        elif (m := _EXON_SPEC.match(t)):
+        elif (m := _EXON_IN_TEXT.search(t)):
             exon = exon or int(m.group(1))
             kind = kind or m.group(2).lower()
     return VariantFacts(sub, kind, exon)

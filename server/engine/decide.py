@@ -16,7 +16,7 @@ from server.knowledge.model import Knowledge
 from . import aggregate, deviations, duplicates, eligibility, fn_risk, matching, policy, precision, resolve, \
     scodes, supportive
 from .context import Case, DrugWork
-from .figures import figures_for
+from .figures import billing_code, figures_for
 from .trace import Trace
 
 
@@ -107,11 +107,12 @@ def _drug_decision(case: Case, w: DrugWork) -> DrugDecision:
 
 
 def _billing_code(w: DrugWork) -> str | None:
-    """The drug's HCPCS code for the form ordered: an oral form never gets an injection code."""
+    """The drug's HCPCS code for the form ordered: the product code the request names (a
+    biosimilar), else the originator's; an oral form never gets an injection code."""
     if w.drug is None or not w.drug.hcpcs:
         return None
     if not w.oral:
-        return w.drug.hcpcs[0].code
+        return billing_code(w).code
     oral = [h.code for h in w.drug.hcpcs if "oral" in h.description.lower()]
     return oral[0] if oral else None
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from server.knowledge.model import Drug, Regimen
+from server.knowledge.model import HCPCS, HcpcsCode, Regimen
 
 from .calendars import order_start, to_mg
 from .context import DrugWork
@@ -35,7 +35,7 @@ def figures_for(w: DrugWork, regimen: Regimen | None, start: date, case=None) ->
             return fig
     end = regimen_end(regimen, start)
     visits = _visits(w, regimen, start, end)
-    return Figures(start, end, visits, _billing_units(w, visits), _hcpcs(w.drug))
+    return Figures(start, end, visits, _billing_units(w, visits), _hcpcs(w))
 
 
 def _calendar_figures(case, w: DrugWork, regimen: Regimen, start: date) -> Figures | None:
@@ -54,7 +54,7 @@ def _calendar_figures(case, w: DrugWork, regimen: Regimen, start: date) -> Figur
         else max(first, origin + timedelta(days=admins[-1].day))
     lo, hi = (first - origin).days, (last - origin).days
     window = [(i, a) for i, a in enumerate(admins) if lo <= a.day <= hi]
-    return Figures(first, last, len(window), _calendar_units(case, w, df, window), _hcpcs(w.drug))
+    return Figures(first, last, len(window), _calendar_units(case, w, df, window), _hcpcs(w))
 
 
 def _calendar_units(case, w: DrugWork, df, window) -> float | None:
@@ -62,7 +62,7 @@ def _calendar_units(case, w: DrugWork, df, window) -> float | None:
         return float(w.line.quantity)
     if w.drug is None or not w.drug.hcpcs or not window:
         return None
-    h = w.drug.hcpcs[0]
+    h = billing_code(w)
     unit_mg = _MASS_IN_MG.get(h.unit.lower())
     if unit_mg is None or h.unit_amount <= 0:
         return None
@@ -108,7 +108,7 @@ def _billing_units(w: DrugWork, visits: int | None) -> float | None:
         return float(line.quantity)
     if visits is None or line.dose is None or not line.dose_unit or w.drug is None or not w.drug.hcpcs:
         return None
-    h = w.drug.hcpcs[0]
+    h = billing_code(w)
     dose_factor = _MASS_IN_MG.get(line.dose_unit.lower())
     unit_factor = _MASS_IN_MG.get(h.unit.lower())
     if dose_factor is None or unit_factor is None or h.unit_amount <= 0:
@@ -117,5 +117,15 @@ def _billing_units(w: DrugWork, visits: int | None) -> float | None:
     return float(per_visit * visits)
 
 
-def _hcpcs(drug: Drug | None) -> str | None:
-    return drug.hcpcs[0].code if drug is not None and drug.hcpcs else None
+def billing_code(w: DrugWork) -> HcpcsCode | None:
+    """The HCPCS code the drug is billed under: the product code the request names when it is one
+    of the drug's (a biosimilar's Q-code, Hylecta's J9356), else the drug's first (originator) code."""
+    if w.drug is None or not w.drug.hcpcs:
+        return None
+    sent = {c.code.upper() for c in w.line.codes if c.system == HCPCS and c.code}
+    return next((h for h in w.drug.hcpcs if h.code.upper() in sent), w.drug.hcpcs[0])
+
+
+def _hcpcs(w: DrugWork) -> str | None:
+    h = billing_code(w)
+    return h.code if h else None

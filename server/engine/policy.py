@@ -105,6 +105,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
                             _kind("partner")))
     for r in ind.restrictions:
         checks.append(_restriction(r, cancer_key, order))
+    if ind.age_min is not None or ind.age_max is not None:
+        checks.append(_age_check(ind, order))
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -206,6 +208,23 @@ def _after_prior(n: int, order: Order) -> Check:
     return Check("prior therapy", None, required, "line of therapy and prior therapy not reported", _kind("line"))
 
 
+def _age_check(ind: Indication, order: Order) -> Check:
+    """The label's age range on the date of service. Outside it, an `otherwise` alternative the
+    record cannot show (Venclexta: "or who have comorbidities that preclude ...") leaves the
+    criterion unknown, so the drug pends for a clinician instead of failing."""
+    day = order.treatment_start or order.received_at.date()
+    age = order.member.age_on(day)
+    lo, hi = ind.age_min, ind.age_max
+    required = ("age " + (f"{lo} to {hi} years" if lo is not None and hi is not None
+                          else f"{lo} years or older" if lo is not None else f"{hi} years or younger")
+                + (f", or {ind.age_otherwise}" if ind.age_otherwise else ""))
+    if age is None:
+        return Check("age", None, required, "age not reported (no birth date)", _kind("age"))
+    inside = (lo is None or age >= lo) and (hi is None or age <= hi)
+    status: Tri = True if inside else (None if ind.age_otherwise else False)
+    return Check("age", status, required, f"reported age {age}", _kind("age"))
+
+
 def _partner_checks(ind: Indication, regimen: Regimen) -> list[Check]:
     out = []
     for group in ind.partners:
@@ -240,7 +259,8 @@ def _restriction(r: Restriction, cancer_key: str, order: Order) -> Check:
 
 _KINDS = {"setting": DeviationKind.MISSING_SETTING, "stage": DeviationKind.MISSING_STAGE,
           "line": DeviationKind.MISSING_LINE, "histology": DeviationKind.MISSING_HISTOLOGY,
-          "partner": DeviationKind.CUSTOM_TREATMENT_PLAN}   # a policy Check's topic (never a deviation itself)
+          "partner": DeviationKind.CUSTOM_TREATMENT_PLAN,   # a policy Check's topic (never a deviation itself)
+          "age": DeviationKind.MISSING_ECOG}                # a patient attribute, like ECOG (topic only)
 
 
 def _kind(what: str) -> DeviationKind:

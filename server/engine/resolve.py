@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from server.domain.decision import DrugStatus, Reason
 from server.domain.order import Code, DrugLine, DrugRole
+from server.knowledge.codesets import in_neoplasm_chapter, is_icd10cm_neoplasm
 from server.knowledge.model import ICD10CM, RXNORM, CancerType, Drug, DrugCategory, Knowledge
 
 from .context import Case, DrugWork
@@ -86,17 +87,28 @@ def resolve_drugs(case: Case) -> None:
 
 def resolve_cancer(case: Case) -> None:
     dx = case.order.diagnosis
-    case.cancer = case.kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology))
-    if case.cancer is not None and case.cancer.histology_excludes:
-        groups = case.kb.histology_of(dx.histology) or frozenset()
-        other = sorted(groups & set(case.cancer.histology_excludes))
-        if other:
-            case.trace.add("resolve", f"diagnosis codes name {case.cancer.key}, but the histology is {', '.join(other)}: "
-                                      f"not {case.cancer.name}; no cancer type in the knowledge base")
-            case.cancer = None
-            return
+    groups = case.kb.histology_of(dx.histology) or frozenset()
+    case.cancer = case.kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology), groups)
+    if case.cancer is not None and not case.cancer.fits_histology(groups):
+        ct = case.cancer
+        other = sorted(groups & set(ct.histology_excludes))
+        why = f"the histology is {', '.join(other)}" if other else \
+            f"the histology is not {', '.join(ct.histology)}"
+        case.trace.add("resolve", f"diagnosis codes name {ct.key}, but {why}: "
+                                  f"not {ct.name}; no cancer type in the knowledge base")
+        case.cancer = None
+        return
     if case.cancer is not None:
         case.trace.add("resolve", f"cancer type {case.cancer.key} ({case.cancer.name})")
+        unknown = [c.code for c in dx.codes if c.system == ICD10CM and c.code and in_neoplasm_chapter(c.code)
+                   and not is_icd10cm_neoplasm(c.code)]
+        if unknown:
+            # a code the CMS code set does not hold (a typo, a retired or invented code) is not
+            # evidence of the diagnosis: the case matches by its family but a clinician confirms it
+            case.pend(Reason("diagnosis-code-unknown",
+                             f"diagnosis code {', '.join(unknown)} is not an ICD-10-CM code (CMS tabular "
+                             "list); the diagnosis is confirmed by a reviewer", "R12"))
+            case.trace.add("resolve", f"{', '.join(unknown)}: not in the ICD-10-CM code set -> pended")
     else:
         shown = ", ".join(c.code for c in dx.codes) or "none"
         case.trace.add("resolve", f"diagnosis codes {shown}: no cancer type in the knowledge base")

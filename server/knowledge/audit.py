@@ -67,29 +67,32 @@ def stats(kb: Knowledge) -> dict:
     }
 
 
-def scenario_coverage(kb: Knowledge, scenario_dir: Path) -> dict[str, dict[str, list[str]]]:
+def scenario_coverage(kb: Knowledge, scenario_dir: Path, extra: list[dict] = ()) -> dict[str, dict[str, list[str]]]:
     """Per regimen id: the scenarios that expect it Authorized on pathway (`positive`) and the ones
-    written as its off-pathway / off-label variant that must pend (`negative_for:`)."""
+    written as its off-pathway / off-label variant that must pend (`negative_for:`). `extra`: more
+    scenarios (the ones generated from the knowledge base)."""
     cover = {r.id: {"positive": [], "negative": []} for p in kb.pathways for r in p.regimens}
+    written = []
     for path in sorted(scenario_dir.rglob("*.yaml")):
         if path.name == "catalog.yaml" or "catalog.d" in path.parts:
             continue
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for sc in doc.get("scenarios") or []:
-            exp = sc.get("expect") or {}
-            if exp.get("regimen") in cover and exp.get("case_status") == "Authorized":
-                cover[exp["regimen"]]["positive"].append(sc["id"])
-            targets = sc.get("negative_for") or []
-            for rid in [targets] if isinstance(targets, str) else targets:
-                if rid in cover:
-                    cover[rid]["negative"].append(sc["id"])
+        written += doc.get("scenarios") or []
+    for sc in [*written, *extra]:
+        exp = sc.get("expect") or {}
+        if exp.get("regimen") in cover and exp.get("case_status") == "Authorized":
+            cover[exp["regimen"]]["positive"].append(sc["id"])
+        targets = sc.get("negative_for") or []
+        for rid in [targets] if isinstance(targets, str) else targets:
+            if rid in cover:
+                cover[rid]["negative"].append(sc["id"])
     return cover
 
 
-def problems(kb: Knowledge, scenario_dir: Path | None) -> list[str]:
+def problems(kb: Knowledge, scenario_dir: Path | None, extra: list[dict] = ()) -> list[str]:
     out = [f"unverified {f.kind} {f.id} [{f.tag}] ({f.where})" for f in facts(kb) if f.tag != "V"]
     if scenario_dir is not None and scenario_dir.is_dir():
-        for rid, c in scenario_coverage(kb, scenario_dir).items():
+        for rid, c in scenario_coverage(kb, scenario_dir, extra).items():
             if not c["positive"]:
                 out.append(f"regimen {rid}: no scenario expects it Authorized on pathway")
             if not c["negative"]:

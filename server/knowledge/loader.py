@@ -234,6 +234,7 @@ class _Loader:
                 histology_snomed=tuple(s["code"] for s in c.get("histology_snomed", ())),
                 icd10_excludes=tuple(c.get("icd10_excludes", ())),
                 histology_excludes=tuple(c.get("histology_excludes", ())),
+                histology=tuple(c.get("histology", ())),
                 kind=c.get("kind", "solid"),
             )
             for c in items
@@ -250,8 +251,9 @@ class _Loader:
                 out[g["key"]] = frozenset((_HISTOLOGY_SYSTEMS[c["system"]], c["code"]) for c in g["codes"])
         for doc in docs:
             for i, c in enumerate(doc.data.get("cancer_types", [])):
-                for j, key in enumerate(c.get("histology_excludes", ())):
-                    _known_histology(doc.file, f"cancer_types[{i}].histology_excludes[{j}]", key, out)
+                for field in ("histology", "histology_excludes"):
+                    for j, key in enumerate(c.get(field, ())):
+                        _known_histology(doc.file, f"cancer_types[{i}].{field}[{j}]", key, out)
         return out
 
     def _drugs(self, docs: list[_Doc]) -> dict[str, Drug]:
@@ -369,6 +371,9 @@ class _Loader:
                     partners=tuple(tuple(g) for g in ind.get("partners", ())),
                     monotherapy=bool(ind.get("monotherapy", False)),
                     restrictions=tuple(Restriction(r) for r in ind.get("restrictions", ())),
+                    age_min=(ind.get("age") or {}).get("min"),
+                    age_max=(ind.get("age") or {}).get("max"),
+                    age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))
@@ -474,6 +479,7 @@ class _Loader:
             phases=tuple(phases),
             evidence=Evidence(source=src.get("citation") or f"{src['trial']}; {src['label']}",
                               url=src.get("url", ""), tag=src["tag"]),
+            fn_risk_source=src.get("fn_risk_source", ""),
         )
 
     def _regimen_drugs(self, file: str, where: str, entries: list, drugs: dict[str, Drug],
@@ -576,7 +582,7 @@ def _criterion(c: dict) -> BiomarkerCriterion:
 
 def _evidence(src: dict) -> Evidence:
     return Evidence(source=src["source"], section=src.get("section", ""), revised=src.get("revised", ""),
-                    url=src.get("url", ""), tag=src["tag"])
+                    url=src.get("url", ""), tag=src["tag"], quote=src.get("quote", ""))
 
 
 def _known_histology(file: str, where: str, key: str, groups: dict) -> None:

@@ -109,6 +109,7 @@ class Evidence:
     revised: str = ""                  # "07/2026" (label's Recent Major Changes / revision date)
     url: str = ""
     tag: str = "M"                     # V primary, V2 secondary, M unverified
+    quote: str = ""                    # the label's indication text as read
 
     @property
     def verified(self) -> bool:
@@ -149,6 +150,9 @@ class Indication:
     partners: tuple[tuple[str, ...], ...] = ()          # each group: one of these drugs (or "category:x") on the request
     monotherapy: bool = False                           # no other therapeutic drug on the request
     restrictions: tuple[Restriction, ...] = ()
+    age_min: int | None = None                          # years, at or above (the label's age range)
+    age_max: int | None = None                          # years, at or below
+    age_otherwise: str = ""                             # what else the label accepts outside the range (unreadable: pends)
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 
@@ -230,6 +234,7 @@ class Regimen:
     source: str = ""
     phases: tuple[Phase, ...] = ()              # in sequence; one phase for a single-block regimen
     evidence: Evidence | None = None            # the regimen's primary source (tag V authorizes)
+    fn_risk_source: str = ""                    # NCCN/ASCO list entry or the trial's FN rate
 
     @property
     def verified(self) -> bool:
@@ -296,11 +301,19 @@ class CancerType:
     histology_snomed: tuple[str, ...] = ()      # refines e.g. NSCLC vs SCLC
     icd10_excludes: tuple[str, ...] = ()        # prefixes under icd10_prefixes that are another disease (C25.4)
     histology_excludes: tuple[str, ...] = ()    # histology groups that are another disease (small cell under C34)
+    histology: tuple[str, ...] = ()             # this type is only these histology groups (SCLC under C34)
     kind: str = "solid"                         # solid | hematologic | agnostic-solid (tumour-agnostic group)
 
     @property
     def agnostic(self) -> bool:
         return self.kind == "agnostic-solid"
+
+    def fits_histology(self, groups: frozenset[str]) -> bool:
+        """The diagnosis's histology groups allow this type: one of `histology` if it names
+        any, none of `histology_excludes`."""
+        if self.histology and not groups & set(self.histology):
+            return False
+        return not groups & set(self.histology_excludes)
 
 
 @dataclass(frozen=True)
@@ -334,7 +347,7 @@ class Knowledge:
     regimens_by_drugset: dict[tuple[str, frozenset[str]], tuple[tuple[Pathway, Regimen], ...]] = field(
         default_factory=dict, repr=False)
     # diagnosis code -> cancer type: ICD-10-CM prefix -> (position in cancer_types, key); SNOMED code -> key
-    cancer_by_icd10_prefix: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
+    cancer_by_icd10_prefix: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict, repr=False)
     cancer_by_snomed: dict[str, str] = field(default_factory=dict, repr=False)
     trial_markers: frozenset[str] = field(default_factory=frozenset, repr=False)
     drug_names: dict[str, str] = field(default_factory=dict, repr=False)   # name words -> drug key
@@ -391,33 +404,40 @@ class Knowledge:
                 return self.drugs[keys.pop()] if len(keys) == 1 else None
         return None
 
-    def cancer_type_for(self, codes: tuple[Code, ...]) -> CancerType | None:
+    def cancer_type_for(self, codes: tuple[Code, ...], histology: frozenset[str] | None = None) -> CancerType | None:
         """The first cancer type (in knowledge-base order) that a code names, codes in turn.
+        Types sharing a code are told apart by the diagnosis's histology groups: a type with
+        `histology` needs one of them, a type with `histology_excludes` is passed over for
+        them (C34 small cell is SCLC, not NSCLC). With no type fitting the histology, the first
+        by code is returned so the caller can say why it is not that disease.
         Indexed: the cost does not grow with the number of cancer types."""
+        groups = histology or frozenset()
         if not self.cancer_by_icd10_prefix and not self.cancer_by_snomed:
-            return self._cancer_type_scan(codes)
+            return self._cancer_type_scan(codes, groups)
         for code in codes:
             if code.system == ICD10CM:
                 text = code.code.upper()
                 hits = [hit for n in range(len(text) + 1)
-                        if (hit := self.cancer_by_icd10_prefix.get(text[:n])) is not None]
+                        for hit in self.cancer_by_icd10_prefix.get(text[:n], ())]
                 hits = [h for h in hits if not text.startswith(self.cancer_types[h[1]].icd10_excludes or ("\0",))]
-                if hits:
-                    return self.cancer_types[min(hits)[1]]
+                fitting = [h for h in hits if self.cancer_types[h[1]].fits_histology(groups)]
+                if fitting or hits:
+                    return self.cancer_types[min(fitting or hits)[1]]
             elif code.system == SNOMED:
                 key = self.cancer_by_snomed.get(code.code)
                 if key is not None:
                     return self.cancer_types[key]
         return None
 
-    def _cancer_type_scan(self, codes: tuple[Code, ...]) -> CancerType | None:
+    def _cancer_type_scan(self, codes: tuple[Code, ...], groups: frozenset[str] = frozenset()) -> CancerType | None:
         for code in codes:
-            for ct in self.cancer_types.values():
-                if code.system == ICD10CM and code.code.upper().startswith(ct.icd10_prefixes) \
-                        and not (ct.icd10_excludes and code.code.upper().startswith(ct.icd10_excludes)):
-                    return ct
-                if code.system == SNOMED and code.code in ct.snomed:
-                    return ct
+            hits = [ct for ct in self.cancer_types.values()
+                    if (code.system == ICD10CM and code.code.upper().startswith(ct.icd10_prefixes)
+                        and not (ct.icd10_excludes and code.code.upper().startswith(ct.icd10_excludes)))
+                    or (code.system == SNOMED and code.code in ct.snomed)]
+            fitting = [ct for ct in hits if ct.fits_histology(groups)]
+            if fitting or hits:
+                return (fitting or hits)[0]
         return None
 
     def pathways_for(self, cancer_type: str, day: date) -> tuple[Pathway, ...]:
@@ -450,11 +470,11 @@ def build_indexes(kb: Knowledge) -> Knowledge:
             for r in p.regimens:
                 for variant in _drugset_variants(r):
                     by_set.setdefault((ct, variant), []).append((p, r))
-    icd10: dict[str, tuple[int, str]] = {}
+    icd10: dict[str, list[tuple[int, str]]] = {}
     snomed: dict[str, str] = {}
     for position, ct in enumerate(kb.cancer_types.values()):
         for prefix in ct.icd10_prefixes:
-            icd10.setdefault(prefix, (position, ct.key))
+            icd10.setdefault(prefix, []).append((position, ct.key))
         for code in ct.snomed:
             snomed.setdefault(code, ct.key)
     histology: dict[tuple[str, str], set[str]] = {}
@@ -471,7 +491,7 @@ def build_indexes(kb: Knowledge) -> Knowledge:
     object.__setattr__(kb, "indications_by_cancer", {k: tuple(v) for k, v in by_indication.items()})
     object.__setattr__(kb, "by_code", by_code)
     object.__setattr__(kb, "drug_names", _drug_name_index(kb.drugs.values()))
-    object.__setattr__(kb, "cancer_by_icd10_prefix", icd10)
+    object.__setattr__(kb, "cancer_by_icd10_prefix", {k: tuple(v) for k, v in icd10.items()})
     object.__setattr__(kb, "cancer_by_snomed", snomed)
     object.__setattr__(kb, "trial_markers", frozenset(arm.biomarker.marker for arm in kb.trials))
     object.__setattr__(kb, "pathways_by_cancer", {k: tuple(v) for k, v in by_cancer.items()})

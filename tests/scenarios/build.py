@@ -54,12 +54,12 @@ ROUTES = {"iv": ("47625008", "Intravenous route"),   # SNOMED, fixtures/bundles 
           "po": ("26643006", "Oral route")}        # SNOMED, FHIR dosage examples in public IGs [V2]
 
 CATALOG = yaml.safe_load((HERE / "catalog.yaml").read_text())
-# More codes per cancer type in catalog.d/<type>.yaml (same sections, merged; a key defined twice is an error)
+# More codes per cancer type in catalog.d/<type>.yaml (same sections, merged; a key defined twice with different codes is an error)
 for _extra in sorted((HERE / "catalog.d").glob("*.yaml")):
     for _section, _entries in (yaml.safe_load(_extra.read_text()) or {}).items():
         _into = CATALOG.setdefault(_section, {})
         if isinstance(_entries, dict):
-            _twice = sorted(set(_into) & set(_entries))
+            _twice = sorted(k for k in set(_into) & set(_entries) if _into[k] != _entries[k])   # same codes twice is fine
             if _twice:
                 raise ValueError(f"{_extra.name}: {_section} {_twice} already defined")
             _into.update(_entries)
@@ -220,11 +220,9 @@ def _dosage(line: dict, drug: dict) -> dict:
         lo, hi = (int(x) for x in days.split("-"))
         days = list(range(lo, hi + 1))
     timing["extension"] = [{"url": DAYS_EXT, "extension": [{"url": "day", "valueInteger": d} for d in days]}]
-    if line.get("per_day", 1) > 1:
-        # with the days-of-cycle extension `period` is the cycle and `frequency` counts the
-        # administrations in it (mappings/timing.py, CodeX MOPA): twice daily on days 1-21 of 21
-        # is frequency 42, not 2
-        repeat["frequency"] = line["per_day"] * len(days)
+    # With the days-of-cycle extension `frequency` counts administrations per cycle: twice a day on
+    # each listed day is 2 x the number of days (mappings/timing.py), not 2.
+    repeat["frequency"] = line.get("per_day", 1) * len(days)
     dosage = {"text": text, "timing": timing,
               "doseAndRate": [{"doseQuantity": {"value": line["dose"], "unit": line["unit"], "system": UCUM,
                                                 "code": line["unit"]}}]}
@@ -269,7 +267,9 @@ def _medication_request(line: dict, patient: dict, practitioner: dict, condition
         mr["extension"] = [{"url": MCODE + "mcode-procedure-intent",
                             "valueCodeableConcept": coded(SNOMED, i["code"], i["display"])}]
     if status == "draft":
-        mr["dosageInstruction"] = [_dosage(line, drug)]
+        # `then:` further dose segments of the same order (obinutuzumab cycle 1 days 1, 8, 15, then
+        # day 1 of cycles 2-6), each a dosageInstruction placed by its own boundsPeriod.start
+        mr["dosageInstruction"] = [_dosage(line, drug)] + [_dosage({**line, **seg}, drug) for seg in line.get("then") or []]
     return mr
 
 
@@ -315,9 +315,13 @@ def record_bundle(sc: dict) -> dict:
         condition.pop("meta")
     if p.get("histology"):
         h = CATALOG["histology"][p["histology"]]
-        value = coded(SNOMED, h["code"], h["display"])
-        if h.get("icdo3"):
-            value["coding"].append({"system": ICDO3, "code": h["icdo3"]})
+        if h.get("code"):
+            value = coded(SNOMED, h["code"], h["display"])
+            if h.get("icdo3"):
+                value["coding"].append({"system": ICDO3, "code": h["icdo3"]})
+        else:   # an ICD-O-3 morphology alone (no SNOMED code confirmed for it)
+            value = {"coding": [{"system": ICDO3, "code": h["icdo3"], "display": h["display"]}],
+                     "text": h["display"]}
         condition["extension"] = [{"url": MCODE + "mcode-histology-morphology-behavior",
                                    "valueCodeableConcept": value}]
     resources = [patient, *_coverages(p.get("coverage", "medicare-advantage"), member_id, patient, payer),
@@ -533,7 +537,8 @@ def requests_for(sc: dict) -> tuple[dict, dict]:
     bundle = record_bundle(sc)
     digest = hashlib.sha1(sc["id"].encode()).hexdigest()
     instance = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
-    return hook_request(bundle, instance), pas_bundle(bundle, f"SC-{sc['id']}"[:60])
+    claim_id = f"SC-{sc['id']}" if len(sc["id"]) <= 57 else f"SC-{sc['id'][:46]}-{digest[:10]}"   # unique, <= 60
+    return hook_request(bundle, instance), pas_bundle(bundle, claim_id)
 
 
 def main(argv: list[str]) -> None:

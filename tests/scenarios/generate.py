@@ -1,0 +1,328 @@
+"""Scenarios generated from the knowledge base (issue 14): for every regimen of every active
+pathway, a patient who meets the pathway's criteria and the label criteria of the regimen's drugs
+(the on-pathway scenario), and an off-label variant of the same patient that must pend.
+
+The generator reads the knowledge base only for what to test (which regimens, which criteria);
+the codes it writes come from the scenario catalog (catalog.yaml, catalog.d/), never from the
+knowledge base. What it cannot express (a biomarker the catalog has no code for, a variant-level
+criterion, a histology group without a catalog entry) it skips and says why (`skipped()`).
+
+Expected answers: the on-pathway scenario is Authorized on its pathway and regimen when the
+regimen and every indication it relies on rest on a primary source (tag V); otherwise the same
+match pends "unverified knowledge". The variant is never Authorized.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from server.domain.order import LineOfTherapy, Setting
+from server.knowledge.loader import load_knowledge
+from server.knowledge.model import BiomarkerCriterion, Indication, Knowledge, Pathway, Regimen
+
+from .build import CATALOG
+
+# a solid tumour's metastatic site (ICD-10-CM C78.7 Secondary malignant neoplasm of liver)
+METASTATIC_SITE = "C78.7"
+_SKIPPED: list[tuple[str, str]] = []
+
+
+def skipped() -> list[tuple[str, str]]:
+    generated_scenarios()
+    return list(_SKIPPED)
+
+
+class Skip(Exception):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _diagnosis_codes() -> dict[str, str]:
+    """A billable ICD-10-CM code per cancer type: the first leaf of its first family not excluded."""
+    import simple_icd_10_cm as cm
+    kb = load_knowledge()
+    out = {}
+    for ct in kb.cancer_types.values():
+        for fam in ct.icd10_prefixes:
+            leaves = [c for c in [fam, *cm.get_descendants(fam)] if cm.is_leaf(c)
+                      and not any(c == x or c.startswith(x) for x in ct.icd10_excludes)]
+            if leaves:
+                out[ct.key] = leaves[0]
+                break
+    return out
+
+
+def _histology_for(kb: Knowledge, groups: tuple[str, ...], excludes: tuple[str, ...]) -> str | None:
+    snomed, icdo3 = "http://snomed.info/sct", "http://terminology.hl7.org/CodeSystem/icd-o-3"
+    for name, h in CATALOG["histology"].items():
+        named = set(kb.histology_by_code.get((snomed, h["code"]), ())) if h.get("code") else set()
+        if h.get("icdo3"):
+            named |= set(kb.histology_by_code.get((icdo3, h["icdo3"]), ()))
+        if (not groups or named & set(groups)) and not named & set(excludes):
+            return name
+    return None
+
+
+# IUPAC one-letter -> three-letter amino-acid codes (HGVS protein nomenclature)
+_AA = {"A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "E": "Glu", "Q": "Gln", "G": "Gly",
+       "H": "His", "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser",
+       "T": "Thr", "W": "Trp", "Y": "Tyr", "V": "Val"}
+_SUBST = re.compile(r"^([A-Z])(\d+)([A-Z])$")
+
+
+def _protein(variants: tuple[str, ...]) -> str | None:
+    """An HGVS protein change for the first substitution a criterion names ("L858R" -> p.Leu858Arg)."""
+    for v in variants:
+        m = _SUBST.match(v.strip().upper())
+        if m and m.group(1) in _AA and m.group(3) in _AA:
+            return f"p.{_AA[m.group(1)]}{m.group(2)}{_AA[m.group(3)]}"
+    return None
+
+
+def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
+    """A reading that meets the criterion (meet=True) or fails it."""
+    markers, genes = CATALOG["markers"], CATALOG["genes"]
+    required = c.results[0].value
+    want = required if meet else ("positive" if required == "negative" else "negative")
+    if c.variants and meet and want == "positive":
+        protein = _protein(c.variants)
+        if protein is None or c.marker not in genes:
+            raise Skip(f"variant-level criterion {c.describe()}")
+        return {"gene": c.marker, "protein": protein, "result": "present"}
+    if c.threshold:
+        m = markers.get(c.marker)
+        if m is None:
+            raise Skip(f"no catalog code for {c.marker}")
+        floor = c.min_value if c.min_value is not None else 0
+        value = floor if meet else max(floor - 1, 0)
+        if c.max_value is not None and meet:
+            value = min(value, c.max_value)
+        return {"marker": c.marker, ("percent" if m.get("percent") else "score"): value}
+    if c.marker in markers and not markers[c.marker].get("percent") and not markers[c.marker].get("score"):
+        answer = {"high": "msi-high"}.get(want, want)
+        if answer not in CATALOG["answers"]:
+            raise Skip(f"no catalog answer for {c.marker} {want}")
+        return {"marker": c.marker, "result": answer}
+    if c.marker in genes and want in ("positive", "negative"):
+        return {"gene": c.marker, "result": "present" if want == "positive" else "absent"}
+    raise Skip(f"no catalog code for {c.marker} {want}")
+
+
+def _merge(markers: dict[str, dict], c: BiomarkerCriterion, spec: dict) -> None:
+    """Two criteria on one marker (a pathway's TPS >= 50 and a label's TPS >= 1): the stricter."""
+    old = markers.get(c.marker)
+    for k in ("percent", "score"):
+        if old and k in old and k in spec:
+            spec = dict(spec, **{k: max(old[k], spec[k])})
+    markers[c.marker] = spec
+
+
+def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, line: LineOfTherapy,
+                    regimen: Regimen) -> Indication | None:
+    """The drug's label indication this regimen is given under: its cancer type, setting, line
+    and partners (the first that fits)."""
+    keys = {d.drug_key for d in regimen.drugs}
+    for ind in kb.indications_for(drug, cancer):
+        if ind.settings and setting not in ind.settings:
+            continue
+        if ind.lines and line not in ind.lines:
+            continue
+        if ind.after_prior and line is LineOfTherapy.FIRST:
+            continue
+        if ind.partners and not all(any(g in keys for g in group if not g.startswith("category:"))
+                                    or any(g.startswith("category:") for g in group) for group in ind.partners):
+            continue
+        if ind.monotherapy and len([d for d in regimen.drugs if not d.optional]) > 1:
+            continue
+        return ind
+    return None
+
+
+_AFTER = {1: (LineOfTherapy.SECOND, LineOfTherapy.THIRD_PLUS), 2: (LineOfTherapy.THIRD_PLUS,)}
+
+
+def _setting_of(p: Pathway) -> Setting:
+    return p.settings[0] if p.settings else Setting.METASTATIC
+
+
+def _line_of(p: Pathway, setting: Setting) -> LineOfTherapy:
+    if p.lines:
+        return p.lines[0]
+    return LineOfTherapy.FIRST
+
+
+def _order(r: Regimen) -> list[dict]:
+    first = r.plan[0]
+    out = []
+    for d in first.drugs:
+        if d.optional:
+            continue
+        if d.drug_key not in CATALOG["drugs"]:
+            raise Skip(f"no catalog codes for drug {d.drug_key}")
+        if d.dose is None or not d.dose_unit:
+            raise Skip(f"{d.drug_key}: no dose in the regimen")
+        if d.schedules and d.schedules[0].overrides:
+            raise Skip(f"{d.drug_key}: cycle-specific days (the scenario builder writes one Timing per drug)")
+        line = {"drug": d.drug_key, "dose": d.dose, "unit": d.dose_unit,
+                "cycle_days": d.cycle_length_days or first.cycle_length_days,
+                "days": list(d.administration_days)}
+        if d.frequency_per_day != 1:
+            # the builder's Timing carries one frequency per cycle period (scenario gap, README)
+            raise Skip(f"{d.drug_key}: {d.frequency_per_day} doses a day within a cycle")
+        if d.until_progression or first.cycles is None and not d.cycles:
+            line["until_progression"] = True
+        else:
+            line["cycles"] = d.cycles or first.cycles
+        out.append(line)
+    if not out:
+        raise Skip("no drug to order")
+    return out
+
+
+def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, list[Indication]]:
+    setting, line = _setting_of(p), _line_of(p, _setting_of(p))
+    ct = kb.cancer_types[cancer]
+    # the line every drug's label allows: a later line when one needs prior therapy
+    needs = max((i.after_prior for d in r.drugs for i in kb.indications_for(d.drug_key, cancer)
+                 if i.after_prior and (not i.settings or setting in i.settings)), default=0)
+    if needs and line not in _AFTER.get(needs, _AFTER[2]):
+        choices = [x for x in _AFTER.get(needs, _AFTER[2]) if not p.lines or x in p.lines]
+        if choices:
+            line = choices[0]
+    code = _diagnosis_codes().get(cancer)
+    if code is None:
+        raise Skip(f"no billable ICD-10-CM code for {cancer}")
+    if not any(d.drug_key in kb.drugs and kb.drugs[d.drug_key].managed for d in r.drugs if not d.optional):
+        raise Skip("oral regimen: pharmacy benefit, no medical-benefit authorization to expect")
+    indications = []
+    for d in r.drugs:
+        drug = kb.drugs.get(d.drug_key)
+        if d.optional or drug is None or not drug.managed:
+            continue
+        ind = _indication_for(kb, d.drug_key, cancer, setting, line, r)
+        if ind is None:
+            raise Skip(f"{d.drug_key}: no label indication for {cancer} {setting.value} {line.value}")
+        indications.append(ind)
+    histology = tuple(p.histology) + tuple(g for i in indications for g in i.histology)
+    hist_excl = tuple(p.histology_excludes) + tuple(ct.histology_excludes) + \
+        tuple(g for i in indications for g in i.histology_excludes)
+    patient: dict = {"diagnosis": {"icd10": code}, "age": 60, "sex": "female", "coverage": "medicare-advantage",
+                     "ecog": 0, "line": line.value}
+    if histology or hist_excl:
+        name = _histology_for(kb, histology, hist_excl)
+        if name is None:
+            raise Skip(f"no catalog histology in {histology or 'any'} outside {hist_excl}")
+        patient["histology"] = name
+    stages = next((i.stages for i in indications if i.stages), ())
+    if setting is Setting.METASTATIC or setting is Setting.MAINTENANCE:
+        patient.update(stage="IV", intent="palliative")
+        if ct.kind == "solid":
+            patient["secondary"] = [METASTATIC_SITE]
+    else:
+        patient.update(stage=stages[0] if stages else "IIIC",
+                       intent="adjuvant" if setting is Setting.ADJUVANT else "neoadjuvant")
+    if ct.kind == "hematologic" and not p.requires_stage:
+        patient.pop("stage", None)
+    markers: dict[str, dict] = {}
+    for c in (*p.requires, *(c for i in indications for c in i.requires)):
+        _merge(markers, c, _marker_spec(c, True))
+    for group in ([p.requires_any] if p.requires_any else []) + [i.requires_any for i in indications if i.requires_any]:
+        if not any(c.marker in markers for c in group):
+            markers[group[0].marker] = _marker_spec(group[0], True)
+    for c in (*p.excludes, *(c for i in indications for c in i.excludes)):
+        if c.marker not in markers:
+            markers[c.marker] = _marker_spec(c, False)
+    patient["biomarkers"] = list(markers.values())
+    return patient, indications
+
+
+def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
+              indications: list[Indication], ordered: set[str]) -> tuple[dict, str] | None:
+    """The same patient made off-label for a drug the order holds (a label criterion, not only a
+    pathway one: off pathway but on label is authorized under medical policy): its required
+    biomarker failed, else a line / setting no label of the drug covers, else another cancer type
+    no label of its drugs covers."""
+    managed = [k for k in ordered if k in kb.drugs and kb.drugs[k].managed]
+    for ind in indications:
+        for c in ind.requires:
+            if set(ind.cancer_types).isdisjoint({cancer}) and not kb.cancer_types[cancer].kind == "solid":
+                continue
+            drug_inds = [i for k in managed for i in kb.indications_for(k, cancer) if c in i.requires]
+            if not drug_inds:
+                continue
+            try:
+                spec = _marker_spec(c, False)
+            except Skip:
+                continue
+            off = dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
+                                            for b in patient["biomarkers"]])
+            # only when every indication of that drug for this cancer needs the criterion
+            drug = next(k for k in managed if any(c in i.requires for i in kb.indications_for(k, cancer)))
+            if all(c in i.requires for i in kb.indications_for(drug, cancer)):
+                return off, f"{c.describe()} not met ({drug})"
+    for k in managed:
+        inds = kb.indications_for(k, cancer)
+        if inds and all(i.after_prior for i in inds) and patient.get("line") != "1L":
+            return dict(patient, line="1L"), f"first line, where every {k} indication needs prior therapy"
+        if inds and all(i.settings and Setting.METASTATIC not in i.settings for i in inds):
+            off = dict(patient, stage="IV", intent="palliative",
+                       secondary=[METASTATIC_SITE] if kb.cancer_types[cancer].kind == "solid" else [])
+            return off, f"metastatic disease, where {k} is labelled only for early-stage use"
+        if inds and all(i.settings and Setting.ADJUVANT not in i.settings and Setting.NEOADJUVANT not in i.settings
+                        for i in inds):
+            off = {x: v for x, v in patient.items() if x != "secondary"}
+            off.update(stage="IIIC", intent="adjuvant")
+            return off, f"adjuvant use, where {k} is labelled only for advanced disease"
+    kind = kb.cancer_types[cancer].kind
+    for other in kb.cancer_types.values():
+        if other.key == cancer or other.kind != kind or other.key not in _diagnosis_codes():
+            continue
+        if managed and not any(kb.indications_for(k, other.key) for k in managed) \
+                and kb.pathways_by_cancer.get(other.key):
+            off = dict(patient, diagnosis={"icd10": _diagnosis_codes()[other.key]})
+            off.pop("histology", None)
+            return off, f"{other.name}, which no label of its drugs covers"
+    return None
+
+
+def _expected_positive(kb: Knowledge, p: Pathway, r: Regimen, indications: list[Indication]) -> dict:
+    verified = r.verified and all(i.verified for i in indications)
+    if verified:
+        return {"case_status": "Authorized", "on_pathway": True, "pathway": p.id, "regimen": r.id}
+    return {"case_status": "In Progress", "pend_reasons": ["unverified-knowledge"]}
+
+
+@lru_cache(maxsize=1)
+def generated_scenarios() -> tuple[dict, ...]:
+    kb = load_knowledge()
+    out: list[dict] = []
+    _SKIPPED.clear()
+    for p in kb.pathways:
+        if p.retired is not None:
+            continue
+        ct = kb.cancer_types[p.cancer_type]
+        if ct.agnostic:
+            continue        # written by hand per solid type (the agnostic scenarios)
+        for r in p.regimens:
+            try:
+                patient, indications = _patient(kb, p, r, p.cancer_type)
+                order = _order(r)
+            except Skip as why:
+                _SKIPPED.append((r.id, str(why)))
+                continue
+            base = {"patient": patient, "order": order, "generated": True, "file": "generated"}
+            out.append({**base, "id": f"gen-{r.id}",
+                        "title": f"{r.name} for {ct.name} meeting {p.name} (generated from the knowledge base)",
+                        "expect": _expected_positive(kb, p, r, indications),
+                        "source": f"generated: pathway {p.id}, regimen {r.id}"})
+            neg = _negative(kb, p, r, p.cancer_type, patient, indications, {o["drug"] for o in order})
+            if neg is not None:
+                off, why = neg
+                out.append({**base, "patient": off, "id": f"gen-{r.id}-off-label", "negative_for": r.id,
+                            "off_label": True,
+                            "title": f"{r.name} for {ct.name}, {why}, is never authorized (generated)",
+                            "expect": {"case_status": "In Progress", "on_pathway": False},
+                            "source": f"generated variant of pathway {p.id}, regimen {r.id}: {why}"})
+            else:
+                _SKIPPED.append((r.id, "no off-label variant expressible (no biomarker, line or setting limit)"))
+    return tuple(out)

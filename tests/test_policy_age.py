@@ -1,0 +1,69 @@
+"""A label's age range is a policy criterion (issue 14): Venclexta's AML indication is for adults
+75 years or older, or with comorbidities that preclude intensive induction (which a record cannot
+show: a younger patient pends, never fails); clofarabine's is for patients 1 to 21 years old (an
+adult does not meet it)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from server.engine.policy import Regimen, evaluate_indication
+from server.domain.order import Code, LineOfTherapy
+from server.knowledge.model import ICD10CM
+
+from test_engine_scenarios import KB, order, rx
+
+pytestmark = pytest.mark.unit
+
+START = date(2026, 12, 1)
+
+
+def indication(drug: str, ind_id: str):
+    return next(i for i in KB.policies[drug].indications if i.id == ind_id)
+
+
+def aml_order(birth: date | None, *drugs):
+    o = order(*drugs, cancer="breast", birth=birth, start=START)
+    return replace(o, diagnosis=replace(o.diagnosis, codes=(Code(ICD10CM, "C92.00"),)))
+
+
+AZA_VEN = Regimen(frozenset({"venetoclax"}), frozenset({"targeted"}), frozenset({"venetoclax"}))
+
+
+def age_check(result):
+    return next(c for c in result.checks if c.what == "age")
+
+
+def test_azacitidine_with_venetoclax_meets_the_age_criterion_at_78():
+    r = evaluate_indication(indication("azacitidine", "azacitidine-aml-venetoclax"), "aml",
+                            aml_order(date(1948, 5, 1), rx("azacitidine"), rx("venetoclax")), KB, AZA_VEN)
+    assert age_check(r).status is True
+    assert "75 years or older" in age_check(r).required
+
+
+def test_azacitidine_with_venetoclax_at_60_is_unknown_not_unmet_because_comorbidities_may_qualify():
+    r = evaluate_indication(indication("azacitidine", "azacitidine-aml-venetoclax"), "aml",
+                            aml_order(date(1966, 5, 1), rx("azacitidine"), rx("venetoclax")), KB, AZA_VEN)
+    assert age_check(r).status is None and r.status is None
+    assert "comorbidities that preclude" in age_check(r).required
+
+
+def test_age_without_a_birth_date_is_unknown():
+    r = evaluate_indication(indication("azacitidine", "azacitidine-aml-venetoclax"), "aml",
+                            aml_order(None, rx("azacitidine"), rx("venetoclax")), KB, AZA_VEN)
+    assert age_check(r).status is None and "age not reported" in age_check(r).reported
+
+
+def test_clofarabine_age_range_1_to_21_is_not_met_at_45_and_met_at_19():
+    ind = indication("clofarabine", "clofarabine-all-pediatric-relapsed")
+    mono = Regimen(frozenset(), frozenset(), frozenset())
+    adult = evaluate_indication(ind, "all", order(rx("clofarabine"), cancer="breast", birth=date(1981, 2, 2),
+                                                   line=LineOfTherapy.THIRD_PLUS,
+                                                   start=START), KB, mono)
+    young = evaluate_indication(ind, "all", order(rx("clofarabine"), cancer="breast", birth=date(2007, 2, 2),
+                                                   line=LineOfTherapy.THIRD_PLUS,
+                                                   start=START), KB, mono)
+    assert age_check(adult).status is False and adult.status is False
+    assert age_check(young).status is True and young.status is True
