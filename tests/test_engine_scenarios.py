@@ -386,13 +386,17 @@ SCENARIOS: list[Scenario] = [
     S("cetuximab-with-kras-mutation-is-off-pathway-and-pended", "R3",
       order(rx("irinotecan"), rx("leucovorin"), rx("fluorouracil"), rx("cetuximab"), cancer="colorectal",
             biomarkers=[bm("KRAS", variant="G12D"), bm("NRAS", "negative")]),
-      CaseStatus.IN_PROGRESS, {"irinotecan": A, "leucovorin": A, "fluorouracil": A, "cetuximab": IP},
+      # issue 14: FOLFIRI's irinotecan / leucovorin / fluorouracil are named by the Erbitux label only for
+      # K-Ras wild-type disease; their own colorectal labels were not read (V2), so they pend too
+      CaseStatus.IN_PROGRESS, {"irinotecan": IP, "leucovorin": IP, "fluorouracil": IP, "cetuximab": IP},
       ["biomarker-mismatch", "policy-criteria-not-met"],
       ["cetuximab requires KRAS negative; reported KRAS positive", "BRAF not reported"],
       check=_off_pathway("crc-met-folfiri-bevacizumab")),
     S("folfirinox-with-ecog-2-is-off-pathway-with-gemcitabine-alternatives", "R4",
-      order(*folfirinox(), cancer="pancreatic", ecog=2), CaseStatus.AUTHORIZED,
-      dict.fromkeys(("oxaliplatin", "irinotecan", "leucovorin", "fluorouracil"), A), ["missing-ecog"], ["ECOG 2"],
+      # issue 14: FOLFIRINOX in pancreatic cancer is compendia use (no label text read: V2), so the
+      # off-pathway regimen now pends 'unverified knowledge' instead of being authorized on policy
+      order(*folfirinox(), cancer="pancreatic", ecog=2), CaseStatus.IN_PROGRESS,
+      dict.fromkeys(("oxaliplatin", "irinotecan", "leucovorin", "fluorouracil"), IP), ["missing-ecog", "unverified-knowledge"], ["ECOG 2"],
       check=_off_pathway("pancreatic-met-gemcitabine-nab-paclitaxel")),
     S("folfirinox-without-ecog-pends", "R5", order(*folfirinox(), cancer="pancreatic", ecog=None),
       CaseStatus.IN_PROGRESS, dict.fromkeys(("oxaliplatin", "irinotecan", "leucovorin", "fluorouracil"), IP),

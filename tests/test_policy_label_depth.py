@@ -168,7 +168,10 @@ def test_c25_4_pancreatic_neuroendocrine_is_not_pancreatic_adenocarcinoma():
     o = order(rx("gemcitabine"), rx("nab-paclitaxel"), cancer="pancreatic")
     o = replace(o, diagnosis=replace(o.diagnosis, codes=(Code(ICD10CM, "C25.4"),)))
     d = decide(o, KB)
-    assert d.cancer_type is None and d.case_status is CaseStatus.IN_PROGRESS and d.pathway is None
+    # issue 14: C25.4 (endocrine pancreas) is the gastroenteropancreatic NET type, whose pathways do not
+    # list gemcitabine + nab-paclitaxel
+    assert d.cancer_type != "pancreatic" and d.case_status is CaseStatus.IN_PROGRESS and d.pathway is None
+    assert KB.cancer_type_for((Code(ICD10CM, "C25.4"),)).key == "neuroendocrine"
     assert KB.cancer_type_for((Code(ICD10CM, "C25.0"),)).key == "pancreatic"
 
 
@@ -232,15 +235,18 @@ def test_adjuvant_pembrolizumab_outside_the_labelled_stages_pends():
 
 @pytest.mark.parametrize("drug", ["cetuximab", "panitumumab"])
 def test_anti_egfr_antibodies_need_the_metastatic_setting_and_ras_wild_type(drug):
-    ras_wt = [bm("KRAS", "negative"), bm("NRAS", "negative"), bm("BRAF", "negative")]
-    folfiri = [rx("irinotecan"), rx("leucovorin"), rx("fluorouracil")]
-    adjuvant = decide(order(*folfiri, rx(drug), cancer="colorectal", setting=Setting.ADJUVANT, stage="III",
+    # issue 14, the labels as read (MOAlmanac): cetuximab with FOLFIRI for K-Ras wild-type, EGFR-expressing
+    # mCRC; panitumumab with FOLFOX for wild-type RAS mCRC, first line
+    ras_wt = [bm("KRAS", "negative"), bm("NRAS", "negative"), bm("BRAF", "negative"), bm("EGFR_IHC")]
+    chemo = ([rx("irinotecan"), rx("leucovorin"), rx("fluorouracil")] if drug == "cetuximab"
+             else [rx("oxaliplatin"), rx("leucovorin"), rx("fluorouracil")])
+    adjuvant = decide(order(*chemo, rx(drug), cancer="colorectal", setting=Setting.ADJUVANT, stage="III",
                             biomarkers=ras_wt), KB)
     assert status(adjuvant)[drug] is IP and "setting metastatic; reported adjuvant" in reasons(adjuvant, drug)
-    metastatic = decide(order(*folfiri, rx(drug), cancer="colorectal", biomarkers=ras_wt), KB)
+    metastatic = decide(order(*chemo, rx(drug), cancer="colorectal", biomarkers=ras_wt), KB)
     assert status(metastatic)[drug] is A
-    mutated = decide(order(*folfiri, rx(drug), cancer="colorectal",
-                           biomarkers=[bm("KRAS", variant="G12D"), bm("NRAS", "negative")]), KB)
+    mutated = decide(order(*chemo, rx(drug), cancer="colorectal",
+                           biomarkers=[bm("KRAS", variant="G12D"), bm("NRAS", "negative"), bm("EGFR_IHC")]), KB)
     assert status(mutated)[drug] is IP
 
 
