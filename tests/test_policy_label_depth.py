@@ -275,15 +275,19 @@ def test_two_different_products_on_one_line_pend_as_a_conflict():
     assert "trastuzumab" in x.reasons[0].text and "docetaxel" in x.reasons[0].text
 
 
-def test_enfortumab_vedotin_j9177_for_a_cancer_diagnosis_pends_not_in_the_knowledge_base():
-    line = DrugLine(ref="MedicationRequest/ev", codes=(Code(HCPCS, "J9177"),), display="enfortumab vedotin",
+def test_an_unlisted_antineoplastic_j9999_for_a_cancer_diagnosis_pends_not_in_the_knowledge_base():
+    # Issue #12's example drug, enfortumab vedotin (J9177), is in the knowledge base since issue 14
+    # (drugs/gugyn.yaml); tisotumab vedotin, billed J9999 "Not otherwise classified, antineoplastic
+    # drugs" (CMS HCPCS 2020 [V]; NC Medicaid PADP bulletin 2021 [V2]), is not.
+    line = DrugLine(ref="MedicationRequest/tv", codes=(Code(HCPCS, "J9999"),), display="tisotumab vedotin",
                     route="IV")
     o = order(line, cancer="breast")
     o = replace(o, diagnosis=replace(o.diagnosis, codes=(Code(ICD10CM, "C67.9"),)))
     d = decide(o, KB)
     assert d.case_status is CaseStatus.IN_PROGRESS and d.in_program
     assert d.drugs[0].status is IP and "not in the knowledge base" in d.drugs[0].reasons[0].text
-    assert KB.is_anticancer_code(Code(HCPCS, "J9177")) and not KB.is_anticancer_code(Code(HCPCS, "J2505"))
+    assert KB.is_anticancer_code(Code(HCPCS, "J9999")) and not KB.is_anticancer_code(Code(HCPCS, "J2505"))
+    assert KB.drug_for(Code(HCPCS, "J9177")).key == "enfortumab-vedotin"
 
 
 # ------------------------------------------------------------------ biomarkers and variants
@@ -388,8 +392,8 @@ def test_the_hook_door_routes_an_unknown_j9_chemotherapy_code_to_review_not_to_n
     assert is_oncology_order(not_chemo, KB) is False
 
 
-def test_an_order_sign_for_enfortumab_vedotin_j9177_with_a_cancer_diagnosis_is_pended_not_no_auth(tmp_path,
-                                                                                                  fixtures_dir):
+def test_an_order_sign_for_an_unlisted_antineoplastic_j9999_with_a_cancer_diagnosis_is_pended_not_no_auth(
+        tmp_path, fixtures_dir):
     import json
     from cards.codes import COVERAGE_INFORMATION_URL
     from server.app import create_app
@@ -399,11 +403,11 @@ def test_an_order_sign_for_enfortumab_vedotin_j9177_with_a_cancer_diagnosis_is_p
     entries = req["context"]["draftOrders"]["entry"]
     ev = entries[0]["resource"]
     ev["medicationCodeableConcept"] = {"coding": [{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-                                                   "code": "J9177"}], "text": "enfortumab vedotin"}
+                                                   "code": "J9999"}], "text": "tisotumab vedotin"}
     req["context"]["draftOrders"]["entry"] = [entries[0]]
-    req["hookInstance"] = "j9177-" + req["hookInstance"]
+    req["hookInstance"] = "j9999-" + req["hookInstance"]
     body = client.post("/cds-services/oncopath-order-sign", json=req).get_json()
-    assert body["cards"][0]["summary"].startswith("Pended for review: enfortumab vedotin (J9177) is not on the "
+    assert body["cards"][0]["summary"].startswith("Pended for review: tisotumab vedotin (J9999) is not on the "
                                                   "program's drug list")
     for action in body.get("systemActions", []):
         ext = next(x for x in action["resource"]["extension"] if x["url"] == COVERAGE_INFORMATION_URL)
