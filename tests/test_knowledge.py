@@ -410,7 +410,7 @@ def _first_indication(doc):
 def test_an_indication_with_no_criteria_is_refused_unless_it_says_so(data_copy):
     def strip(doc):
         ind = _first_indication(doc)
-        for key in ("requires", "partners", "settings"):
+        for key in ("requires", "partners", "settings", "lines"):
             ind.pop(key, None)
     _edit(data_copy / "policies.yaml", strip)
     load_knowledge.cache_clear()

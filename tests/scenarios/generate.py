@@ -145,7 +145,9 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
     """The drug's label indication this regimen is given under: its cancer type, setting, line
     and partners, consistent with the pathway's biomarkers (the first that fits)."""
     keys = {d.drug_key for d in regimen.drugs}
-    for ind in kb.indications_for(drug, cancer):
+    # the cancer type's own indications first, a tumour-agnostic group's last
+    own = sorted(kb.indications_for(drug, cancer), key=lambda i: cancer not in i.cancer_types)
+    for ind in own:
         if p is not None and _conflicts(ind, p):
             continue
         if ind.settings and setting not in ind.settings:
@@ -205,6 +207,8 @@ def _order(r: Regimen) -> list[dict]:
 
 
 def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, list[Indication]]:
+    if not p.settings:
+        raise Skip("the pathway names no setting (definitive treatment): no record of that intent is written")
     setting, line = _setting_of(p), _line_of(p, _setting_of(p))
     ct = kb.cancer_types[cancer]
     # the line every drug's label allows: a later line when one needs prior therapy
