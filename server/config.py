@@ -51,6 +51,9 @@ DEFAULTS = {
     "MAX_JSON_DEPTH": 64,
     "MAX_BUNDLE_ENTRIES": 1000,
     "DEV": False,
+    # GET /metrics on the service's port answers only this bearer token (none: /metrics is a 404
+    # there; `oncopath serve --metrics-port` serves it on a separate, loopback address instead).
+    "METRICS_TOKEN": None,
 }
 
 _ENV_TYPES = {bool: lambda v: v.strip().lower() in ("1", "true", "yes", "on"), float: float, int: int}

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from mappings.pas_request import CLAIM_PATH, PasSubmission, request_fingerprint
-from server import engine
+from server import engine, metrics
 from server.domain.decision import CaseStatus, Decision
 from server.domain.order import History, Order
 from server.cases import idempotency
@@ -84,6 +84,8 @@ class CaseService:
         record = self.store.save_case(source="cds", request_key=key.request_key, order=order, decision=decision,
                                       raw_request=raw_request, raw_request_text=raw_request_text,
                                       note=key.reuse_note, render_response=lambda order_id: render(decision, order_id, 1))
+        if record.created:
+            metrics.record_decision(decision, "cds")
         return record.response
 
     # -- the disease-site worksheet ---------------------------------------------------------
@@ -116,6 +118,7 @@ class CaseService:
             render_response=lambda oid: render_case_response(order=order, decision=decision, order_id=oid,
                                                              request_bundle=request_bundle, created=now,
                                                              revision=record.revision + 1, base_url=fhir_base))
+        metrics.record_decision(decision, "worksheet")
         return decision
 
     # -- clinical review --------------------------------------------------------------------
@@ -147,6 +150,8 @@ class CaseService:
         record = self.store.save_case(source="pas", request_key=key.request_key, order=order, decision=decision,
                                       raw_request=req.bundle, provider_npi=req.submitter_npi, note=key.reuse_note,
                                       render_response=lambda order_id: render(decision, order_id, 1))
+        if record.created:
+            metrics.record_decision(decision, "pas")
         # Order ID and status only: never member or clinical detail at info level.
         log.info("PAS case %s %s: %s", record.order_id, "created" if record.created else "already on file",
                  record.status)
@@ -192,6 +197,7 @@ class CaseService:
         record = self.store.update_case(prior.order_id, request_key=request_key, order=order,
                                         decision=decision, raw_request=req.bundle, kind=kind, note=note,
                                         render_response=lambda order_id: render(decision, order_id, revision))
+        metrics.record_decision(decision, "pas")
         return record.response
 
 
