@@ -4,7 +4,8 @@
 - `loads`: orjson first; whatever it refuses (NaN/Infinity tokens, integers beyond 64 bits,
   UTF-16/32 or BOM-prefixed bytes, invalid JSON) is handed to `json.loads` with the caller's
   options, so what is accepted, refused and how it is reported stays exactly as before (NaN
-  still a 400 naming the token). orjson accepts nothing `json.loads` refuses (it is the stricter
+  still a 400 naming the token). Integers beyond 64 bits, which orjson would read as floats,
+  are found by a digit-run scan first and parsed by `json.loads` too. orjson accepts nothing `json.loads` refuses (it is the stricter
   parser), so the fast path never lets through what the old one stopped.
 - `dumps`: UTF-8 bytes, compact, keys in the order built, non-string keys as strings (as
   `json.dumps`); floats are written shortest-round-trip (`1e-07` becomes `1e-7`: the same number).
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -21,7 +23,15 @@ import orjson
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
+# orjson reads an integer beyond 64 bits as a float (it would pass validation as another number):
+# a body with a run of 19 or more digits anywhere (also inside a string) goes to json.loads.
+_LONG_DIGITS = re.compile(r"\d{19,}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19,}")
+
+
 def loads(raw: bytes | str, **fallback_options) -> Any:
+    if (_LONG_DIGITS_BYTES if isinstance(raw, (bytes, bytearray)) else _LONG_DIGITS).search(raw):
+        return json.loads(raw, **fallback_options)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
