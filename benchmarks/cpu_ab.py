@@ -2,7 +2,7 @@
 client (no HTTP server, no load client), timed with `time.process_time()` (this process's CPU,
 which other processes on a shared machine do not inflate, unlike the wall clock).
 
-    python -m benchmarks.cpu_ab [-n 150] [--repeat 3] [--json out.json]
+    python -m benchmarks.cpu_ab [-n 150] [--repeat 3] [--json out.json] [--postgresql]
 
 Per repeat: a fresh app and database, a warm-up, then `n` order-sign calls (the three mixes of
 benchmarks/workloads.py in turn: on pathway, pended, off pathway; each a new hookInstance and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -25,11 +26,35 @@ from pathlib import Path
 from benchmarks import workloads
 
 
-def _app(tmp: Path):
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class _Postgres:
+    """A fresh database `oncopath_cpu_ab_<pid>` on the local PostgreSQL, dropped afterwards."""
+
+    def __init__(self):
+        self.name = f"oncopath_cpu_ab_{os.getpid()}"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def __enter__(self):
+        self._admin(f"DROP DATABASE IF EXISTS {self.name}")
+        self._admin(f"CREATE DATABASE {self.name}")
+        return self
+
+    def __exit__(self, *exc):
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+def _app(tmp: Path, database_url: str | None = None):
     from reliability.harness import make_app
     from server.serving import prepare
 
-    app = make_app(f"sqlite:///{tmp / 'cpu-ab.db'}")
+    app = make_app(database_url or f"sqlite:///{tmp / 'cpu-ab.db'}")
     return prepare(app)           # as a serving process: validators compiled, start-up objects frozen
 
 
@@ -51,16 +76,22 @@ def _bodies(kind: str, n: int, tag: str) -> list[bytes]:
     return [json.dumps(workloads.concrete(template, f"{tag}{i}")).encode() for i in range(n)]
 
 
-def run_once(n: int, warmup: int, repeat_index: int) -> dict[str, float]:
+def run_once(n: int, warmup: int, repeat_index: int, postgresql: bool = False) -> dict[str, float]:
+    if postgresql:
+        with _Postgres() as db, tempfile.TemporaryDirectory(prefix="oncopath-cpu-ab-") as tmp:
+            return _measure(_app(Path(tmp), db.url), n, warmup, repeat_index)
     with tempfile.TemporaryDirectory(prefix="oncopath-cpu-ab-") as tmp:
-        app = _app(Path(tmp))
-        client = app.test_client()
-        out = {}
-        for kind, path in (("order-sign", workloads.SIGN_PATH), ("submit", workloads.SUBMIT_PATH)):
-            _cpu_per_request(client, path, _bodies(kind, warmup, f"w{repeat_index}{kind[0]}"))
-            out[kind] = _cpu_per_request(client, path, _bodies(kind, n, f"r{repeat_index}{kind[0]}"))
-        app.extensions["oncopath.store"].dispose()
-        return out
+        return _measure(_app(Path(tmp)), n, warmup, repeat_index)
+
+
+def _measure(app, n: int, warmup: int, repeat_index: int) -> dict[str, float]:
+    client = app.test_client()
+    out = {}
+    for kind, path in (("order-sign", workloads.SIGN_PATH), ("submit", workloads.SUBMIT_PATH)):
+        _cpu_per_request(client, path, _bodies(kind, warmup, f"w{repeat_index}{kind[0]}"))
+        out[kind] = _cpu_per_request(client, path, _bodies(kind, n, f"r{repeat_index}{kind[0]}"))
+    app.extensions["oncopath.store"].dispose()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="a fresh database on the local PostgreSQL (127.0.0.1:5432) instead of SQLite; "
+                             "only this process's CPU is counted, not the database server's")
     args = parser.parse_args(argv)
 
     import logging
     logging.disable(logging.WARNING)
-    runs = [run_once(args.n, args.warmup, i) for i in range(args.repeat)]
+    runs = [run_once(args.n, args.warmup, i, args.postgresql) for i in range(args.repeat)]
     medians = {kind: statistics.median(r[kind] for r in runs) for kind in runs[0]}
     for kind in medians:
         each = ", ".join(f"{r[kind]:.2f}" for r in runs)
