@@ -82,7 +82,7 @@ class CaseService:
             return key.answered.response
         decision = engine.decide(order, kb, self.history(order.member.id))
         record = self.store.save_case(source="cds", request_key=key.request_key, order=order, decision=decision,
-                                      raw_request=raw_request, raw_request_text=raw_request_text,
+                                      raw_request=raw_request, raw_request_text=raw_request_text, key_checked=True,
                                       note=key.reuse_note, render_response=lambda order_id: render(decision, order_id, 1))
         if record.created:
             metrics.record_decision(decision, "cds")
@@ -149,7 +149,7 @@ class CaseService:
         decision = engine.decide(order, kb, self.history(order.member.id))
         record = self.store.save_case(source="pas", request_key=key.request_key, order=order, decision=decision,
                                       raw_request=req.bundle, provider_npi=req.submitter_npi, note=key.reuse_note,
-                                      render_response=lambda order_id: render(decision, order_id, 1))
+                                      key_checked=True, render_response=lambda order_id: render(decision, order_id, 1))
         if record.created:
             metrics.record_decision(decision, "pas")
         # Order ID and status only: never member or clinical detail at info level.

@@ -42,7 +42,12 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True, json_serializer=encode_json, json_deserializer=decode_json)
+        # No pool_pre_ping (a round trip on every checkout, three per request): a connection
+        # the server dropped fails its first statement, the pool is invalidated and the hot-path
+        # calls are made once more (store.service.once_more_if_disconnected). pool_recycle
+        # retires connections before a typical idle timeout of a proxy or firewall.
+        return create_engine(url, pool_pre_ping=False, pool_recycle=1800, future=True,
+                             json_serializer=encode_json, json_deserializer=decode_json)
 
     database = parsed.database
     in_memory = not database or database == ":memory:"
