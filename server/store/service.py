@@ -38,6 +38,25 @@ _MEMBER_HISTORY = (select(CaseRow.order_id, CaseRow.request_key, CaseRow.order, 
                    .where(CaseRow.member_id == bindparam("member_id")).order_by(CaseRow.received_at))
 
 
+def _history_and_key_statement():
+    """A member's history (as _MEMBER_HISTORY) and whether a request key is on file, in one
+    statement: history rows tagged 'h', then a row tagged 'k' per case or update with that key."""
+    from sqlalchemy import literal_column, null, union_all
+
+    cols = _MEMBER_HISTORY.selected_columns
+    history = (select(literal_column("'h'").label("kind"), CaseRow.received_at, *cols)
+               .where(CaseRow.member_id == bindparam("member_id")))
+    blanks = [null().label(c.name) for c in cols[1:]]
+    key_as_case = select(literal_column("'k'"), null(), CaseRow.order_id, *blanks).where(CaseRow.request_key == bindparam("key"))
+    key_as_update = (select(literal_column("'k'"), null(), CaseEventRow.order_id, *blanks)
+                     .where(CaseEventRow.request_key == bindparam("key")))
+    both = union_all(history, key_as_case, key_as_update).subquery()
+    return select(both).order_by(both.c.kind, both.c.received_at)
+
+
+_HISTORY_AND_KEY = _history_and_key_statement()
+
+
 def once_more_if_disconnected(call: Callable[[], Any]) -> Any:
     """The hot path's database calls, made once more if their connection was dead. PostgreSQL
     runs without `pool_pre_ping` (a round trip on every checkout, three per request): a pooled
@@ -305,7 +324,10 @@ class CaseStore:
             with self._reader() as conn:
                 return conn.execute(_MEMBER_HISTORY, {"member_id": member_id}).all()
 
-        rows = once_more_if_disconnected(read)
+        return self._history(once_more_if_disconnected(read), exclude_order_id)
+
+    @staticmethod
+    def _history(rows, exclude_order_id: str | None) -> History:
         return History(tuple(
             PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
                       status=r.status, drug_keys=frozenset(r.drug_keys or ()),
@@ -314,6 +336,22 @@ class CaseStore:
                       order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())),
                       provider_npi=r.provider_npi)
             for r in rows if r.order_id != exclude_order_id))
+
+    def history_and_key(self, member_id: str, key: str) -> tuple[History, bool]:
+        """`history_for_member(member_id)` and "is `key` on file?" in one round trip: what a new
+        request needs before it is decided (CaseService.sign). On PostgreSQL one statement (a round
+        trip saved: 0.6-0.75 -> 0.4-0.47 ms of CPU in process); on SQLite, where there is no round
+        trip to save, the two plain reads (0.31 ms) cost less than the union (0.36 ms)."""
+        if not self._one_statement_writes:
+            return self.history_for_member(member_id), self._key_on_file(key)
+
+        def read():
+            with self._reader() as conn:
+                return conn.execute(_HISTORY_AND_KEY, {"member_id": member_id, "key": key}).all()
+
+        rows = once_more_if_disconnected(read)
+        known = any(r.kind == "k" for r in rows)
+        return self._history([r for r in rows if r.kind == "h"], None), known
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (tests and health checks)."""
