@@ -49,6 +49,23 @@ class _Postgres:
     def __exit__(self, *exc):
         self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
+    def server_cpu_seconds(self) -> float:
+        """CPU time of the server processes (backends) connected to this database, from /proc:
+        the database's own share of each request (it runs on the same machine)."""
+        import psycopg
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                               (self.name,)).fetchall()]
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])      # utime + stime
+        return total / ticks
+
 
 def _app(tmp: Path, database_url: str | None = None):
     from reliability.harness import make_app
@@ -79,17 +96,22 @@ def _bodies(kind: str, n: int, tag: str) -> list[bytes]:
 def run_once(n: int, warmup: int, repeat_index: int, postgresql: bool = False) -> dict[str, float]:
     if postgresql:
         with _Postgres() as db, tempfile.TemporaryDirectory(prefix="oncopath-cpu-ab-") as tmp:
-            return _measure(_app(Path(tmp), db.url), n, warmup, repeat_index)
+            return _measure(_app(Path(tmp), db.url), n, warmup, repeat_index, db.server_cpu_seconds)
     with tempfile.TemporaryDirectory(prefix="oncopath-cpu-ab-") as tmp:
         return _measure(_app(Path(tmp)), n, warmup, repeat_index)
 
 
-def _measure(app, n: int, warmup: int, repeat_index: int) -> dict[str, float]:
+def _measure(app, n: int, warmup: int, repeat_index: int, server_cpu=None) -> dict[str, float]:
+    """CPU ms per request of this process; with `server_cpu` (PostgreSQL) also the database
+    server's, as '<kind> (database)' (the pool's connections are open after the warm-up)."""
     client = app.test_client()
     out = {}
     for kind, path in (("order-sign", workloads.SIGN_PATH), ("submit", workloads.SUBMIT_PATH)):
         _cpu_per_request(client, path, _bodies(kind, warmup, f"w{repeat_index}{kind[0]}"))
+        before = server_cpu() if server_cpu else 0.0
         out[kind] = _cpu_per_request(client, path, _bodies(kind, n, f"r{repeat_index}{kind[0]}"))
+        if server_cpu:
+            out[f"{kind} (database)"] = (server_cpu() - before) * 1000 / n
     app.extensions["oncopath.store"].dispose()
     return out
 
