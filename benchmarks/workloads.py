@@ -10,6 +10,9 @@ case, no duplicate history) and each `Claim/$submit` a new Claim identifier for 
   patient: a custom plan, pended, with on-pathway alternatives).
 - Claim/$submit: the THP PAS Bundle (3 items), unique Claim and Bundle identifiers and member.
 - Claim/$inquire: the inquiry Bundle for a member with a case on file (seeded before the run).
+- case-mix: order-sign calls drawn from the scenario corpus (tests/scenarios), one scenario of
+  each kind by the corpus's own expectations: on pathway, pended, off pathway (off-label),
+  oral (pharmacy benefit) and out of program, in turn; each a new hookInstance and member.
 """
 from __future__ import annotations
 
@@ -144,3 +147,57 @@ def body_bytes(template: dict) -> bytes:
 
 
 ORDER_SIGN_MIXES = ("on-pathway", "pended", "off-pathway")
+CASE_MIX = ("on-pathway", "pended", "off-pathway", "oral", "out-of-program")
+
+
+def _scenario_kind(sc: dict, oral_drugs: set[str]) -> str | None:
+    """The kind of a scenario by the corpus's expectations (not by the knowledge base)."""
+    expect = sc.get("expect") or {}
+    if expect.get("in_program") is False:
+        return "out-of-program"
+    if any(line.get("drug") in oral_drugs for line in sc.get("order") or []):
+        return "oral"
+    if sc.get("off_label"):
+        return "off-pathway"
+    if expect.get("on_pathway") is True and expect.get("case_status") == "Authorized":
+        return "on-pathway"
+    if expect.get("case_status") == "In Progress":
+        return "pended"
+    return None
+
+
+def case_mix() -> list[tuple[str, dict]]:
+    """(kind, order-sign template) for each kind of CASE_MIX: the first scenario of that kind in
+    the corpus's file order, its hookInstance and member id made unique per request."""
+    tests_dir = str(REPO / "tests")
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    import yaml
+    from scenarios import build   # tests/scenarios/build.py
+
+    catalog = yaml.safe_load((REPO / "tests" / "scenarios" / "catalog.yaml").read_text())
+    oral = {name for name, d in (catalog.get("drugs") or {}).items() if (d or {}).get("route") == "po"}
+    chosen: dict[str, dict] = {}
+    for sc in build.load_scenarios():
+        kind = _scenario_kind(sc, oral)
+        if kind and kind not in chosen:
+            chosen[kind] = sc
+    # The corpus is written for a request on 2026-11-20 (tests/scenarios/doors.py NOW): every date
+    # moves by the days since, so a served request (wall clock) sees the same timeline.
+    import re
+    from datetime import date, timedelta
+
+    shift = timedelta(days=(date.today() - date(2026, 11, 20)).days)
+
+    def moved(match: re.Match) -> str:
+        return (date.fromisoformat(match.group(0)) + shift).isoformat()
+
+    out = []
+    for kind in CASE_MIX:
+        sc = chosen[kind]
+        hook, _ = build.requests_for(sc)
+        hook["hookInstance"] = f"mix-{kind}-{UNIQ}"
+        member = build._member_id(sc["id"])
+        text = re.sub(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])", moved, json.dumps(hook))
+        out.append((kind, json.loads(text.replace(member, f"{member}-{UNIQ}"))))
+    return out

@@ -54,12 +54,12 @@ def _register_surfaces(app: Flask) -> None:
     (its before_request must see a body before any route or auth check reads it), then the store
     every surface uses and the case service over it, then CORS (so even refusals carry its headers), then the surfaces."""
     from server.cases import extension as cases
-    from server.http import cors, fhir, hooks, limits, openapi, portal, reviewer, smart, subscriptions, summary
+    from server.http import cors, fhir, hooks, limits, metrics, openapi, portal, reviewer, smart, subscriptions, summary
     from server.security import throttle
     from server.store import extension as store
 
     for module in (limits, store, cases, throttle, cors, smart, hooks, fhir, reviewer, subscriptions, summary,
-                   portal, openapi):
+                   portal, openapi, metrics):
         module.init_app(app)
     __import__("server.http.worksheets", fromlist=["init_app"]).init_app(app)   # after portal: SECRET_KEY
     __import__("server.http.knowledge", fromlist=["init_app"]).init_app(app)    # after portal: base.html

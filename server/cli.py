@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--sandbox", action="store_true",
                        help="sandbox mode for testers (env ONCOPATH_SANDBOX=1): demo client, reviewer and patients, "
                             "the scenario catalogue at /sandbox; refused on a database with other data")
+    serve.add_argument("--metrics-port", type=int, default=int(os.environ.get("ONCOPATH_METRICS_PORT", "0")),
+                       help="also serve /metrics (Prometheus) on this port, without a token (default: off; "
+                            "env ONCOPATH_METRICS_PORT); on the service port /metrics needs ONCOPATH_METRICS_TOKEN")
+    serve.add_argument("--metrics-host", default=os.environ.get("ONCOPATH_METRICS_HOST", "127.0.0.1"),
+                       help="address of --metrics-port (default loopback)")
 
     review = sub.add_parser("review", help="evaluate a FHIR Bundle offline and print the decision")
     review.add_argument("file", help="a PAS request Bundle, or a collection Bundle of the patient's "
@@ -118,6 +123,13 @@ def _serve(args) -> int:
         print("oncopath: no ONCOPATH_SECRET_KEY set; portal sessions last until this server stops",
               file=_sys.stderr)
 
+    # Metrics of every worker summed at a scrape (server/metrics.py): a fresh directory per start,
+    # named before anything imports prometheus_client.
+    from server.metrics_dir import prepare_multiprocess_dir
+    metrics_dir, made_here = prepare_multiprocess_dir()
+    from server import metrics
+    json_logs = os.environ.get("ONCOPATH_LOG_FORMAT", "text").strip().lower() == "json"
+
     class _App(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{args.host}:{args.port}")
@@ -128,12 +140,23 @@ def _serve(args) -> int:
             self.cfg.set("accesslog", "-")
             # Access log format without query strings: they can carry member ids.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+            if json_logs:
+                self.cfg.set("logger_class", "server.logs.JsonGunicornLogger")
+            self.cfg.set("child_exit", lambda _server, worker: metrics.mark_process_dead(worker.pid))
+            if args.metrics_port:
+                self.cfg.set("when_ready", lambda _server: metrics.serve_separately(
+                    args.metrics_host, args.metrics_port, settings["DATABASE_URL"]))
 
         def load(self):
             from server.serving import prepare
             return prepare(create_app())
 
-    _App().run()
+    try:
+        _App().run()
+    finally:
+        if made_here:
+            import shutil
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -57,6 +57,9 @@ DEFAULTS = {
     "SANDBOX": False,
     # Where sandbox mode reads the request fixtures (default: fixtures/ of the checkout).
     "SANDBOX_FIXTURES_DIR": None,
+    # GET /metrics on the service's port answers only this bearer token (none: /metrics is a 404
+    # there; `oncopath serve --metrics-port` serves it on a separate, loopback address instead).
+    "METRICS_TOKEN": None,
 }
 
 _ENV_TYPES = {bool: lambda v: v.strip().lower() in ("1", "true", "yes", "on"), float: float, int: int}

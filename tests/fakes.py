@@ -44,7 +44,7 @@ class FakeCaseStore:
         return History(tuple(out))
 
     def save_case(self, *, source, request_key, order, decision, raw_request, render_response, actor="system",
-                  provider_npi=None, raw_request_text=None, note=None) -> CaseRecord:
+                  provider_npi=None, raw_request_text=None, note=None, key_checked=False) -> CaseRecord:
         known = self.find_case_by_request_key(request_key)
         if known is not None:
             return known

@@ -150,6 +150,56 @@ def test_no_phi_in_gunicorns_access_log_or_the_apps_records_under_oncopath_serve
     assert phi_found(text) == []
 
 
+def test_with_json_logs_every_line_is_a_json_object_without_phi_and_access_records_name_the_route(tmp_path):
+    """ONCOPATH_LOG_FORMAT=json: gunicorn's access and error logs and the app's INFO records are
+    JSON lines; the same PHI-bearing requests as above leave no PHI in them."""
+    log = tmp_path / "gunicorn-json.log"
+    service = GunicornService(f"sqlite:///{tmp_path / 'json.db'}", log, workers=1,
+                              env={"ONCOPATH_LOG_FORMAT": "json"}).start()
+    try:
+        s = requests.Session()
+        r = s.post(service.base + "/fhir/Claim/$submit", json=load_fixture("pas/thp-her2-positive.json"), timeout=30)
+        order_id = r.json()["entry"][0]["resource"]["identifier"][0]["value"]
+        assert s.get(f"{service.base}/orders/{order_id}/summary",
+                     params={"npi": "1234567893", "member": "MA-100200300", "name": "Rivera"}, timeout=30).status_code == 200
+        assert s.post(service.base + "/fhir/Claim/$submit", data=b'{"name": "Rivera", ', timeout=30).status_code == 400
+        assert s.post(service.base + "/cds-services/oncopath-order-sign",
+                      json=load_fixture("hooks/order-sign-thp-her2-positive.json"), timeout=30).status_code == 200
+    finally:
+        service.stop()
+    text = log.read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON line: {line[:200]!r}")
+    access = [r for r in records if r.get("type") == "access"]
+    assert {(r["method"], r["route"], r["status"]) for r in access} >= {
+        ("POST", "/fhir/Claim/$submit", 200), ("POST", "/fhir/Claim/$submit", 400),
+        ("GET", "/orders/<order_id>/summary", 200), ("POST", "/cds-services/<service_id>", 200)}
+    assert all("?" not in r["path"] and isinstance(r["duration_ms"], float) for r in access)
+    assert any(r.get("logger") == "server.cases.service" and order_id in r["message"] for r in records), \
+        "the app's INFO records are logged too"
+    assert not [r for r in records if str(r.get("logger", "")).startswith("sqlalchemy")]
+    assert phi_found(text) == []
+
+
+def test_a_json_log_record_of_an_exception_names_its_type_only():
+    from server.logs import JsonFormatter
+
+    try:
+        raise ValueError("member MA-100200300 Ana Rivera born 1957-03-14")
+    except ValueError:
+        import sys
+        record = logging.LogRecord("server.x", logging.ERROR, __file__, 1, "unhandled %s", ("ValueError",),
+                                   sys.exc_info())
+    out = json.loads(JsonFormatter().format(record))
+    assert out["message"] == "unhandled ValueError" and out["exception"] == "ValueError" and out["level"] == "ERROR"
+    assert phi_found(json.dumps(out)) == []
+
+
 @pytest.mark.parametrize("logger_name", ["sqlalchemy.engine", "sqlalchemy.engine.Engine"])
 def test_sql_statements_and_their_parameters_are_not_logged_at_info(tmp_path, caplog, logger_name):
     """SQLAlchemy logs every statement with its parameters (member ids) at INFO if its logger

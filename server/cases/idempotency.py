@@ -27,8 +27,13 @@ class KeyDecision:
     reuse_note: str | None = None
 
 
-def resolve(store, key: str, *, same_request: Callable[[object], bool], fingerprint_now: Callable[[], str]) -> KeyDecision:
-    """Is this request a retry (the original answer), or new under `key` or under `key#…`?"""
+def resolve(store, key: str, *, same_request: Callable[[object], bool], fingerprint_now: Callable[[], str],
+            on_file_hint: bool | None = None) -> KeyDecision:
+    """Is this request a retry (the original answer), or new under `key` or under `key#…`?
+    `on_file_hint`: False when the caller has just read that the key is not on file (in the
+    same round trip as the member's history), which saves the read."""
+    if on_file_hint is False:
+        return KeyDecision(key)
     on_file = store.find_case_by_request_key(key)
     if on_file is None:
         return KeyDecision(key)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from mappings.pas_request import CLAIM_PATH, PasSubmission, request_fingerprint
-from server import engine
+from server import engine, metrics
 from server.domain.decision import CaseStatus, Decision
 from server.domain.order import History, Order
 from server.cases import idempotency
@@ -56,6 +56,14 @@ class CaseService:
             raise KnowledgeUnavailable(Issue("transient", "the pathway knowledge base is not loaded"))
         return self.kb
 
+    def _history_and_key(self, member_id: str | None, key: str) -> tuple[History | None, bool | None]:
+        """A new request's member history and whether its key is on file, in one round trip
+        when the store offers it; (None, None): ask for each separately."""
+        both = getattr(self.store, "history_and_key", None)
+        if both is None or not member_id:
+            return None, None
+        return both(member_id, key)
+
     def history(self, member_id: str | None, *, exclude_order_id: str | None = None) -> History:
         if self.store is None or not member_id:
             return History.empty()
@@ -76,14 +84,17 @@ class CaseService:
         if self.store is None:
             return render(engine.decide(order, kb, self.history(order.member.id)), None, 1)
         mine = functools.cache(lambda: fingerprint(raw_request))   # only if the key is on file (rare)
-        key = idempotency.resolve(self.store, request_key, fingerprint_now=mine,
+        history, on_file = self._history_and_key(order.member.id, request_key)
+        key = idempotency.resolve(self.store, request_key, fingerprint_now=mine, on_file_hint=on_file,
                                   same_request=lambda rec: fingerprint(rec.raw_request) == mine())
         if key.answered is not None:
             return key.answered.response
-        decision = engine.decide(order, kb, self.history(order.member.id))
+        decision = engine.decide(order, kb, history if history is not None else self.history(order.member.id))
         record = self.store.save_case(source="cds", request_key=key.request_key, order=order, decision=decision,
-                                      raw_request=raw_request, raw_request_text=raw_request_text,
+                                      raw_request=raw_request, raw_request_text=raw_request_text, key_checked=True,
                                       note=key.reuse_note, render_response=lambda order_id: render(decision, order_id, 1))
+        if record.created:
+            metrics.record_decision(decision, "cds")
         return record.response
 
     # -- the disease-site worksheet ---------------------------------------------------------
@@ -116,6 +127,7 @@ class CaseService:
             render_response=lambda oid: render_case_response(order=order, decision=decision, order_id=oid,
                                                              request_bundle=request_bundle, created=now,
                                                              revision=record.revision + 1, base_url=fhir_base))
+        metrics.record_decision(decision, "worksheet")
         return decision
 
     # -- clinical review --------------------------------------------------------------------
@@ -146,7 +158,9 @@ class CaseService:
         decision = engine.decide(order, kb, self.history(order.member.id))
         record = self.store.save_case(source="pas", request_key=key.request_key, order=order, decision=decision,
                                       raw_request=req.bundle, provider_npi=req.submitter_npi, note=key.reuse_note,
-                                      render_response=lambda order_id: render(decision, order_id, 1))
+                                      key_checked=True, render_response=lambda order_id: render(decision, order_id, 1))
+        if record.created:
+            metrics.record_decision(decision, "pas")
         # Order ID and status only: never member or clinical detail at info level.
         log.info("PAS case %s %s: %s", record.order_id, "created" if record.created else "already on file",
                  record.status)
@@ -192,6 +206,7 @@ class CaseService:
         record = self.store.update_case(prior.order_id, request_key=request_key, order=order,
                                         decision=decision, raw_request=req.bundle, kind=kind, note=note,
                                         render_response=lambda order_id: render(decision, order_id, revision))
+        metrics.record_decision(decision, "pas")
         return record.response
 
 

@@ -20,6 +20,7 @@ import requests
 import urllib3
 
 from mappings.bundles import entries_of, is_a, next_link, resource_type
+from server import metrics
 from server.errors import BadRequest, PayloadTooLarge
 from server.http import limits
 from server.security import outbound
@@ -106,6 +107,13 @@ class FhirFetcher:
             return False
 
     def _get(self, url: str) -> tuple[dict | None, str | None, int | None]:
+        """One read, timed (server/metrics.py: duration by outcome, failures by class)."""
+        t0 = time.perf_counter()
+        body, error, status = self._read(url)
+        metrics.record_fetch(time.perf_counter() - t0, error)
+        return body, error, status
+
+    def _read(self, url: str) -> tuple[dict | None, str | None, int | None]:
         """One read, bounded: FHIR_FETCH_TIMEOUT for the whole exchange (connect, same-origin
         redirects, headers and body: not per socket read, so a server dripping bytes cannot hold
         the hook) and FHIR_FETCH_MAX_BYTES of body."""

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from flask import current_app, request
 
+from server import jsontext
 from server.errors import BadRequest, Issue, ServiceError
 
 FHIR_JSON = "application/fhir+json"
@@ -34,7 +35,7 @@ def json_body(*, empty=_EMPTY):
     if not raw.strip() and empty is not _EMPTY:
         return empty
     try:
-        return json.loads(raw, parse_constant=_not_a_number)
+        return jsontext.loads(raw, parse_constant=_not_a_number)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(Issue("structure", f"the request body is not valid JSON: {exc.__class__.__name__}"))
 
@@ -72,5 +73,5 @@ def now() -> datetime:
 
 def fhir_response(body: dict | None, status: int = 200):
     """application/fhir+json, keys in the order they were built (resourceType first)."""
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
+    data = jsontext.dumps(body) if body is not None else b""
     return current_app.response_class(data, status=status, mimetype=FHIR_JSON)

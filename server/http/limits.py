@@ -23,6 +23,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from mappings.bundles import entry_count, long_identifier
 from server import config
+from server import jsontext
 from server.errors import BadRequest, Issue, PayloadTooLarge
 
 # A JSON string literal (unrolled loop: linear, no backtracking blow-up on long strings).
@@ -149,11 +150,28 @@ def check_request() -> None:
 
 
 class _JsonProvider(DefaultJSONProvider):
-    """request.get_json everywhere: NaN and Infinity are a 400, not a number to store."""
+    """request.get_json everywhere: NaN and Infinity are a 400, not a number to store. Parsing
+    and encoding by orjson (server/jsontext.py), with the standard library's verdicts; dates
+    still take Flask's own format (its `default`), as before."""
 
     def loads(self, s, **kwargs):
         kwargs.setdefault("parse_constant", refuse_constant)
-        return super().loads(s, **kwargs)
+        return jsontext.loads(s, **kwargs)
+
+    def dumps(self, obj, **kwargs):
+        if kwargs or self.sort_keys or self.compact is False:
+            kwargs.setdefault("default", self.default)
+            kwargs.setdefault("sort_keys", self.sort_keys)
+            kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+            return json.dumps(obj, **kwargs)
+        return jsontext.dumps(obj, default=self.default, passthrough_datetime=True).decode("utf-8")
+
+    def response(self, *args, **kwargs):
+        obj = self._prepare_response_obj(args, kwargs)
+        if self.sort_keys or self.compact is False or (self.compact is None and self._app.debug):
+            return super().response(*args, **kwargs)
+        body = jsontext.dumps(obj, default=self.default, passthrough_datetime=True) + b"\n"
+        return self._app.response_class(body, mimetype=self.mimetype)
 
 
 def init_app(app: Flask) -> None:

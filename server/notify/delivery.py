@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
+from server import metrics
 from server.security import outbound
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def deliver_pending(store, now: datetime, *, post: Callable = _post, timeout: fl
             counts["retry"] += 1
             next_at = now + backoff(attempt)
         store.record_attempt(note.id, at=now, ok=ok, status_code=status_code, error=error, next_attempt_at=next_at)
+        metrics.NOTIFICATIONS.labels("delivered" if ok else ("retry" if next_at else "failed")).inc()
     return counts
 
 

@@ -342,6 +342,14 @@ PATHS: dict = {
                         "responses": _ok(_ref("Health"))}},
     "/openapi.json": {"get": {"tags": ["Service"], "operationId": "openapi", "summary": "this document",
                               "responses": _ok({"type": "object"})}},
+    "/metrics": {"get": {"tags": ["Service"], "operationId": "metrics",
+                         "summary": "Prometheus metrics (text format); only with the bearer token of "
+                                    "ONCOPATH_METRICS_TOKEN, a 404 when none is configured",
+                         "security": [{"metricsBearer": []}],
+                         "responses": {**_ok({"type": "string"}, "text/plain"),
+                                       "401": {"description": "no or wrong metrics token",
+                                               "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                       "404": _outcome(404)}}},
 }
 
 _PREFLIGHT = {"tags": ["CORS"], "summary": "CORS preflight (answered before routing and JWT checks)",
@@ -373,6 +381,8 @@ def document(server_url: str | None = None) -> dict:
                            "description": "CDS Hooks client JWT (ES384/RS384, allow-listed issuer)"},
                 "clientBearer": {"type": "http", "scheme": "bearer",
                                  "description": "SMART Backend Services access token from POST /oauth/token"},
+                "metricsBearer": {"type": "http", "scheme": "bearer",
+                                  "description": "the operator's ONCOPATH_METRICS_TOKEN"},
             },
         },
     }

@@ -1,12 +1,13 @@
 """Engine creation: one place that knows SQLite and PostgreSQL quirks."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+from server import jsontext
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Execution option of read-only sessions (CaseStore.uow(read_only=True)).
@@ -20,8 +21,13 @@ class EncodedJSON(str):
 
 
 def encode_json(value) -> str:
-    """The engines' JSON serializer."""
-    return value if isinstance(value, EncodedJSON) else json.dumps(value)
+    """The engines' JSON serializer (orjson: compact UTF-8 text, server/jsontext.py)."""
+    return value if isinstance(value, EncodedJSON) else jsontext.dumps_text(value)
+
+
+def decode_json(text):
+    """The engines' JSON deserializer (orjson, the standard library for what it refuses)."""
+    return jsontext.loads(text)
 
 
 def normalize_url(url: str) -> str:
@@ -36,17 +42,22 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True, json_serializer=encode_json)
+        # No pool_pre_ping (a round trip on every checkout, three per request): a connection
+        # the server dropped fails its first statement, the pool is invalidated and the hot-path
+        # calls are made once more (store.service.once_more_if_disconnected). pool_recycle
+        # retires connections before a typical idle timeout of a proxy or firewall.
+        return create_engine(url, pool_pre_ping=False, pool_recycle=1800, future=True,
+                             json_serializer=encode_json, json_deserializer=decode_json)
 
     database = parsed.database
     in_memory = not database or database == ":memory:"
     if in_memory:
         # One shared connection: every session (and request thread) sees the same database.
-        engine = create_engine(url, poolclass=StaticPool, json_serializer=encode_json,
+        engine = create_engine(url, poolclass=StaticPool, json_serializer=encode_json, json_deserializer=decode_json,
                                connect_args={"check_same_thread": False})
     else:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, json_serializer=encode_json,
+        engine = create_engine(url, json_serializer=encode_json, json_deserializer=decode_json,
                                connect_args={"check_same_thread": False,
                                              "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 

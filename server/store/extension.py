@@ -11,6 +11,8 @@ EXTENSION_KEY = "oncopath.store"
 
 def init_app(app: Flask) -> CaseStore:
     store = CaseStore.from_url(app.config["DATABASE_URL"])
+    from server.metrics import instrument_engine
+    instrument_engine(store.engine)      # statement and commit time (server/metrics.py)
     app.extensions[EXTENSION_KEY] = store
     return store
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from server.domain.decision import CaseStatus, Decision
@@ -36,6 +36,39 @@ _MEMBER_HISTORY = (select(CaseRow.order_id, CaseRow.request_key, CaseRow.order, 
                           CaseRow.drug_keys, CaseRow.start_date, CaseRow.end_date, CaseRow.regimen_id,
                           CaseRow.s0353_awarded_on, CaseRow.provider_npi)
                    .where(CaseRow.member_id == bindparam("member_id")).order_by(CaseRow.received_at))
+
+
+def _history_and_key_statement():
+    """A member's history (as _MEMBER_HISTORY) and whether a request key is on file, in one
+    statement: history rows tagged 'h', then a row tagged 'k' per case or update with that key."""
+    from sqlalchemy import literal_column, null, union_all
+
+    cols = _MEMBER_HISTORY.selected_columns
+    history = (select(literal_column("'h'").label("kind"), CaseRow.received_at, *cols)
+               .where(CaseRow.member_id == bindparam("member_id")))
+    blanks = [null().label(c.name) for c in cols[1:]]
+    key_as_case = select(literal_column("'k'"), null(), CaseRow.order_id, *blanks).where(CaseRow.request_key == bindparam("key"))
+    key_as_update = (select(literal_column("'k'"), null(), CaseEventRow.order_id, *blanks)
+                     .where(CaseEventRow.request_key == bindparam("key")))
+    both = union_all(history, key_as_case, key_as_update).subquery()
+    return select(both).order_by(both.c.kind, both.c.received_at)
+
+
+_HISTORY_AND_KEY = _history_and_key_statement()
+
+
+def once_more_if_disconnected(call: Callable[[], Any]) -> Any:
+    """The hot path's database calls, made once more if their connection was dead. PostgreSQL
+    runs without `pool_pre_ping` (a round trip on every checkout, three per request): a pooled
+    connection the server dropped (restart, idle timeout) fails its first statement instead,
+    SQLAlchemy invalidates the pool, and the call is repeated on a fresh connection. Safe for
+    save_case too: it is idempotent on the request key (a commit that did land is found)."""
+    try:
+        return call()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return call()
 
 
 def new_order_id() -> str:
@@ -123,9 +156,58 @@ def _summary(decision: Decision) -> dict:
             "drugs": {d.ref: d.status.value for d in decision.drugs}}
 
 
+def _created_event(values: dict, actor: str, note: str) -> dict:
+    return {"order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
+            "status": values["status"], "actor": actor, "note": note,
+            "request_key": None, "raw_request": None, "response": None}
+
+
+def _create_audit(values: dict, actor: str, decision: Decision) -> dict:
+    return {"at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
+            "entity_id": values["order_id"], "before": None, "after": _summary(decision)}
+
+
+_ONE_STATEMENT: dict[int, Any] = {}
+
+
+def _one_statement_insert(engine: Engine):
+    """INSERT case + event + audit as one PostgreSQL statement, unless the request key is on file
+    (as a case's: ON CONFLICT; as an update's: NOT EXISTS). Parameters: c_*, e_*, a_* (typed by
+    the columns, so JSON and timestamps are bound as the ORM would)."""
+    from sqlalchemy import text
+
+    stmt = _ONE_STATEMENT.get(id(engine.dialect))
+    if stmt is not None:
+        return stmt
+
+    def columns(table, prefix, skip=("id",)):
+        cols = [c for c in table.columns if c.name not in skip]
+        names = ", ".join(f'"{c.name}"' for c in cols)
+        binds = ", ".join(f"CAST(:{prefix}{c.name} AS {c.type.compile(dialect=engine.dialect)})" for c in cols)
+        return cols, names, binds
+
+    case_cols, case_names, case_binds = columns(CaseRow.__table__, "c_", skip=())
+    event_cols, event_names, event_binds = columns(CaseEventRow.__table__, "e_")
+    audit_cols, audit_names, audit_binds = columns(AuditRow.__table__, "a_")
+    sql = (f"WITH new_case AS (INSERT INTO cases ({case_names}) SELECT {case_binds} "
+           f"WHERE NOT EXISTS (SELECT 1 FROM case_events WHERE request_key = CAST(:c_request_key AS VARCHAR)) "
+           f"ON CONFLICT (request_key) DO NOTHING RETURNING order_id), "
+           f"new_event AS (INSERT INTO case_events ({event_names}) SELECT {event_binds} FROM new_case), "
+           f"new_audit AS (INSERT INTO audit ({audit_names}) SELECT {audit_binds} FROM new_case) "
+           f"SELECT order_id FROM new_case")
+    binds = ([bindparam(f"c_{c.name}", type_=c.type) for c in case_cols]
+             + [bindparam(f"e_{c.name}", type_=c.type) for c in event_cols]
+             + [bindparam(f"a_{c.name}", type_=c.type) for c in audit_cols])
+    stmt = text(sql).bindparams(*binds)
+    _ONE_STATEMENT[id(engine.dialect)] = stmt
+    return stmt
+
+
 class CaseStore:
     def __init__(self, engine: Engine, *, order_ids: Callable[[], str] = new_order_id):
         self.engine = engine
+        # PostgreSQL writes a new case in one statement (see _insert_new_case_in_one_statement).
+        self._one_statement_writes = engine.dialect.name == "postgresql"
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(engine, expire_on_commit=False, execution_options={READ_ONLY: True})
         self._order_ids = order_ids
@@ -161,9 +243,8 @@ class CaseStore:
         """The case a request belongs to, with the response that request was given: the case's
         own request, or an update/cancel request recorded in its history."""
         # Hot path: nearly every key asked about is new. One Core round trip says so.
-        with self._reader() as conn:
-            if conn.execute(_REQUEST_KEY_KNOWN, {"key": key}).first() is None:
-                return None
+        if not once_more_if_disconnected(lambda: self._key_on_file(key)):
+            return None
         with self.uow(read_only=True) as uow:
             return self._case_by_request_key(uow, key)
 
@@ -181,6 +262,11 @@ class CaseStore:
             return None
         row = uow.cases.get(event.order_id)
         return CaseRecord.of(row, response=event.response, raw_request=event.raw_request)
+
+    def _key_on_file(self, key: str) -> bool:
+        """One round trip: is this request key a case's or an update's?"""
+        with self._reader() as conn:
+            return conn.execute(_REQUEST_KEY_KNOWN, {"key": key}).first() is not None
 
     def cases_with_identifier(self, key: str) -> list[CaseRecord]:
         """Every case created by a request whose key is `key`, or `key#<content>` when the same
@@ -234,8 +320,14 @@ class CaseStore:
         if not member_id:
             return History.empty()
         # Core on a plain read-only connection: on the hot path of every new request.
-        with self._reader() as conn:
-            rows = conn.execute(_MEMBER_HISTORY, {"member_id": member_id}).all()
+        def read():
+            with self._reader() as conn:
+                return conn.execute(_MEMBER_HISTORY, {"member_id": member_id}).all()
+
+        return self._history(once_more_if_disconnected(read), exclude_order_id)
+
+    @staticmethod
+    def _history(rows, exclude_order_id: str | None) -> History:
         return History(tuple(
             PriorCase(order_id=r.order_id, request_id=(r.order or {}).get("request_id", r.request_key),
                       status=r.status, drug_keys=frozenset(r.drug_keys or ()),
@@ -244,6 +336,22 @@ class CaseStore:
                       order_refs=ehr_order_refs(d.get("ref") for d in (r.order or {}).get("drugs", ())),
                       provider_npi=r.provider_npi)
             for r in rows if r.order_id != exclude_order_id))
+
+    def history_and_key(self, member_id: str, key: str) -> tuple[History, bool]:
+        """`history_for_member(member_id)` and "is `key` on file?" in one round trip: what a new
+        request needs before it is decided (CaseService.sign). On PostgreSQL one statement (a round
+        trip saved: 0.6-0.75 -> 0.4-0.47 ms of CPU in process); on SQLite, where there is no round
+        trip to save, the two plain reads (0.31 ms) cost less than the union (0.36 ms)."""
+        if not self._one_statement_writes:
+            return self.history_for_member(member_id), self._key_on_file(key)
+
+        def read():
+            with self._reader() as conn:
+                return conn.execute(_HISTORY_AND_KEY, {"member_id": member_id, "key": key}).all()
+
+        rows = once_more_if_disconnected(read)
+        known = any(r.kind == "k" for r in rows)
+        return self._history([r for r in rows if r.kind == "h"], None), known
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (tests and health checks)."""
@@ -255,38 +363,23 @@ class CaseStore:
     def save_case(self, *, source: str, request_key: str, order: Order, decision: Decision,
                   raw_request: Any, render_response: Callable[[str], Any],
                   actor: str = "system", provider_npi: str | None = None,
-                  raw_request_text: str | None = None, note: str | None = None) -> CaseRecord:
+                  raw_request_text: str | None = None, note: str | None = None,
+                  key_checked: bool = False) -> CaseRecord:
         """Store a new case atomically. Idempotent on request_key: if it is already on file
         (also when another process wins a race to write it) the existing record comes back
         unchanged, with created=False. `provider_npi` defaults to the ordering provider's;
         PAS passes the submitting provider's (Claim.provider), who may inquire later.
         `raw_request_text`: the request body as received, if `raw_request` is all of it: stored
-        as sent instead of encoding `raw_request` again."""
+        as sent instead of encoding `raw_request` again. `key_checked`: the caller found the key
+        absent a moment ago (idempotency.resolve), so PostgreSQL need not look again before
+        rendering; its write still refuses a key on file (a race costs one render, never a case)."""
+        args = dict(key_checked=key_checked, source=source, request_key=request_key, order=order, decision=decision,
+                    raw_request=raw_request, render_response=render_response, provider_npi=provider_npi,
+                    raw_request_text=raw_request_text, actor=actor, note=note)
         for _attempt in range(3):
             try:
-                # Core on a plain connection (hot path): no ORM session or unit-of-work
-                # bookkeeping for three plain rows. The idempotency check shares the write
-                # transaction (on SQLite a BEGIN IMMEDIATE: writers queue, so it cannot race).
-                with self.engine.begin() as conn:
-                    known = conn.execute(_REQUEST_KEY_KNOWN, {"key": request_key}).first() is not None
-                    if not known:
-                        values = self._new_case_values(source=source, request_key=request_key, order=order,
-                                                       decision=decision, raw_request=raw_request,
-                                                       render_response=render_response,
-                                                       provider_npi=provider_npi)
-                        raw = EncodedJSON(raw_request_text) if raw_request_text else values["raw_request"]
-                        # The case row first: the event references it. The response is stored once,
-                        # on the case; its 'created' event gets a copy only if it is ever replaced
-                        # (CaseRepository.keep_first_response).
-                        conn.execute(_INSERT_CASE, {**values, "raw_request": raw})
-                        conn.execute(_INSERT_EVENT, {
-                            "order_id": values["order_id"], "at": values["updated_at"], "kind": "created",
-                            "status": values["status"], "actor": actor, "note": note or source,
-                            "request_key": None, "raw_request": None, "response": None})
-                        conn.execute(_INSERT_AUDIT, {
-                            "at": utcnow(), "actor": actor, "action": "case.create", "entity": "case",
-                            "entity_id": values["order_id"], "before": None, "after": _summary(decision)})
-                if not known:
+                values = once_more_if_disconnected(lambda: self._insert_new_case(**args))
+                if values is not None:
                     return CaseRecord(**{f: values[f] for f in _RECORD_FIELDS}, created=True)
                 existing = self.find_case_by_request_key(request_key)   # committed: cases stay
                 if existing is not None:
@@ -297,6 +390,44 @@ class CaseStore:
                     return existing
                 # Otherwise an Order ID collision: draw another one.
         raise RuntimeError("could not allocate a unique Order ID")
+
+    def _insert_new_case(self, *, raw_request_text, actor, note, key_checked, **case) -> dict | None:
+        """Write a new case, its 'created' event and its audit row in one transaction, unless the
+        request key is on file (then None). The values written come back."""
+        if self._one_statement_writes:
+            if not key_checked and self._key_on_file(case["request_key"]):
+                return None   # the response is rendered only for a case to write
+            return self._insert_new_case_in_one_statement(raw_request_text=raw_request_text, actor=actor,
+                                                          note=note, **case)
+        # Core on a plain connection (hot path): no ORM session or unit-of-work bookkeeping
+        # for three plain rows. The idempotency check shares the write transaction (on
+        # SQLite a BEGIN IMMEDIATE: writers queue, so it cannot race).
+        with self.engine.begin() as conn:
+            if conn.execute(_REQUEST_KEY_KNOWN, {"key": case["request_key"]}).first() is not None:
+                return None
+            values = self._new_case_values(**case)
+            raw = EncodedJSON(raw_request_text) if raw_request_text else values["raw_request"]
+            # The case row first: the event references it. The response is stored once, on the
+            # case; its 'created' event gets a copy only if it is ever replaced
+            # (CaseRepository.keep_first_response).
+            conn.execute(_INSERT_CASE, {**values, "raw_request": raw})
+            conn.execute(_INSERT_EVENT, _created_event(values, actor, note or case["source"]))
+            conn.execute(_INSERT_AUDIT, _create_audit(values, actor, case["decision"]))
+        return values
+
+    def _insert_new_case_in_one_statement(self, *, raw_request_text, actor, note, **case) -> dict | None:
+        """PostgreSQL: the same three rows and the same key check in one statement (CTEs), run in
+        autocommit: one round trip instead of BEGIN, SELECT, three INSERTs and COMMIT. A single
+        statement is atomic, and it returns only after its commit is durable."""
+        values = self._new_case_values(**case)
+        raw = EncodedJSON(raw_request_text) if raw_request_text else values["raw_request"]
+        params = {**{f"c_{k}": v for k, v in {**values, "raw_request": raw}.items()},
+                  **{f"e_{k}": v for k, v in _created_event(values, actor, note or case["source"]).items()},
+                  **{f"a_{k}": v for k, v in _create_audit(values, actor, case["decision"]).items()}}
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            written = conn.execute(_one_statement_insert(self.engine), params).first()
+        return values if written is not None else None
 
     def _new_case_values(self, *, source, request_key, order, decision, raw_request, render_response,
                          provider_npi) -> dict:
