@@ -243,3 +243,16 @@ def her2(result: str = "positive") -> Biomarker:
 
 
 __all__ = ["fake_knowledge", "line", "marker", "order", "thp", "her2", "DrugRole", "HCPCS"]
+
+
+def as_if_verified(kb: Knowledge) -> Knowledge:
+    """The bundled knowledge base with every regimen and indication source treated as primary
+    (tag V): for tests of calendars, figures and wording, where what is checked is not whether a
+    fact was verified (tests/test_knowledge_verification.py checks that) but what follows from it."""
+    def v(ev: Evidence | None) -> Evidence:
+        return replace(ev, tag="V") if ev is not None else TEST_SOURCE
+    pathways = tuple(replace(p, regimens=tuple(replace(r, evidence=v(r.evidence)) for r in p.regimens))
+                     for p in kb.pathways)
+    policies = {k: replace(pol, indications=tuple(replace(i, evidence=v(i.evidence)) for i in pol.indications))
+                for k, pol in kb.policies.items()}
+    return build_indexes(replace(kb, pathways=pathways, policies=policies))

@@ -243,12 +243,44 @@ def _order_for(pathway, regimen, encode):
         lines.append(line)
     setting = pathway.settings[0] if pathway.settings else Setting.UNKNOWN
     line_of_therapy = pathway.lines[0] if pathway.lines else LineOfTherapy.UNKNOWN
-    return order(*lines, cancer=pathway.cancer_type, setting=setting, line=line_of_therapy, stage="III")
+    cancer = _cancer_for(pathway)
+    return order(*lines, cancer=cancer, setting=setting, line=line_of_therapy, stage="III",
+                 histology=_histology_codes(pathway, cancer))
 
 
-@pytest.mark.parametrize("pathway, regimen", _kb_regimens(), ids=[r.id for _, r in _kb_regimens()])
+def _cancer_for(pathway):
+    """A tumour-agnostic group's pathway is tried on a solid type of its own (colorectal)."""
+    return "colorectal" if KB.cancer_types[pathway.cancer_type].agnostic else pathway.cancer_type
+
+
+def _histology_codes(pathway, cancer):
+    """A morphology code of the histology group the cancer type or pathway requires (SCLC)."""
+    groups = set(KB.cancer_types[cancer].histology) | set(pathway.histology)
+    for group in sorted(groups):
+        for system, code in sorted(KB.histology_groups.get(group, ())):
+            return (Code(system, code),)
+    return ()
+
+
+# Regimens whose cycle-by-cycle encoding (_as_cycles) cannot say what the regimen says; each a
+# strict xfail, so the mark goes the day it is fixed.
+CYCLE_ENCODING_GAPS = {
+    "nsclc-egfr-exon20-amivantamab-carboplatin-pemetrexed":
+        "amivantamab's cycle-2 day-1 override inside a 21-day loading phase is written by _as_cycles as one "
+        "119-day cycle (days 1, 8, 15, 36 ...): the override is not expressed cycle by cycle",
+    "nsclc-egfr-amivantamab-carboplatin-pemetrexed-after-tki":
+        "same as the exon 20 regimen: amivantamab's cycle-2 override within the loading phase",
+}
+
+
+def _kb_params():
+    return [pytest.param(p, r, id=r.id, marks=[pytest.mark.xfail(strict=True, reason=CYCLE_ENCODING_GAPS[r.id])]
+                         if r.id in CYCLE_ENCODING_GAPS else []) for p, r in _kb_regimens()]
+
+
+@pytest.mark.parametrize("pathway, regimen", _kb_params())
 def test_every_kb_regimen_written_two_ways_fits_itself_and_gets_one_decision(pathway, regimen):
-    assert pathway.cancer_type in ICD, f"add an ICD-10-CM code for {pathway.cancer_type} to test_calendars.ICD"
+    assert _cancer_for(pathway) in ICD, f"add an ICD-10-CM code for {pathway.cancer_type} to test_calendars.ICD"
     whole = (0, len(regimen.plan) - 1)
 
     def events(key):
