@@ -156,6 +156,10 @@ def _days(days: tuple[int, ...]) -> str:
         return f"day {days[0]}"
     if days == tuple(range(days[0], days[-1] + 1)):
         return f"days {days[0]}–{days[-1]}"
+    step = days[1] - days[0]
+    if len(days) > 3 and all(b - a == step for a, b in zip(days, days[1:])):
+        # weekly x7 within a 56-day cycle reads 'every 7 days from day 1 to day 43', not seven numbers
+        return f"every {step} days, days {days[0]}–{days[-1]}"
     return "days " + ", ".join(str(d) for d in days[:-1]) + f" and {days[-1]}"
 
 

@@ -121,10 +121,12 @@ def test_thp_for_a_her2_negative_patient_is_pended_naming_her2_with_the_workshee
     body = hook("order-sign-thp-her2-negative.json")
     card = cards_by_topic(body)["coverage-info"]
     assert card["indicator"] == "warning"
-    assert card["summary"].startswith("Pended for review: trastuzumab and pertuzumab require a HER2-positive result; "
-                                      "record shows HER2 negative. Order ID ONC-")
-    assert "- Trastuzumab and pertuzumab require a HER2-positive result; the record shows HER2 negative." \
-        in card["detail"]
+    # the summary stays within 140 characters: with three drugs named, the Order ID moves to the detail
+    assert card["summary"].startswith("Pended for review: docetaxel, trastuzumab and pertuzumab require a HER2-positive "
+                                      "result; record shows HER2 negative.")
+    assert len(card["summary"]) <= 140
+    assert "- Docetaxel, trastuzumab and pertuzumab require a HER2-positive result; the record shows HER2 negative." \
+        in card["detail"] and "ONC-" in card["detail"]
     worksheet = f"{BASE}/fhir/Questionnaire/oncopath-worksheet-breast"
     [link] = card["links"]
     assert link["type"] == "absolute" and link["url"].startswith(f"{BASE}/worksheets/ONC-")
@@ -151,9 +153,10 @@ def test_an_off_pathway_regimen_gets_the_pathway_regimen_as_a_suggestion(hook):
     body = hook("order-sign-her2-positive-docetaxel-trastuzumab.json")
     card = cards_by_topic(body)["off-guideline"]
     assert card["indicator"] == "warning" and card["selectionBehavior"] == "at-most-one"
-    assert card["summary"] == "Off pathway for breast cancer. Consider THP (docetaxel, trastuzumab, pertuzumab)."
+    # two first-line HER2-positive pathway regimens fit (issue 14 added T-DXd + pertuzumab); THP first
+    assert card["summary"] == "Off pathway for breast cancer. 2 on-pathway regimens fit this patient."
     assert card["suggestions"][0]["label"] == "Switch to THP"
-    [suggestion] = card["suggestions"]
+    suggestion = card["suggestions"][0]
     deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
     assert deletes == ["MedicationRequest/docetaxel", "MedicationRequest/trastuzumab"]
     creates = [a["resource"]["medicationCodeableConcept"]["coding"][0]["code"]

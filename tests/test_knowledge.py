@@ -46,10 +46,12 @@ def _pathway(kb, pathway_id):
 # ------------------------------------------------------------------ bundled content
 
 
-def test_bundled_knowledge_base_loads_with_at_least_12_pathways_and_40_regimens(kb):
-    assert kb.version == "2026.4"
-    assert len(kb.pathways) >= 12
-    assert sum(len(p.regimens) for p in kb.pathways) >= 40
+def test_bundled_knowledge_base_covers_44_cancer_types_with_300_regimens(kb):
+    # issue 14: the program's 44 most common cancer types, at least 300 regimens
+    assert kb.version == "2027.1"
+    assert sum(1 for c in kb.cancer_types.values() if not c.agnostic) >= 44
+    assert len({p.cancer_type for p in kb.pathways}) >= 44
+    assert sum(len(p.regimens) for p in kb.pathways) >= 300
     # every pathway file names a known cancer type (issue 14 adds types beyond the original seven)
     assert {p.cancer_type for p in kb.pathways} >= {
         "breast", "nsclc", "colorectal", "melanoma", "myeloma", "dlbcl", "pancreatic"}

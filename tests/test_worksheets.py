@@ -63,7 +63,7 @@ def test_the_pended_card_links_a_worksheet_form_prefilled_from_the_request(app):
     html = page.get_data(as_text=True)
     assert "Oncology regimen worksheet: Breast cancer" in html
     assert re.search(r'name="diagnosis.stage" value="IV"', html)
-    assert "<li>HER2 is not in the record; trastuzumab and pertuzumab need a HER2-positive result.</li>" in html
+    assert "<li>HER2 is not in the record; docetaxel, trastuzumab and pertuzumab need a HER2-positive result.</li>" in html
     assert re.search(r'<option value="metastatic" selected>', html)
     assert re.search(r'id="biomarkers.ER" name="biomarkers.ER">\s*<option value="">—</option>\s*'
                      r'<option value="positive" selected>', html)

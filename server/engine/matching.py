@@ -144,6 +144,8 @@ def find_alternatives(case: Case) -> None:
         if any(c.status is False for c in checks):
             continue
         all_met = all(c.status is True for c in checks)
+        if not all_met and case.kb.cancer_types[p.cancer_type].agnostic:
+            continue    # a tumour-agnostic pathway is offered only when its biomarker was reported and fits
         bucket = met if all_met else possible
         for r in p.regimens:
             if r.id == requested:

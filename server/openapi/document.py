@@ -247,6 +247,21 @@ PATHS: dict = {
                               "content": {JSON: {"schema": {"type": "object"}}}},
                       "401": {"description": "OAuth 2.0 error", "content": {JSON: {"schema": {"type": "object"}}}}}
                      | _errors(429)}},
+    # -- knowledge-base catalogue (issue 14) -------------------------------------------------
+    "/knowledge": {"get": {
+        "tags": ["Knowledge"], "operationId": "knowledgeCatalogue",
+        "summary": "pathways, regimens and medical-policy indications with their sources and tags (HTML)",
+        "responses": {"200": _html("the catalogue")}}},
+    "/knowledge.json": {"get": {
+        "tags": ["Knowledge"], "operationId": "knowledgeCatalogueJson",
+        "summary": "the catalogue and kb stats figures as JSON",
+        "responses": {"200": {"description": "the catalogue", "content": {JSON: {"schema": {"type": "object"}}}}}}},
+    "/knowledge/releases/{version}.json": {"get": {
+        "tags": ["Knowledge"], "operationId": "knowledgeRelease",
+        "summary": "the catalogue of a knowledge-base release (R18): what a decision of that version used",
+        "parameters": [{"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the release's catalogue",
+                              "content": {JSON: {"schema": {"type": "object"}}}}} | _errors(404)}},
     # -- worksheet form (the pended card's link) -------------------------------------------
     "/worksheets/{order_id}": {
         "get": {"tags": ["Worksheet"], "operationId": "worksheetForm",
