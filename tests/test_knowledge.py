@@ -1,6 +1,8 @@
 """The pathway knowledge base: bundled data loads, is complete, and broken data fails loudly."""
 from __future__ import annotations
 
+import re
+
 import shutil
 from datetime import date
 from pathlib import Path
@@ -294,7 +296,7 @@ def test_an_unknown_drug_key_in_a_pathway_fails_naming_it(data_copy):
 
 def test_a_bad_date_fails_naming_the_field(data_copy):
     path = data_copy / "kb.yaml"
-    path.write_text(path.read_text().replace("reviewed: 2026-11-15", "reviewed: 2026-13-45"))
+    path.write_text(re.sub(r"^reviewed: .*$", "reviewed: 2026-13-45", path.read_text(), count=1, flags=re.M))
     with pytest.raises(KnowledgeError, match=r"^kb\.yaml: reviewed: '2026-13-45' is not a 'date'"):
         load_knowledge(str(data_copy))
 

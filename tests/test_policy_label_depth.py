@@ -14,7 +14,11 @@ from server.engine.aggregate import case_status_of
 from server.engine.criteria import variant_matches
 from server.knowledge.model import HCPCS, ICD10CM, RXNORM
 
-from test_engine_scenarios import KB, bm, order, rx
+from server.knowledge.loader import load_knowledge
+from test_engine_scenarios import bm, order, rx
+
+# label depth is tested on the bundled knowledge base as it is, verification tags included
+KB = load_knowledge()
 
 A, IP, OI = DrugStatus.AUTHORIZED, DrugStatus.IN_PROGRESS, DrugStatus.OTHER_IMPACT
 ICDO = "http://terminology.hl7.org/CodeSystem/icd-o-3"

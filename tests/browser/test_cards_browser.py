@@ -70,7 +70,7 @@ def test_the_main_cards_read_well_in_a_browser_and_the_worksheet_authorizes_the_
     base, app = live
     bodies = {name: _sign(base, req) for name, req in _scenarios().items()}
     expected_first = {"authorized": "Authorized: Order ID ONC-", "pended": "Pended for review: HER2 not in the record.",
-                      "off-pathway": "Pended for review: trastuzumab and pertuzumab require",
+                      "off-pathway": "Pended for review: docetaxel, trastuzumab and pertuzumab require",
                       "pharmacy-benefit": "Palbociclib and letrozole: pharmacy benefit.",
                       "no-coverage": "No active coverage on file: nothing was authorized."}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
