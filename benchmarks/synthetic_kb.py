@@ -29,7 +29,10 @@ def _drug(d: Drug, i: int) -> Drug:
 
 def _cancer_type(ct: CancerType, i: int) -> CancerType:
     # ICD-10-CM codes start with a letter: "Q<i>..." prefixes never match a real C-code.
-    return replace(ct, key=ct.key + _suffix(i),
+    # A copy of a tumour-agnostic group stays data (its pathways and indications count), but it is
+    # not agnostic: 1000 copies of six groups applying to every solid type would model 6000
+    # tumour-agnostic indications per patient, not a larger knowledge base.
+    return replace(ct, key=ct.key + _suffix(i), kind="solid" if ct.agnostic else ct.kind,
                    icd10_prefixes=tuple(f"Q{i:04d}{p}" for p in ct.icd10_prefixes),
                    snomed=tuple(f"{s}{i:04d}" for s in ct.snomed),
                    histology_snomed=tuple(f"{s}{i:04d}" for s in ct.histology_snomed))
