@@ -189,8 +189,15 @@ def _stage(record: PatientRecord, main: ConditionFacts | None) -> str | None:
 
 def _setting(stage: str | None, has_secondary: bool, hints: Iterable[Setting]) -> Setting:
     prefixes = table("staging")["metastatic_stage_prefixes"]
-    if has_secondary or (stage and any(stage.upper().startswith(p) for p in prefixes)):
+    hints = list(hints)
+    if has_secondary:
         return Setting.METASTATIC
+    if stage and any(stage.upper().startswith(p) for p in prefixes):
+        # An explicit neoadjuvant / adjuvant intent for a stage IV disease with no metastatic site
+        # on record is read as that intent: head and neck stage IVA/IVB are locoregional (M0),
+        # resected stage IV melanoma is treated adjuvantly. A recorded metastatic site always wins.
+        early = [h for h in hints if h in (Setting.ADJUVANT, Setting.NEOADJUVANT)]
+        return early[0] if early else Setting.METASTATIC
     for hint in hints:
         if hint in (Setting.ADJUVANT, Setting.NEOADJUVANT, Setting.METASTATIC):
             return hint
