@@ -178,12 +178,14 @@ def _line_of(p: Pathway, setting: Setting) -> LineOfTherapy:
     return LineOfTherapy.FIRST
 
 
-def _order(r: Regimen) -> list[dict]:
+def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
     first = r.plan[0]
     out = []
     for d in first.drugs:
         if d.optional:
             continue
+        if kb is not None and d.drug_key in kb.drugs and not (kb.drugs[d.drug_key].rxnorm or kb.drugs[d.drug_key].hcpcs):
+            raise Skip(f"{d.drug_key} has no code in the knowledge base: the order cannot name it")
         if d.drug_key not in CATALOG["drugs"]:
             raise Skip(f"no catalog codes for drug {d.drug_key}")
         if d.dose is None or not d.dose_unit:
@@ -194,8 +196,7 @@ def _order(r: Regimen) -> list[dict]:
                 "cycle_days": d.cycle_length_days or first.cycle_length_days,
                 "days": list(d.administration_days)}
         if d.frequency_per_day != 1:
-            # the builder's Timing carries one frequency per cycle period (scenario gap, README)
-            raise Skip(f"{d.drug_key}: {d.frequency_per_day} doses a day within a cycle")
+            line["per_day"] = d.frequency_per_day    # the builder writes per_day x days per cycle
         if d.until_progression or first.cycles is None and not d.cycles:
             line["until_progression"] = True
         else:
@@ -326,13 +327,14 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
 
 def _expected_positive(kb: Knowledge, p: Pathway, r: Regimen, indications: list[Indication]) -> dict:
     """A verified regimen whose labels were read is Authorized on its pathway; an unverified one
-    matches and pends for that reason alone. When the regimen is verified but the indication the
+    is never on pathway (it pends, or its drugs are authorized under their own labels, off pathway). When the regimen is verified but the indication the
     generator chose is not, the engine may still find a verified one of the drug's: either answer."""
     if r.verified and all(i.verified for i in indications):
         return {"case_status": "Authorized", "on_pathway": True, "pathway": p.id, "regimen": r.id}
     if not r.verified:
-        # the regimen gate holds it (or a criterion the generator could not express does)
-        return {"case_status": "In Progress"}
+        # never on pathway while the regimen is unverified (no Pathway Eligible ID, no S-codes): it
+        # pends, or its drugs are authorized one by one under verified label indications, off pathway
+        return {"case_status": ["In Progress", "Authorized"], "on_pathway": False}
     return {"case_status": ["Authorized", "In Progress"]}
 
 
@@ -350,7 +352,7 @@ def generated_scenarios() -> tuple[dict, ...]:
         for r in p.regimens:
             try:
                 patient, indications = _patient(kb, p, r, p.cancer_type)
-                order = _order(r)
+                order = _order(r, kb)
             except Skip as why:
                 _SKIPPED.append((r.id, str(why)))
                 continue
