@@ -208,8 +208,6 @@ def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
 
 
 def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, list[Indication]]:
-    if not p.settings:
-        raise Skip("the pathway names no setting (definitive treatment): no record of that intent is written")
     setting, line = _setting_of(p), _line_of(p, _setting_of(p))
     ct = kb.cancer_types[cancer]
     # the line every drug's label allows: a later line when one needs prior therapy
@@ -254,7 +252,11 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
             raise Skip(f"no catalog histology in each of {[g for g in required if g]} outside {hist_excl}")
         patient["histology"] = name
     stages = next((i.stages for i in indications if i.stages), ())
-    if setting is Setting.METASTATIC or setting is Setting.MAINTENANCE:
+    if not p.settings and stages and not {"IV", "IVB", "IVC"} & {st.upper() for st in stages}:
+        # a pathway for any setting whose label names early stages only (definitive chemoradiation):
+        # a curative-intent record at the label's first stage, no metastatic site
+        patient.update(stage=stages[0], intent="curative")
+    elif setting is Setting.METASTATIC or setting is Setting.MAINTENANCE:
         patient.update(stage="IV", intent="palliative")
         if ct.kind == "solid":
             patient["secondary"] = [METASTATIC_SITE]
