@@ -215,12 +215,7 @@ class _Loader:
     def _cancer_types(self, docs: list[_Doc]) -> dict[str, CancerType]:
         out: dict[str, CancerType] = {}
         for doc in docs:
-            items = doc.data.get("cancer_types", [])
-            _unique(doc.file, "cancer_types", [c["key"] for c in items], "key")
-            for i, c in enumerate(items):
-                if c["key"] in out:
-                    raise KnowledgeError(doc.file, f"cancer_types[{i}].key", f"duplicate key {c['key']!r} (defined in another file)")
-            out.update(self._cancer_type_items(items))
+            out.update(self._cancer_type_items(_new_keys(doc, "cancer_types", out)))
         return out
 
     @staticmethod
@@ -243,11 +238,7 @@ class _Loader:
     def _histology_groups(self, docs: list[_Doc], cancer_types: dict[str, CancerType]) -> dict[str, frozenset]:
         out: dict[str, frozenset] = {}
         for doc in docs:
-            groups = doc.data.get("histology_groups", [])
-            _unique(doc.file, "histology_groups", [g["key"] for g in groups], "key")
-            for i, g in enumerate(groups):
-                if g["key"] in out:
-                    raise KnowledgeError(doc.file, f"histology_groups[{i}].key", f"duplicate key {g['key']!r} (defined in another file)")
+            for g in _new_keys(doc, "histology_groups", out):
                 out[g["key"]] = frozenset((_HISTOLOGY_SYSTEMS[c["system"]], c["code"]) for c in g["codes"])
         for doc in docs:
             for i, c in enumerate(doc.data.get("cancer_types", [])):
@@ -267,11 +258,7 @@ class _Loader:
         return out
 
     def _drug_items(self, doc: _Doc, out: dict[str, Drug]) -> None:
-        items = doc.data.get("drugs", [])
-        _unique(doc.file, "drugs", [d["key"] for d in items], "key")
-        for i, d in enumerate(items):
-            if d["key"] in out:
-                raise KnowledgeError(doc.file, f"drugs[{i}].key", f"duplicate drug key {d['key']!r} (defined in another file)")
+        for i, d in enumerate(_new_keys(doc, "drugs", out)):
             where = f"drugs[{i}]"
             benefit = Benefit(d["benefit"])
             if benefit is Benefit.MEDICAL and not d.get("hcpcs"):
@@ -639,6 +626,16 @@ def _known_drug(file: str, where: str, key: str, drugs: dict[str, Drug]) -> None
 def _known_cancer(file: str, where: str, key: str, cancer_types: dict[str, CancerType]) -> None:
     if key not in cancer_types:
         raise KnowledgeError(file, where, f"{key!r} is not a known cancer type")
+
+
+def _new_keys(doc: _Doc, section: str, seen: dict) -> list[dict]:
+    """A section's entries, each key unique in the file and not defined by an earlier file."""
+    items = doc.data.get(section, [])
+    _unique(doc.file, section, [x["key"] for x in items], "key")
+    for i, x in enumerate(items):
+        if x["key"] in seen:
+            raise KnowledgeError(doc.file, f"{section}[{i}].key", f"duplicate key {x['key']!r} (defined in another file)")
+    return items
 
 
 def _unique(file: str, where: str, values: list[str], field: str) -> None:
