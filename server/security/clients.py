@@ -47,6 +47,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def new_client_id() -> str:
+    """A random client_id that never starts with '-': an id pasted after a command-line flag
+    (`client_assertion.py sign --client-id ID`, the README's flow) must not read as an option."""
+    return "c" + secrets.token_urlsafe(18)
+
+
 @dataclass(frozen=True)
 class Client:
     client_id: str
@@ -132,7 +138,7 @@ class ClientRegistry:
         unknown = [s for s in chosen if s not in SCOPES]
         if unknown:
             raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
-        row = ClientRow(client_id=secrets.token_urlsafe(18), name=name, jwks=jwks, jwks_url=jwks_url,
+        row = ClientRow(client_id=new_client_id(), name=name, jwks=jwks, jwks_url=jwks_url,
                         organizations=sorted(set(orgs)), scopes=" ".join(dict.fromkeys(chosen)), active=True,
                         created_at=now or utcnow())
         with self._uow() as uow:

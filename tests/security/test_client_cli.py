@@ -66,3 +66,10 @@ def test_register_refuses_a_key_set_holding_a_private_key(tmp_path, capsys):
 import pytest  # noqa: E402
 
 pytestmark = pytest.mark.e2e
+
+
+def test_a_new_client_id_never_reads_as_a_command_line_option():
+    from server.security.clients import new_client_id
+    ids = [new_client_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert len(set(ids)) == len(ids)
