@@ -3,6 +3,8 @@ fact a pathway committee still has to verify (or regimen still without its two s
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 from server.knowledge import audit
@@ -31,7 +33,6 @@ def _generated(scenarios: Path) -> list[dict]:
     """The scenarios a checkout generates from the knowledge base (tests/scenarios/generate.py)."""
     if not (scenarios / "generate.py").is_file():
         return []
-    import sys
     sys.path.insert(0, str(scenarios.parent))
     try:
         from scenarios.generate import generated_scenarios
@@ -60,7 +61,10 @@ def run(args) -> int:
                                      for r in p.regimens for d in r.drugs}
         ids = {r.id for p in kb.pathways if p.cancer_type == args.cancer_type for r in p.regimens}
         found = [f for f in found if any(f"({k})" in f for k in keys) or any(f"regimen {i}:" in f for i in ids)]
-    for line in found:
-        print(line)
-    print(f"{len(found)} problem(s)")
+    try:
+        for line in found:
+            print(line)
+        print(f"{len(found)} problem(s)")
+    except BrokenPipeError:        # `oncopath kb check | head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")
     return 1 if found else 0

@@ -68,8 +68,10 @@ def stats(kb: Knowledge) -> dict:
 
 
 def scenario_coverage(kb: Knowledge, scenario_dir: Path, extra: list[dict] = ()) -> dict[str, dict[str, list[str]]]:
-    """Per regimen id: the scenarios that expect it Authorized on pathway (`positive`) and the ones
-    written as its off-pathway / off-label variant that must pend (`negative_for:`). `extra`: more
+    """Per regimen id: the scenarios that expect it on pathway (`positive`: Authorized, or for an oral
+    regimen Completed to the pharmacy benefit) and the ones
+    written as its off-pathway / off-label variant that must pend, or for an oral regimen stay off
+    pathway (`negative_for:`). `extra`: more
     scenarios (the ones generated from the knowledge base)."""
     cover = {r.id: {"positive": [], "negative": []} for p in kb.pathways for r in p.regimens}
     written = []
@@ -80,7 +82,9 @@ def scenario_coverage(kb: Knowledge, scenario_dir: Path, extra: list[dict] = ())
         written += doc.get("scenarios") or []
     for sc in [*written, *extra]:
         exp = sc.get("expect") or {}
-        if exp.get("regimen") in cover and exp.get("case_status") == "Authorized":
+        # on pathway: Authorized, or for an oral regimen Completed to the pharmacy benefit (R2)
+        if exp.get("regimen") in cover and (exp.get("case_status") == "Authorized"
+                                            or exp.get("case_status") == "Completed" and exp.get("on_pathway")):
             cover[exp["regimen"]]["positive"].append(sc["id"])
         targets = sc.get("negative_for") or []
         for rid in [targets] if isinstance(targets, str) else targets:
@@ -94,7 +98,7 @@ def problems(kb: Knowledge, scenario_dir: Path | None, extra: list[dict] = ()) -
     if scenario_dir is not None and scenario_dir.is_dir():
         for rid, c in scenario_coverage(kb, scenario_dir, extra).items():
             if not c["positive"]:
-                out.append(f"regimen {rid}: no scenario expects it Authorized on pathway")
+                out.append(f"regimen {rid}: no scenario expects it Authorized on pathway (oral: Completed on pathway)")
             if not c["negative"]:
                 out.append(f"regimen {rid}: no off-pathway / off-label scenario (negative_for) must pend")
     return out

@@ -220,8 +220,6 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
     code = _diagnosis_codes().get(cancer)
     if code is None:
         raise Skip(f"no billable ICD-10-CM code for {cancer}")
-    if not any(d.drug_key in kb.drugs and kb.drugs[d.drug_key].managed for d in r.drugs if not d.optional):
-        raise Skip("oral regimen: pharmacy benefit, no medical-benefit authorization to expect")
     indications = []
     for d in r.drugs:
         drug = kb.drugs.get(d.drug_key)
@@ -327,6 +325,45 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
     return None
 
 
+def is_oral(kb: Knowledge, r: Regimen) -> bool:
+    """Every drug the regimen needs is pharmacy benefit (R2): nothing for the program to authorize."""
+    return not any(d.drug_key in kb.drugs and kb.drugs[d.drug_key].managed for d in r.drugs if not d.optional)
+
+
+def _expected_oral(kb: Knowledge, p: Pathway, r: Regimen) -> dict:
+    """An oral regimen goes to the pharmacy benefit manager (R2, "Other Impact"): no case to pend or
+    authorize, the case is Completed. It is on pathway (the program reports pathway adherence)
+    only when the regimen rests on a primary source."""
+    drugs = {d.drug_key: "Other Impact" for d in r.drugs if not d.optional}
+    if r.verified:
+        return {"case_status": "Completed", "on_pathway": True, "pathway": p.id, "regimen": r.id, "drugs": drugs}
+    return {"case_status": "Completed", "on_pathway": False, "drugs": drugs}
+
+
+def _negative_oral(kb: Knowledge, p: Pathway, r: Regimen, patient: dict) -> tuple[dict, str] | None:
+    """An oral regimen made off pathway: a biomarker the pathway requires failed, else another
+    cancer type of the same kind whose pathways hold no regimen of these drugs."""
+    for c in p.requires:
+        try:
+            spec = _marker_spec(c, False)
+        except Skip:
+            continue
+        off = dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
+                                        for b in patient["biomarkers"]])
+        return off, f"{c.describe()} not met (pathway criterion)"
+    keys = {d.drug_key for d in r.drugs}
+    kind = kb.cancer_types[p.cancer_type].kind
+    for other in kb.cancer_types.values():
+        if other.key == p.cancer_type or other.kind != kind or other.key not in _diagnosis_codes():
+            continue
+        paths = kb.pathways_by_cancer.get(other.key) or ()
+        if paths and not any(keys & {d.drug_key for d in x.drugs} for q in paths for x in q.regimens):
+            off = dict(patient, diagnosis={"icd10": _diagnosis_codes()[other.key]}, biomarkers=[])
+            off.pop("histology", None)
+            return off, f"{other.name}, whose pathways hold no regimen of these drugs"
+    return None
+
+
 def _expected_positive(kb: Knowledge, p: Pathway, r: Regimen, indications: list[Indication]) -> dict:
     """A verified regimen whose labels were read is Authorized on its pathway; an unverified one
     is never on pathway (it pends, or its drugs are authorized under their own labels, off pathway). When the regimen is verified but the indication the
@@ -359,11 +396,20 @@ def generated_scenarios() -> tuple[dict, ...]:
                 _SKIPPED.append((r.id, str(why)))
                 continue
             base = {"patient": patient, "order": order, "generated": True, "file": "generated"}
+            oral = is_oral(kb, r)
             out.append({**base, "id": f"gen-{r.id}",
                         "title": f"{r.name} for {ct.name} meeting {p.name} (generated from the knowledge base)",
-                        "expect": _expected_positive(kb, p, r, indications),
+                        "expect": _expected_oral(kb, p, r) if oral else _expected_positive(kb, p, r, indications),
                         "source": f"generated: pathway {p.id}, regimen {r.id}"})
-            neg = _negative(kb, p, r, p.cancer_type, patient, indications, {o["drug"] for o in order})
+            neg = _negative_oral(kb, p, r, patient) if oral else \
+                _negative(kb, p, r, p.cancer_type, patient, indications, {o["drug"] for o in order})
+            if neg is not None and oral:
+                off, why = neg
+                out.append({**base, "patient": off, "id": f"gen-{r.id}-off-pathway", "negative_for": r.id,
+                            "title": f"{r.name} for {ct.name}, {why}, is never on pathway (generated)",
+                            "expect": {"case_status": "Completed", "on_pathway": False},
+                            "source": f"generated variant of pathway {p.id}, regimen {r.id}: {why}"})
+                continue
             if neg is not None:
                 off, why = neg
                 out.append({**base, "patient": off, "id": f"gen-{r.id}-off-label", "negative_for": r.id,
