@@ -190,7 +190,10 @@ def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
             raise Skip(f"no catalog codes for drug {d.drug_key}")
         if d.dose is None or not d.dose_unit:
             raise Skip(f"{d.drug_key}: no dose in the regimen")
-        if d.schedules and d.schedules[0].overrides:
+        # A cycle-specific dose (a loading dose in cycle 1) is ordered on the regular schedule, as
+        # the hand-written scenarios order trastuzumab; cycle-specific extra days (obinutuzumab days
+        # 1, 8, 15 of cycle 1) cannot be: the builder writes one Timing per drug.
+        if d.schedules and any(o.days for o in d.schedules[0].overrides):
             raise Skip(f"{d.drug_key}: cycle-specific days (the scenario builder writes one Timing per drug)")
         line = {"drug": d.drug_key, "dose": d.dose, "unit": d.dose_unit,
                 "cycle_days": d.cycle_length_days or first.cycle_length_days,
