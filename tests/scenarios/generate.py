@@ -279,6 +279,16 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
     return patient, indications
 
 
+def _labels(kb: Knowledge, drug: str, cancer: str, patient: dict) -> list[Indication]:
+    """The drug's indications that could cover this patient: its cancer type's own, and a
+    tumour-agnostic one (pembrolizumab MSI-H, TMB-high) only when the record carries its biomarker."""
+    agnostic = {c.key for c in kb.cancer_types.values() if c.agnostic}
+    held = {b.get("marker") or b.get("gene") for b in patient.get("biomarkers") or []}
+    return [i for i in kb.indications_for(drug, cancer)
+            if not set(i.cancer_types) <= agnostic
+            or {c.marker for c in i.requires} <= held and (not i.requires_any or {c.marker for c in i.requires_any} & held)]
+
+
 def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
               indications: list[Indication], ordered: set[str]) -> tuple[dict, str] | None:
     """The same patient made off-label for a drug the order holds (a label criterion, not only a
@@ -290,7 +300,7 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
         for c in ind.requires:
             if set(ind.cancer_types).isdisjoint({cancer}) and not kb.cancer_types[cancer].kind == "solid":
                 continue
-            drug_inds = [i for k in managed for i in kb.indications_for(k, cancer) if c in i.requires]
+            drug_inds = [i for k in managed for i in _labels(kb, k, cancer, patient) if c in i.requires]
             if not drug_inds:
                 continue
             try:
@@ -300,11 +310,11 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             off = dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
                                             for b in patient["biomarkers"]])
             # only when every indication of that drug for this cancer needs the criterion
-            drug = next(k for k in managed if any(c in i.requires for i in kb.indications_for(k, cancer)))
-            if all(c in i.requires for i in kb.indications_for(drug, cancer)):
+            drug = next(k for k in managed if any(c in i.requires for i in _labels(kb, k, cancer, patient)))
+            if all(c in i.requires for i in _labels(kb, drug, cancer, patient)):
                 return off, f"{c.describe()} not met ({drug})"
     for k in managed:
-        inds = kb.indications_for(k, cancer)
+        inds = _labels(kb, k, cancer, patient)
         if inds and all(i.after_prior for i in inds) and patient.get("line") != "1L":
             return dict(patient, line="1L"), f"first line, where every {k} indication needs prior therapy"
         if inds and all(i.settings and Setting.METASTATIC not in i.settings for i in inds):
@@ -320,7 +330,7 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
     for other in kb.cancer_types.values():
         if other.key == cancer or other.kind != kind or other.key not in _diagnosis_codes():
             continue
-        if managed and not any(kb.indications_for(k, other.key) for k in managed) \
+        if managed and not any(_labels(kb, k, other.key, patient) for k in managed) \
                 and kb.pathways_by_cancer.get(other.key):
             off = dict(patient, diagnosis={"icd10": _diagnosis_codes()[other.key]})
             off.pop("histology", None)
