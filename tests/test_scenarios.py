@@ -182,8 +182,8 @@ def test_every_active_regimen_has_a_generated_pair_or_a_stated_reason_why_not():
             assert f"gen-{r.id}" in generated or r.id in reasons, f"{r.id}: neither generated nor skipped"
             if f"gen-{r.id}" in generated and r.id not in reasons:
                 # an oral regimen's variant is off pathway (pharmacy benefit: nothing to pend)
-            assert f"gen-{r.id}-off-label" in generated or f"gen-{r.id}-off-pathway" in generated, \
-                f"{r.id}: no off-label variant"
+                assert f"gen-{r.id}-off-label" in generated or f"gen-{r.id}-off-pathway" in generated, \
+                    f"{r.id}: no off-label variant"
 
 
 def test_off_label_scenarios_expect_a_pend_and_never_a_pathway():

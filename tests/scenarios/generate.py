@@ -345,7 +345,8 @@ def is_oral(kb: Knowledge, r: Regimen) -> bool:
 
 def _verified_twin(kb: Knowledge, p: Pathway, r: Regimen) -> bool:
     """Another verified regimen of the same drugs applies to this cancer type (a tumour-agnostic
-    group's: selpercatinib for a RET-fusion thyroid cancer): the engine rightly matches that one."""
+    group's: selpercatinib for a RET-fusion thyroid cancer): the engine may rightly match that one
+    when its criteria hold, so the scenario cannot say "never on pathway"."""
     return any(x.verified and x.id != r.id for _, x in kb.regimens_with(p.cancer_type, r.therapeutic_keys))
 
 
@@ -355,7 +356,7 @@ def _expected_oral(kb: Knowledge, p: Pathway, r: Regimen) -> dict:
     only when the regimen rests on a primary source."""
     drugs = {d.drug_key: "Other Impact" for d in r.drugs if not d.optional}
     if not r.verified and _verified_twin(kb, p, r):
-        return {"case_status": "Completed", "on_pathway": True, "drugs": drugs}
+        return {"case_status": "Completed", "drugs": drugs}     # on pathway when the twin's criteria hold
     if r.verified:
         return {"case_status": "Completed", "on_pathway": True, "pathway": p.id, "regimen": r.id, "drugs": drugs}
     return {"case_status": "Completed", "on_pathway": False, "drugs": drugs}
