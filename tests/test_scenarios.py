@@ -186,6 +186,41 @@ def test_every_active_regimen_has_a_generated_pair_or_a_stated_reason_why_not():
                     f"{r.id}: no off-label variant"
 
 
+# Issue 14, "Done means": a standard first-line regimen for each of these cancer types is Authorized
+# through both doors when the record meets its criteria, with a Pathway Eligible ID and S-codes.
+FIRST_LINE_BY_TYPE = {
+    "urothelial": "urothelial-enfortumab-vedotin-pembrolizumab-first-line",
+    "hepatocellular": "hcc-atezolizumab-bevacizumab-first-line",
+    "gastric": "gastric-pembrolizumab-capox-her2-negative-cps5",
+    "ovarian": "ovarian-carboplatin-paclitaxel-first-line",
+    "endometrial": "endometrial-dostarlimab-carboplatin-paclitaxel-dmmr",
+    "cervical": "cervical-pembrolizumab-paclitaxel-carboplatin-cps-12",
+    "hnscc": "hnscc-pembrolizumab-cps20-first-line",
+    "sclc": "sclc-carboplatin-etoposide-extensive",
+    "prostate": "prostate-docetaxel-with-ongoing-adt-hormone-sensitive",
+    "renal-cell": "renal-cell-pembrolizumab-axitinib-first-line",
+    "hodgkin-lymphoma": "chl-abvd-advanced",
+    "follicular-lymphoma": "fl-bendamustine-rituximab-first-line",
+    "cll": "cll-venetoclax-obinutuzumab-first-line",
+    "aml": "aml-aza-ven-older-adult",
+}
+
+
+@pytest.mark.parametrize("cancer_type", sorted(FIRST_LINE_BY_TYPE))
+def test_a_standard_first_line_regimen_is_authorized_on_pathway_through_both_doors_with_its_s_codes(
+        cancer_type, door_apps):
+    from server.knowledge.loader import load_knowledge
+    kb = load_knowledge()
+    sc = next(s for s in HAND_WRITTEN if s["id"] == FIRST_LINE_BY_TYPE[cancer_type])
+    pathway = next(p for p in kb.pathways if p.id == sc["expect"]["pathway"])
+    assert pathway.cancer_type == cancer_type
+    for answer in run(sc, door_apps):
+        assert answer.case_status == "Authorized", (answer.door, answer.case_status, answer.pend_reasons)
+        assert answer.on_pathway and answer.regimen == sc["expect"]["regimen"], answer.door
+        assert answer.pathway_eligible_id, f"{answer.door}: no Pathway Eligible ID"
+        assert "S0353" in answer.s_codes, f"{answer.door}: S-codes {answer.s_codes}"
+
+
 def test_off_label_scenarios_expect_a_pend_and_never_a_pathway():
     for sc in filter(is_off_label, SCENARIOS):
         exp = sc["expect"]
