@@ -196,7 +196,7 @@ FIRST_LINE_BY_TYPE = {
     "endometrial": "endometrial-dostarlimab-carboplatin-paclitaxel-dmmr",
     "cervical": "cervical-pembrolizumab-paclitaxel-carboplatin-cps-12",
     "hnscc": "hnscc-pembrolizumab-cps20-first-line",
-    "sclc": "sclc-carboplatin-etoposide-extensive",
+    "sclc": "sclc-carboplatin-etoposide-atezolizumab-extensive",   # IMpower133
     "prostate": "prostate-docetaxel-with-ongoing-adt-hormone-sensitive",
     "renal-cell": "renal-cell-pembrolizumab-axitinib-first-line",
     "hodgkin-lymphoma": "chl-abvd-advanced",
