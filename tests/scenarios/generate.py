@@ -145,6 +145,7 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
     """The drug's label indication this regimen is given under: its cancer type, setting, line
     and partners, consistent with the pathway's biomarkers (the first that fits)."""
     keys = {d.drug_key for d in regimen.drugs}
+    categories = {f"category:{kb.drugs[k].category.value}" for k in keys if k in kb.drugs}
     # the cancer type's own indications first, a tumour-agnostic group's last
     own = sorted(kb.indications_for(drug, cancer), key=lambda i: cancer not in i.cancer_types)
     for ind in own:
@@ -156,8 +157,9 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
             continue
         if ind.after_prior and line is LineOfTherapy.FIRST:
             continue
-        if ind.partners and not all(any(g in keys for g in group if not g.startswith("category:"))
-                                    or any(g.startswith("category:") for g in group) for group in ind.partners):
+        # a partner group is met by a named drug of the regimen or by a drug of the named category
+        # ("category:chemotherapy": trastuzumab with chemotherapy, not trastuzumab-pertuzumab alone)
+        if ind.partners and not all(any(g in keys or g in categories for g in group) for group in ind.partners):
             continue
         if ind.monotherapy and len([d for d in regimen.drugs if not d.optional]) > 1:
             continue
