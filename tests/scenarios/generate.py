@@ -14,13 +14,14 @@ match pends "unverified knowledge". The variant is never Authorized.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from functools import lru_cache
 
 from server.domain.order import LineOfTherapy, Setting
 from server.knowledge.loader import load_knowledge
 from server.knowledge.model import BiomarkerCriterion, Indication, Knowledge, Pathway, Regimen
 
-from .build import CATALOG
+from .build import CATALOG, START
 
 # a solid tumour's metastatic site (ICD-10-CM C78.7 Secondary malignant neoplasm of liver)
 METASTATIC_SITE = "C78.7"
@@ -195,8 +196,10 @@ def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
         # A cycle-specific dose (a loading dose in cycle 1) is ordered on the regular schedule, as
         # the hand-written scenarios order trastuzumab; cycle-specific extra days (obinutuzumab days
         # 1, 8, 15 of cycle 1) cannot be: the builder writes one Timing per drug.
-        if d.schedules and any(o.days for o in d.schedules[0].overrides):
-            raise Skip(f"{d.drug_key}: cycle-specific days (the scenario builder writes one Timing per drug)")
+        overrides = d.schedules[0].overrides if d.schedules else ()
+        day_overrides = [o for o in overrides if o.days]
+        if day_overrides and (len(day_overrides) > 1 or day_overrides[0].cycles != (1,)):
+            raise Skip(f"{d.drug_key}: cycle-specific days beyond cycle 1")
         line = {"drug": d.drug_key, "dose": d.dose, "unit": d.dose_unit,
                 "cycle_days": d.cycle_length_days or first.cycle_length_days,
                 "days": list(d.administration_days)}
@@ -206,6 +209,21 @@ def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
             line["until_progression"] = True
         else:
             line["cycles"] = d.cycles or first.cycles
+        if day_overrides:
+            # cycle 1 on its own days (obinutuzumab days 1, 8, 15), then the regular days from
+            # cycle 2: two dose segments of one order, as the hand-written scenarios write it
+            o = day_overrides[0]
+            rest = {k: line[k] for k in ("days", "until_progression", "cycles") if k in line}
+            if rest.get("cycles") is not None:
+                if rest["cycles"] < 2:
+                    raise Skip(f"{d.drug_key}: a one-cycle course with cycle-specific days")
+                rest["cycles"] -= 1
+            second = date.fromisoformat(START) + timedelta(days=line["cycle_days"])
+            line = {**{k: v for k, v in line.items() if k not in ("until_progression",)},
+                    "days": list(o.days), "cycles": 1,
+                    "then": [{**rest, "start": second.isoformat()}]}
+            if o.dose is not None:
+                line["dose"] = o.dose
         out.append(line)
     if not out:
         raise Skip("no drug to order")
