@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from server.knowledge import audit
-from server.knowledge.loader import load_knowledge
+from server.knowledge.loader import KnowledgeError, load_knowledge
 
 # the scenario corpus of a checkout (kb check reads it to see each regimen's two scenarios)
 DEFAULT_SCENARIOS = Path(__file__).resolve().parents[1] / "tests" / "scenarios"
@@ -42,7 +42,11 @@ def _generated(scenarios: Path) -> list[dict]:
 
 
 def run(args) -> int:
-    kb = load_knowledge(args.knowledge_dir)
+    try:
+        kb = load_knowledge(args.knowledge_dir)
+    except KnowledgeError as exc:          # a broken file: name file and field, no traceback
+        print(f"knowledge base not loaded: {exc}", file=sys.stderr)
+        return 2
     if args.kb_command == "stats":
         figures = audit.stats(kb)
         if args.json:

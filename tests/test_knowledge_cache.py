@@ -86,3 +86,14 @@ def test_a_corrupt_cache_entry_is_ignored_and_the_file_validated_again(cache):
         entry.write_text("{not json")
     kb = loader._Loader(DATA_DIR).load()
     assert len([r for p in kb.pathways for r in p.regimens]) >= 300
+
+
+def test_kb_check_on_a_broken_file_names_file_and_field_and_exits_2_without_a_traceback(tmp_path, capsys):
+    from server.cli import main as cli_main
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    path = data / "pathways" / "breast.yaml"
+    path.write_text(path.read_text().replace("fn_risk: high", "fn_risk: enormous", 1))
+    assert cli_main(["kb", "check", "--knowledge-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "pathways/breast.yaml" in err and "fn_risk" in err and "Traceback" not in err
