@@ -152,6 +152,8 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
     for ind in own:
         if p is not None and _conflicts(ind, p):
             continue
+        if p is not None and p.histology and ind.histology and not set(ind.histology) & set(p.histology):
+            continue        # a squamous-only label for a non-squamous pathway's regimen
         if ind.settings and setting not in ind.settings:
             continue
         if ind.lines and line not in ind.lines:
@@ -234,8 +236,13 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
     setting, line = _setting_of(p), _line_of(p, _setting_of(p))
     ct = kb.cancer_types[cancer]
     # the line every drug's label allows: a later line when one needs prior therapy
-    needs = max((i.after_prior for d in r.drugs for i in kb.indications_for(d.drug_key, cancer)
-                 if i.after_prior and (not i.settings or setting in i.settings)), default=0)
+    # per drug the fewest prior lines one of its labels asks (0 when one needs none), then the most
+    # any drug needs: amivantamab with lazertinib first line is not pushed to 2L by amivantamab's
+    # later-line label
+    def fewest(key: str) -> int:
+        fits = [i.after_prior or 0 for i in kb.indications_for(key, cancer) if not i.settings or setting in i.settings]
+        return min(fits, default=0)
+    needs = max((fewest(d.drug_key) for d in r.drugs if not d.optional), default=0)
     if needs and line not in _AFTER.get(needs, _AFTER[2]):
         choices = [x for x in _AFTER.get(needs, _AFTER[2]) if not p.lines or x in p.lines]
         if choices:
