@@ -142,7 +142,8 @@ def _conflicts(ind: Indication, p: Pathway) -> bool:
 
 
 def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, line: LineOfTherapy,
-                    regimen: Regimen, p: Pathway | None = None) -> Indication | None:
+                    regimen: Regimen, p: Pathway | None = None,
+                    histology: frozenset[str] = frozenset()) -> Indication | None:
     """The drug's label indication this regimen is given under: its cancer type, setting, line
     and partners, consistent with the pathway's biomarkers (the first that fits)."""
     keys = {d.drug_key for d in regimen.drugs}
@@ -154,6 +155,8 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
             continue
         if p is not None and p.histology and ind.histology and not set(ind.histology) & set(p.histology):
             continue        # a squamous-only label for a non-squamous pathway's regimen
+        if histology and ind.histology and not set(ind.histology) & histology:
+            continue        # another drug's label already fixed the histology (atezolizumab: non-squamous)
         if ind.settings and setting not in ind.settings:
             continue
         if ind.lines and line not in ind.lines:
@@ -251,14 +254,17 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
     if code is None:
         raise Skip(f"no billable ICD-10-CM code for {cancer}")
     indications = []
-    for d in r.drugs:
-        drug = kb.drugs.get(d.drug_key)
-        if d.optional or drug is None or not drug.managed:
-            continue
-        ind = _indication_for(kb, d.drug_key, cancer, setting, line, r, p)
+    fixed: frozenset[str] = frozenset()
+    # the drug with the fewest labels first: its histology (atezolizumab: non-squamous) then
+    # steers the choice among a platinum's squamous and non-squamous labels
+    managed = [d for d in r.drugs if not d.optional and d.drug_key in kb.drugs and kb.drugs[d.drug_key].managed]
+    for d in sorted(managed, key=lambda d: len(kb.indications_for(d.drug_key, cancer))):
+        ind = _indication_for(kb, d.drug_key, cancer, setting, line, r, p, fixed)
         if ind is None:
             raise Skip(f"{d.drug_key}: no label indication for {cancer} {setting.value} {line.value}")
         indications.append(ind)
+        if ind.histology:
+            fixed = fixed & set(ind.histology) if fixed else frozenset(ind.histology)
     required = [tuple(p.histology), tuple(ct.histology), *(tuple(i.histology) for i in indications)]
     hist_excl = tuple(p.histology_excludes) + tuple(ct.histology_excludes) + \
         tuple(g for i in indications for g in i.histology_excludes)
