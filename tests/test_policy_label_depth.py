@@ -2,6 +2,8 @@
 or failed criteria. Every example of the issue, on the bundled knowledge base."""
 from __future__ import annotations
 
+import re
+
 from dataclasses import replace
 from datetime import date
 
@@ -382,7 +384,9 @@ def test_the_review_json_trace_names_each_criterions_evidence_and_the_indication
     text = "\n".join(str(step) for step in data["trace"])
     assert "[evidence Observation/pdl1-1 (2026-10-01): PDL1_TPS positive 80 %" in text
     assert "[evidence Observation/egfr-1" in text
-    assert "source Keytruda USPI" in text and "[V2]" in text
+    # every indication weighed names its source with the source's verification tag
+    assert "source Keytruda USPI" in text
+    assert re.search(r"indication pembrolizumab-nsclc-1l-monotherapy-pdl1\); source Keytruda USPI[^']*\[V\]", text)
 
 
 def test_the_hook_door_routes_an_unknown_j9_chemotherapy_code_to_review_not_to_no_auth():
