@@ -458,3 +458,22 @@ def test_an_indication_evaluated_without_the_regimen_never_meets_a_partner_crite
 
 # Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
 pytestmark = pytest.mark.unit
+
+
+# ------------------------------------------------------------------ performance status (issue 14)
+def _folfirinox_indication():
+    return next(i for i in KB.policies["oxaliplatin"].indications if i.id == "oxaliplatin-pancreatic")
+
+
+def test_an_indication_limited_to_the_trials_ecog_0_1_is_met_at_ecog_1_failed_at_ecog_2_and_unknown_unreported():
+    from server.engine.policy import evaluate_indication
+    ind = _folfirinox_indication()
+    assert ind.ecog_max == 1 and ind.verified          # PRODIGE 4 enrolled ECOG 0-1
+    base = order(rx("oxaliplatin"), rx("irinotecan"), rx("leucovorin"), rx("fluorouracil"), cancer="pancreatic")
+
+    def ecog_check(ecog):
+        result = evaluate_indication(ind, "pancreatic", replace(base, ecog=ecog), KB)
+        return next(c for c in result.checks if c.what == "performance status")
+    assert ecog_check(1).status is True
+    assert ecog_check(2).status is False and "reported ECOG 2" in ecog_check(2).reported
+    assert ecog_check(None).status is None and "not reported" in ecog_check(None).reported

@@ -107,6 +107,10 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_restriction(r, cancer_key, order))
     if ind.age_min is not None or ind.age_max is not None:
         checks.append(_age_check(ind, order))
+    if ind.ecog_max is not None:
+        ok = None if order.ecog is None else order.ecog <= ind.ecog_max
+        checks.append(Check("performance status", ok, f"ECOG {ind.ecog_max} or better",
+                            "ECOG not reported" if order.ecog is None else f"reported ECOG {order.ecog}", _kind("ecog")))
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -260,7 +264,8 @@ def _restriction(r: Restriction, cancer_key: str, order: Order) -> Check:
 _KINDS = {"setting": DeviationKind.MISSING_SETTING, "stage": DeviationKind.MISSING_STAGE,
           "line": DeviationKind.MISSING_LINE, "histology": DeviationKind.MISSING_HISTOLOGY,
           "partner": DeviationKind.CUSTOM_TREATMENT_PLAN,   # a policy Check's topic (never a deviation itself)
-          "age": DeviationKind.MISSING_ECOG}                # a patient attribute, like ECOG (topic only)
+          "age": DeviationKind.MISSING_ECOG,                # a patient attribute, like ECOG (topic only)
+          "ecog": DeviationKind.MISSING_ECOG}
 
 
 def _kind(what: str) -> DeviationKind:

@@ -423,6 +423,7 @@ class _Loader:
                     age_min=(ind.get("age") or {}).get("min"),
                     age_max=(ind.get("age") or {}).get("max"),
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
+                    ecog_max=ind.get("ecog_max"),
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))

@@ -153,6 +153,7 @@ class Indication:
     age_min: int | None = None                          # years, at or above (the label's age range)
     age_max: int | None = None                          # years, at or below
     age_otherwise: str = ""                             # what else the label accepts outside the range (unreadable: pends)
+    ecog_max: int | None = None                         # performance status the trial enrolled (ECOG at or below)
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 
