@@ -20,7 +20,7 @@ from mappings.condition import ConditionFacts, ConditionKind, condition_facts, d
 from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
 from mappings.body import BodyMeasure, body_fields, body_measure
-from mappings.medication import MedicationFacts, drug_line, nct_in
+from mappings.medication import MedicationFacts, drug_line, nct_in, raw_drug_codes
 from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
 from mappings.patient import PatientFacts, patient_facts
@@ -40,6 +40,7 @@ class PatientRecord:
     line_hints: list[LineOfTherapy] = field(default_factory=list)   # regimen-level extensions
     nct_ids: list[str] = field(default_factory=list)
     prior_treatment: bool = False
+    prior_medications: list[Code] = field(default_factory=list)     # codes of those prior-treatment records
     body: list[BodyMeasure] = field(default_factory=list)           # weight, height, BSA
 
 
@@ -80,6 +81,8 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
             if (raw_profiles(raw) & set(clinical["prior_treatment_profiles"])
                     and raw.get("status") in clinical["prior_treatment_statuses"]):
                 record.prior_treatment = True
+                if rtype != "Procedure":
+                    record.prior_medications += raw_drug_codes(raw)
     return record
 
 
@@ -353,6 +356,7 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=next((m.prior_order_id for m in meds if m.prior_order_id), None),
         fn_risk_factors=fn_risk_factors(record),
+        prior_medications=tuple(record.prior_medications),
         payer_id=coverage.payer_ref if coverage else None,
         **body_fields(record.body),
     )

@@ -126,6 +126,7 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=_prior_order_id(claim, index),
         fn_risk_factors=fn_risk_factors(record, extra=risk),
+        prior_medications=tuple(record.prior_medications),
         payer_id=_payer_id(claim, index),
         **body_fields(record.body),
     )

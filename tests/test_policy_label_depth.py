@@ -477,3 +477,22 @@ def test_an_indication_limited_to_the_trials_ecog_0_1_is_met_at_ecog_1_failed_at
     assert ecog_check(1).status is True
     assert ecog_check(2).status is False and "reported ECOG 2" in ecog_check(2).reported
     assert ecog_check(None).status is None and "not reported" in ecog_check(None).reported
+
+
+def test_a_maintenance_indication_needs_its_induction_drug_in_the_records_completed_treatment():
+    from server.domain.order import Code
+    from server.engine.policy import evaluate_indication
+    ind = next(i for i in KB.policies["lurbinectedin"].indications
+               if i.id == "lurbinectedin-sclc-extensive-maintenance-with-atezolizumab")
+    assert ind.after_drugs == (("atezolizumab",),)
+    atezolizumab = Code(RXNORM, KB.drugs["atezolizumab"].rxnorm[0])
+    carboplatin = Code(RXNORM, KB.drugs["carboplatin"].rxnorm[0])
+    base = order(rx("lurbinectedin"), rx("atezolizumab"), cancer="nsclc")   # the check reads only the record's prior drugs
+
+    def prior_check(*codes):
+        result = evaluate_indication(ind, "sclc", replace(base, prior_medications=codes), KB)
+        return next(c for c in result.checks if c.what == "prior drugs")
+    assert prior_check(carboplatin, atezolizumab).status is True
+    missing = prior_check(carboplatin)
+    assert missing.status is None and "prior carboplatin" in missing.reported   # unknown: a clinician reviews
+    assert prior_check().status is None and "no prior cancer drug" in prior_check().reported

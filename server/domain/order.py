@@ -204,6 +204,7 @@ class Order:
     clinical_trial_nct: str | None = None
     supportive_only: bool = False
     prior_order_id: str | None = None          # R7: the earlier Order ID a supportive-only request refers to
+    prior_medications: tuple[Code, ...] = ()   # drug codes of the record's completed / stopped cancer treatment
     fn_risk_factors: frozenset[str] = field(default_factory=frozenset)
     payer_id: str | None = None
     weight_kg: float | None = None             # body weight from the record (dose per kg)

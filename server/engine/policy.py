@@ -107,6 +107,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_restriction(r, cancer_key, order))
     if ind.age_min is not None or ind.age_max is not None:
         checks.append(_age_check(ind, order))
+    if ind.after_drugs:
+        checks.append(_after_drugs(ind.after_drugs, order, kb))
     if ind.ecog_max is not None:
         ok = None if order.ecog is None else order.ecog <= ind.ecog_max
         checks.append(Check("performance status", ok, f"ECOG {ind.ecog_max} or better",
@@ -210,6 +212,23 @@ def _after_prior(n: int, order: Order) -> Check:
     if n == 1 and PRIOR_THERAPY_FACTOR in order.fn_risk_factors:
         return Check("prior therapy", True, required, "prior anticancer therapy on record", _kind("line"))
     return Check("prior therapy", None, required, "line of therapy and prior therapy not reported", _kind("line"))
+
+
+def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledge | None) -> Check:
+    """The drugs the label requires before (durvalumab maintenance after durvalumab-based
+    induction): met when the record's completed or stopped treatment holds one of each group.
+    Not found is unknown, never failed: a prior treatment can be missing from the record, so the
+    drug pends for a clinician rather than being refused."""
+    required = "after " + " and ".join(" or ".join(g) for g in groups)
+    given = set()
+    if kb is not None:
+        for code in order.prior_medications:
+            drug = kb.drug_for(code)
+            if drug is not None:
+                given.add(drug.key)
+    missing = [g for g in groups if not given & set(g)]
+    reported = ("prior " + ", ".join(sorted(given))) if given else "no prior cancer drug on record"
+    return Check("prior drugs", None if missing else True, required, reported, _kind("line"))
 
 
 def _age_check(ind: Indication, order: Order) -> Check:

@@ -424,6 +424,7 @@ class _Loader:
                     age_max=(ind.get("age") or {}).get("max"),
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     ecog_max=ind.get("ecog_max"),
+                    after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))
