@@ -53,6 +53,8 @@ def _criteria(p: Pathway | Indication) -> list[str]:
         out.append("with " + " and ".join("/".join(g) for g in p.partners))
     if getattr(p, "monotherapy", False):
         out.append("as monotherapy")
+    if getattr(p, "after_drugs", ()):
+        out.append("after " + " and ".join("/".join(g) for g in p.after_drugs))
     return out
 
 
