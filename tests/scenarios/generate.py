@@ -309,6 +309,14 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
         if c.marker not in markers:
             markers[c.marker] = _marker_spec(c, False)
     patient["biomarkers"] = list(markers.values())
+    # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
+    # the record's completed treatment holds the first drug of each group
+    prior = [g[0] for i in indications for g in i.after_drugs]
+    missing = [k for k in prior if k not in CATALOG["drugs"]]
+    if missing:
+        raise Skip(f"no catalog codes for prior drug {missing[0]}")
+    if prior:
+        patient["prior_therapy"] = list(dict.fromkeys(prior))
     return patient, indications
 
 
@@ -359,6 +367,13 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             off = {x: v for x, v in patient.items() if x != "secondary"}
             off.update(stage="IIIC", intent="adjuvant")
             return off, f"adjuvant use, where {k} is labelled only for advanced disease"
+    for ind in indications:
+        if not ind.after_drugs or not patient.get("prior_therapy"):
+            continue
+        drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
+        if all(i.after_drugs for i in _labels(kb, drug, cancer, patient)):
+            off = {x: v for x, v in patient.items() if x != "prior_therapy"}
+            return off, f"no {'/'.join(ind.after_drugs[0])} in the record's completed treatment ({drug})"
     kind = kb.cancer_types[cancer].kind
     for other in kb.cancer_types.values():
         if other.key == cancer or other.kind != kind or other.key not in _diagnosis_codes():
