@@ -130,7 +130,8 @@ def test_trastuzumab_for_her2_negative_leads_with_the_her2_result(rendered):
 def test_a_triple_negative_regimen_for_an_er_positive_patient_says_why_in_clinical_words(rendered):
     body = next(r.body for r in rendered if r.name == "issue/pembrolizumab-paclitaxel-er-positive")
     pended, off = body["cards"][:2]
-    assert "- Pembrolizumab requires an ER-negative result; the record shows ER positive." in pended["detail"]
+    # paclitaxel's KEYNOTE-355 indication is narrowed to triple-negative disease too (2027.1.1): one line for both
+    assert "- Pembrolizumab and paclitaxel require an ER-negative result; the record shows ER positive." in pended["detail"]
     assert "neoadjuvant" not in pended["detail"], "the metastatic indication is the one this patient is near"
     assert "PD-L1 CPS" in pended["detail"] and "PDL1_CPS" not in pended["detail"]
     assert "**Why:** Pembrolizumab + paclitaxel or nab-paclitaxel is on pathway only for triple-negative " \

@@ -398,10 +398,13 @@ SCENARIOS: list[Scenario] = [
       ["cetuximab requires KRAS negative; reported KRAS positive", "BRAF not reported"],
       check=_off_pathway("crc-met-folfiri-bevacizumab")),
     S("folfirinox-with-ecog-2-is-off-pathway-with-gemcitabine-alternatives", "R4",
-      # off pathway (ECOG 2), authorized under medical policy without enhanced reimbursement
-      # (sources treated as verified here; with the bundled tags FOLFIRINOX pends: tests/scenarios)
-      order(*folfirinox(), cancer="pancreatic", ecog=2), CaseStatus.AUTHORIZED,
-      dict.fromkeys(("oxaliplatin", "irinotecan", "leucovorin", "fluorouracil"), A), ["missing-ecog"], ["ECOG 2"],
+      # off pathway (ECOG 2) and off label for oxaliplatin and irinotecan: the PRODIGE 4 indications
+      # carry the trial's ECOG 0-1 (ecog_max), so they pend for a clinician, with the gemcitabine
+      # regimens as alternatives (fluorouracil and leucovorin meet their generic pancreatic entries,
+      # which the all-verified test knowledge base treats as read)
+      order(*folfirinox(), cancer="pancreatic", ecog=2), CaseStatus.IN_PROGRESS,
+      {"oxaliplatin": IP, "irinotecan": IP, "leucovorin": A, "fluorouracil": A},
+      ["missing-ecog", "policy-criteria-not-met"], ["ECOG 2", "requires ECOG 1 or better; reported ECOG 2"],
       check=_off_pathway("pancreatic-met-gemcitabine-nab-paclitaxel")),
     S("folfirinox-without-ecog-pends", "R5", order(*folfirinox(), cancer="pancreatic", ecog=None),
       CaseStatus.IN_PROGRESS, dict.fromkeys(("oxaliplatin", "irinotecan", "leucovorin", "fluorouracil"), IP),
