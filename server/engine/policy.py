@@ -110,9 +110,7 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
     if ind.after_drugs:
         checks.append(_after_drugs(ind.after_drugs, order, kb))
     if ind.ecog_max is not None:
-        ok = None if order.ecog is None else order.ecog <= ind.ecog_max
-        checks.append(Check("performance status", ok, f"ECOG {ind.ecog_max} or better",
-                            "ECOG not reported" if order.ecog is None else f"reported ECOG {order.ecog}", _kind("ecog")))
+        checks.append(_ecog_check(ind.ecog_max, order))
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -226,9 +224,16 @@ def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledg
             drug = kb.drug_for(code)
             if drug is not None:
                 given.add(drug.key)
-    missing = [g for g in groups if not given & set(g)]
+    met = all(given & set(g) for g in groups)
     reported = ("prior " + ", ".join(sorted(given))) if given else "no prior cancer drug on record"
-    return Check("prior drugs", None if missing else True, required, reported, _kind("line"))
+    return Check("prior drugs", True if met else None, required, reported, _kind("line"))
+
+
+def _ecog_check(ecog_max: int, order: Order) -> Check:
+    """The performance status the label's pivotal trial enrolled (FOLFIRINOX: ECOG 0-1)."""
+    ok = None if order.ecog is None else order.ecog <= ecog_max
+    reported = "ECOG not reported" if order.ecog is None else f"reported ECOG {order.ecog}"
+    return Check("performance status", ok, f"ECOG {ecog_max} or better", reported, _kind("ecog"))
 
 
 def _age_check(ind: Indication, order: Order) -> Check:

@@ -320,6 +320,16 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
     return patient, indications
 
 
+def _failing(patient: dict, c: BiomarkerCriterion) -> dict | None:
+    """The same patient with criterion `c`'s marker read as failing it (None: not expressible)."""
+    try:
+        spec = _marker_spec(c, False)
+    except Skip:
+        return None
+    return dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
+                                     for b in patient["biomarkers"]])
+
+
 def _labels(kb: Knowledge, drug: str, cancer: str, patient: dict) -> list[Indication]:
     """The drug's indications that could cover this patient: its cancer type's own, and a
     tumour-agnostic one (pembrolizumab MSI-H, TMB-high) only when the record carries its biomarker."""
@@ -336,7 +346,7 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
     pathway one: off pathway but on label is authorized under medical policy): its required
     biomarker failed, else a line / setting no label of the drug covers, else another cancer type
     no label of its drugs covers."""
-    managed = [k for k in ordered if k in kb.drugs and kb.drugs[k].managed]
+    managed = [k for k in sorted(ordered) if k in kb.drugs and kb.drugs[k].managed]   # sorted: the same variant every run
     for ind in indications:
         for c in ind.requires:
             if set(ind.cancer_types).isdisjoint({cancer}) and not kb.cancer_types[cancer].kind == "solid":
@@ -344,12 +354,9 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             drug_inds = [i for k in managed for i in _labels(kb, k, cancer, patient) if c in i.requires]
             if not drug_inds:
                 continue
-            try:
-                spec = _marker_spec(c, False)
-            except Skip:
+            off = _failing(patient, c)
+            if off is None:
                 continue
-            off = dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
-                                            for b in patient["biomarkers"]])
             # only when every indication of that drug for this cancer needs the criterion
             drug = next(k for k in managed if any(c in i.requires for i in _labels(kb, k, cancer, patient)))
             if all(c in i.requires for i in _labels(kb, drug, cancer, patient)):
@@ -414,13 +421,9 @@ def _negative_oral(kb: Knowledge, p: Pathway, r: Regimen, patient: dict) -> tupl
     """An oral regimen made off pathway: a biomarker the pathway requires failed, else another
     cancer type of the same kind whose pathways hold no regimen of these drugs."""
     for c in p.requires:
-        try:
-            spec = _marker_spec(c, False)
-        except Skip:
-            continue
-        off = dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
-                                        for b in patient["biomarkers"]])
-        return off, f"{c.describe()} not met (pathway criterion)"
+        off = _failing(patient, c)
+        if off is not None:
+            return off, f"{c.describe()} not met (pathway criterion)"
     keys = {d.drug_key for d in r.drugs}
     kind = kb.cancer_types[p.cancer_type].kind
     for other in kb.cancer_types.values():
