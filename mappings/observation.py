@@ -60,7 +60,8 @@ def _relevant_keys() -> set:
     global _RELEVANT
     if _RELEVANT is None:
         keys = set()
-        for e in table("biomarkers")["tests"] + table("staging")["types"]:
+        biomarkers = table("biomarkers")
+        for e in biomarkers["tests"] + biomarkers.get("immunophenotype", {}).get("tests", []) + table("staging")["types"]:
             keys.add((system(e["system"]), str(e["code"])))
         g = table("genes")["variant_code"]
         keys.add((system(g["system"]), g["code"]))
@@ -99,6 +100,11 @@ def observation_facts(resource: dict, path: str) -> ObservationFacts:
         group = stage_type["group"] if stage_type else True
         stage = stage_from_concept(obs.valueCodeableConcept) if obs.valueCodeableConcept else None
         return ObservationFacts(**base, stage=StageReading(scale, stage, group))
+
+    panel = table("biomarkers").get("immunophenotype")
+    if panel and lookup(obs.code, panel["tests"]) is not None:
+        return ObservationFacts(**base, biomarkers=tuple(with_evidence(b, obs, ref, effective)
+                                                         for b in immunophenotype(obs, panel)))
 
     test = lookup(obs.code, table("biomarkers")["tests"])
     if test is None and _names_cps(obs):
@@ -214,6 +220,39 @@ def text_result(text: str | None) -> BiomarkerResult:
 def _names_cps(obs) -> bool:
     text = (obs.code.text or "").lower() if obs.code else ""
     return any(t in text for t in table("biomarkers")["cps_text_markers"])
+
+
+# --- immunophenotyping panels ----------------------------------------------------------------
+
+_CLAUSE = re.compile(r"\b(positive|negative)\s+for\b(.*?)(?=\b(?:positive|negative)\s+for\b|[;.]|$)", re.I)
+_ITEMS = re.compile(r",|\band\b|\bor\b|/", re.I)
+
+
+def immunophenotype(obs, panel: dict) -> tuple[Biomarker, ...]:
+    """'positive for CD10, CD79a, TdT, CD19, and CD20; negative for CD33' -> one reading per antigen.
+
+    Only plain lists are read: a clause with a qualifier (dim, partial, subset ...) or a negation
+    just before it says something a yes/no cannot carry, so its antigens stay unread (unknown)."""
+    text = obs.valueString or (concept_text(obs.valueCodeableConcept) if obs.valueCodeableConcept else None)
+    if not text:
+        return ()
+    code = to_code(codings(obs.code)[0]) if codings(obs.code) else None
+    antigen = re.compile(panel["antigen_pattern"])
+    qualifiers = {q.lower() for q in panel["qualifiers"]}
+    found: dict[str, BiomarkerResult] = {}
+    for m in _CLAUSE.finditer(text):
+        before = re.findall(r"[\w?]+", text[max(0, m.start() - 12):m.start()].lower())
+        words = set(re.findall(r"[\w?]+", m.group(2).lower()))
+        if qualifiers & (words | set(before[-2:])) or "?" in m.group(2):
+            continue
+        result = BiomarkerResult.POSITIVE if m.group(1).lower() == "positive" else BiomarkerResult.NEGATIVE
+        for item in _ITEMS.split(m.group(2)):
+            name = re.sub(r"\s+", "", item).upper()
+            if antigen.match(name):
+                # the same antigen read both ways in one report is not a reading
+                found[name] = result if found.get(name, result) is result else BiomarkerResult.UNKNOWN
+    return tuple(Biomarker(name=name, result=result, method="immunophenotyping", code=code)
+                 for name, result in found.items())
 
 
 # --- genomic variants ------------------------------------------------------------------------

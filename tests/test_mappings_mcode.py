@@ -268,3 +268,39 @@ def test_adam_genomics_bundle_maps_every_variant_and_tmb():
 
 # Test tier (unit | integration | e2e: see tests/conftest.py); `pytest -m unit` runs the fast loop.
 pytestmark = pytest.mark.unit
+
+
+# --- immunophenotyping panel (Brian L, B-cell ALL) -------------------------------------------
+
+def _panel(text: str) -> dict[str, str]:
+    resource = json.loads((MCODE_DIR / "Observation-immunophenotype-brian-l.json").read_text())
+    resource["valueString"] = text
+    return {b.name: b.result.value for b in _facts(resource).biomarkers}
+
+
+def test_brian_l_immunophenotype_reads_each_antigen_the_panel_names_as_positive():
+    resource = json.loads((MCODE_DIR / "Observation-immunophenotype-brian-l.json").read_text())
+    markers = _facts(resource).biomarkers
+    assert {b.name: b.result for b in markers} == {
+        "CD10": BiomarkerResult.POSITIVE, "CD79A": BiomarkerResult.POSITIVE, "TDT": BiomarkerResult.POSITIVE,
+        "CD19": BiomarkerResult.POSITIVE, "CD20": BiomarkerResult.POSITIVE}
+    assert all(b.source_ref == "Observation/immunophenotype-brian-l" and b.effective == "2024-01-07" for b in markers)
+
+
+def test_a_panel_reads_negative_antigens_and_several_clauses():
+    assert _panel("Positive for CD19, CD22 and CD10; negative for CD33 and MPO.") == {
+        "CD19": "positive", "CD22": "positive", "CD10": "positive", "CD33": "negative", "MPO": "negative"}
+
+
+@pytest.mark.parametrize("text", ["positive for CD19 (partial), CD22", "dim CD19, positive for CD22 subset",
+                                  "not positive for CD19", "positive for CD19?"])
+def test_a_qualified_or_negated_panel_clause_leaves_its_antigens_unread(text):
+    assert "CD19" not in _panel(text)
+
+
+def test_an_antigen_read_both_positive_and_negative_in_one_report_is_unknown():
+    assert _panel("positive for CD20 and CD22; negative for CD20") == {"CD20": "unknown", "CD22": "positive"}
+
+
+def test_a_panel_without_a_list_reads_nothing():
+    assert _panel("B-lymphoblasts present") == {}

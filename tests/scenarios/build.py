@@ -191,7 +191,11 @@ def _biomarker(i: int, spec: dict, patient: dict, condition: dict) -> dict:
                 else {"text": marker["text"]})
     obs = _observation(oid, patient, code, "laboratory", effective)
     obs["meta"] = {"profile": [MCODE + "mcode-tumor-marker-test"]}
-    if "percent" in spec:
+    if marker.get("immunophenotype"):
+        # as the mCODE example writes a panel: US Core lab result, the antigens in a valueString
+        obs["meta"] = {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"]}
+        obs["valueString"] = f"{spec['result']} for {spec['marker']}"
+    elif "percent" in spec:
         obs["valueQuantity"] = {"value": spec["percent"], "unit": "%", "system": UCUM, "code": "%"}
     elif "score" in spec:
         obs["valueQuantity"] = {"value": spec["score"], "unit": "{score}", "system": UCUM, "code": "{score}"}

@@ -119,6 +119,16 @@ def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
     raise Skip(f"no catalog code for {c.marker} {want}")
 
 
+def _writable(ind: Indication) -> bool:
+    """Every biomarker the indication requires has a reading the catalog can write."""
+    try:
+        for c in (*ind.requires, *ind.requires_any[:1]):
+            _marker_spec(c, True)
+    except Skip:
+        return False
+    return True
+
+
 def _merge(markers: dict[str, dict], c: BiomarkerCriterion, spec: dict) -> None:
     """Two criteria on one marker (a pathway's TPS >= 50 and a label's TPS >= 1): the stricter."""
     old = markers.get(c.marker)
@@ -148,8 +158,9 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
     and partners, consistent with the pathway's biomarkers (the first that fits)."""
     keys = {d.drug_key for d in regimen.drugs}
     categories = {f"category:{kb.drugs[k].category.value}" for k in keys if k in kb.drugs}
-    # the cancer type's own indications first, a tumour-agnostic group's last
-    own = sorted(kb.indications_for(drug, cancer), key=lambda i: cancer not in i.cancer_types)
+    # the cancer type's own indications first, a tumour-agnostic group's last; among them those
+    # whose biomarkers the catalog can write (blinatumomab's relapsed label, not its MRD one)
+    own = sorted(kb.indications_for(drug, cancer), key=lambda i: (cancer not in i.cancer_types, not _writable(i)))
     for ind in own:
         if p is not None and _conflicts(ind, p):
             continue
