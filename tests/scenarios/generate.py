@@ -114,8 +114,11 @@ def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
         if answer not in CATALOG["answers"]:
             raise Skip(f"no catalog answer for {c.marker} {want}")
         return {"marker": c.marker, "result": answer}
-    if c.marker in genes and want in ("positive", "negative"):
-        return {"gene": c.marker, "result": "present" if want == "positive" else "absent"}
+    # a program marker read from a gene of another symbol (BRCA from BRCA1 or BRCA2)
+    gene = CATALOG.get("marker_genes", {}).get(c.marker, c.marker)
+    if gene in genes and want in ("positive", "negative"):
+        spec = {"gene": gene, "result": "present" if want == "positive" else "absent"}
+        return spec if gene == c.marker else dict(spec, of=c.marker)
     raise Skip(f"no catalog code for {c.marker} {want}")
 
 
@@ -203,7 +206,8 @@ def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
     for d in first.drugs:
         if d.optional:
             continue
-        if kb is not None and d.drug_key in kb.drugs and not (kb.drugs[d.drug_key].rxnorm or kb.drugs[d.drug_key].hcpcs):
+        if kb is not None and d.drug_key in kb.drugs and not (kb.drugs[d.drug_key].rxnorm or kb.drugs[d.drug_key].hcpcs
+                                                                  or kb.drugs[d.drug_key].ndc_prefixes):
             raise Skip(f"{d.drug_key} has no code in the knowledge base: the order cannot name it")
         if d.drug_key not in CATALOG["drugs"]:
             raise Skip(f"no catalog codes for drug {d.drug_key}")
@@ -337,7 +341,7 @@ def _failing(patient: dict, c: BiomarkerCriterion) -> dict | None:
         spec = _marker_spec(c, False)
     except Skip:
         return None
-    return dict(patient, biomarkers=[spec if (b.get("marker") or b.get("gene")) == c.marker else b
+    return dict(patient, biomarkers=[spec if (b.get("marker") or b.get("of") or b.get("gene")) == c.marker else b
                                      for b in patient["biomarkers"]])
 
 
