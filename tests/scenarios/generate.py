@@ -159,8 +159,6 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
                     histology: frozenset[str] = frozenset()) -> Indication | None:
     """The drug's label indication this regimen is given under: its cancer type, setting, line
     and partners, consistent with the pathway's biomarkers (the first that fits)."""
-    keys = {d.drug_key for d in regimen.drugs}
-    categories = {f"category:{kb.drugs[k].category.value}" for k in keys if k in kb.drugs}
     # the cancer type's own indications first, a tumour-agnostic group's last; among them those
     # whose biomarkers the catalog can write (blinatumomab's relapsed label, not its MRD one)
     own = sorted(kb.indications_for(drug, cancer), key=lambda i: (cancer not in i.cancer_types, not _writable(i)))
@@ -177,14 +175,21 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
             continue
         if ind.after_prior and line is LineOfTherapy.FIRST:
             continue
-        # a partner group is met by a named drug of the regimen or by a drug of the named category
-        # ("category:chemotherapy": trastuzumab with chemotherapy, not trastuzumab-pertuzumab alone)
-        if ind.partners and not all(any(g in keys or g in categories for g in group) for group in ind.partners):
-            continue
-        if ind.monotherapy and len([d for d in regimen.drugs if not d.optional]) > 1:
+        if not _fits_regimen(kb, ind, regimen):
             continue
         return ind
     return None
+
+
+def _fits_regimen(kb: Knowledge, ind: Indication, regimen: Regimen) -> bool:
+    """The indication's partners and monotherapy limit allow this regimen's drugs. A partner group
+    is met by a named drug of the regimen or by a drug of the named category ("category:chemotherapy":
+    trastuzumab with chemotherapy, not trastuzumab-pertuzumab alone)."""
+    keys = {d.drug_key for d in regimen.drugs}
+    categories = {f"category:{kb.drugs[k].category.value}" for k in keys if k in kb.drugs}
+    if ind.partners and not all(any(g in keys or g in categories for g in group) for group in ind.partners):
+        return False
+    return not (ind.monotherapy and len([d for d in regimen.drugs if not d.optional]) > 1)
 
 
 _AFTER = {1: (LineOfTherapy.SECOND, LineOfTherapy.THIRD_PLUS), 2: (LineOfTherapy.THIRD_PLUS,)}
@@ -200,18 +205,26 @@ def _line_of(p: Pathway, setting: Setting) -> LineOfTherapy:
     return LineOfTherapy.FIRST
 
 
-def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
+def _order(r: Regimen, kb: Knowledge | None = None, indications: list[Indication] = ()) -> list[dict]:
     first = r.plan[0]
     out = []
+    # an optional drug is ordered when a label the scenario relies on names it as the partner
+    # (obinutuzumab's CLL indication is "with venetoclax": without it the order is off-label)
+    partners = {k for i in indications for group in i.partners for k in group}
     for d in first.drugs:
-        if d.optional:
+        if d.optional and d.drug_key not in partners:
             continue
         if kb is not None and d.drug_key in kb.drugs and not (kb.drugs[d.drug_key].rxnorm or kb.drugs[d.drug_key].hcpcs
                                                                   or kb.drugs[d.drug_key].ndc_prefixes):
             raise Skip(f"{d.drug_key} has no code in the knowledge base: the order cannot name it")
         if d.drug_key not in CATALOG["drugs"]:
             raise Skip(f"no catalog codes for drug {d.drug_key}")
-        if d.dose is None or not d.dose_unit:
+        dose, unit = d.dose, d.dose_unit
+        if (dose is None or not unit) and kb is not None and d.drug_key in kb.drugs and kb.drugs[d.drug_key].dose_range:
+            # a dose the regimen does not fix is not compared (carboplatin AUC, ABVD as the trials
+            # were read): the order carries the floor of the drug's own dose range
+            dose, unit = kb.drugs[d.drug_key].dose_range[0].min, kb.drugs[d.drug_key].dose_range[0].unit
+        if dose is None or not unit:
             raise Skip(f"{d.drug_key}: no dose in the regimen")
         # A cycle-specific dose (a loading dose in cycle 1) is ordered on the regular schedule, as
         # the hand-written scenarios order trastuzumab; cycle-specific extra days (obinutuzumab days
@@ -220,7 +233,7 @@ def _order(r: Regimen, kb: Knowledge | None = None) -> list[dict]:
         day_overrides = [o for o in overrides if o.days]
         if day_overrides and (len(day_overrides) > 1 or day_overrides[0].cycles != (1,)):
             raise Skip(f"{d.drug_key}: cycle-specific days beyond cycle 1")
-        line = {"drug": d.drug_key, "dose": d.dose, "unit": d.dose_unit,
+        line = {"drug": d.drug_key, "dose": dose, "unit": unit,
                 "cycle_days": d.cycle_length_days or first.cycle_length_days,
                 "days": list(d.administration_days)}
         if d.frequency_per_day != 1:
@@ -258,7 +271,8 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, 
     # any drug needs: amivantamab with lazertinib first line is not pushed to 2L by amivantamab's
     # later-line label
     def fewest(key: str) -> int:
-        fits = [i.after_prior or 0 for i in kb.indications_for(key, cancer) if not i.settings or setting in i.settings]
+        fits = [i.after_prior or 0 for i in kb.indications_for(key, cancer)
+                if (not i.settings or setting in i.settings) and _fits_regimen(kb, i, r)]
         return min(fits, default=0)
     needs = max((fewest(d.drug_key) for d in r.drugs if not d.optional), default=0)
     if needs and line not in _AFTER.get(needs, _AFTER[2]):
@@ -481,7 +495,7 @@ def generated_scenarios() -> tuple[dict, ...]:
         for r in p.regimens:
             try:
                 patient, indications = _patient(kb, p, r, p.cancer_type)
-                order = _order(r, kb)
+                order = _order(r, kb, indications)
             except Skip as why:
                 _SKIPPED.append((r.id, str(why)))
                 continue
