@@ -263,8 +263,10 @@ def _order(r: Regimen, kb: Knowledge | None = None, indications: list[Indication
     return out
 
 
-def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str) -> tuple[dict, list[Indication]]:
-    setting, line = _setting_of(p), _line_of(p, _setting_of(p))
+def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
+             setting: Setting | None = None) -> tuple[dict, list[Indication]]:
+    setting = setting or _setting_of(p)
+    line = _line_of(p, setting)
     ct = kb.cancer_types[cancer]
     # the line every drug's label allows: a later line when one needs prior therapy
     # per drug the fewest prior lines one of its labels asks (0 when one needs none), then the most
@@ -481,6 +483,18 @@ def _expected_positive(kb: Knowledge, p: Pathway, r: Regimen, indications: list[
     return {"case_status": ["Authorized", "In Progress"]}
 
 
+def _first_setting(kb: Knowledge, p: Pathway, r: Regimen) -> tuple[dict, list[Indication]]:
+    """The patient in the first of the pathway's settings every drug's label covers (TH of a
+    neoadjuvant-or-adjuvant pathway is given after surgery: trastuzumab's early-breast label is adjuvant)."""
+    why = None
+    for setting in p.settings or (None,):
+        try:
+            return _patient(kb, p, r, p.cancer_type, setting)
+        except Skip as e:
+            why = why or e
+    raise why
+
+
 @lru_cache(maxsize=1)
 def generated_scenarios() -> tuple[dict, ...]:
     kb = load_knowledge()
@@ -494,7 +508,7 @@ def generated_scenarios() -> tuple[dict, ...]:
             continue        # written by hand per solid type (the agnostic scenarios)
         for r in p.regimens:
             try:
-                patient, indications = _patient(kb, p, r, p.cancer_type)
+                patient, indications = _first_setting(kb, p, r)
                 order = _order(r, kb, indications)
             except Skip as why:
                 _SKIPPED.append((r.id, str(why)))
