@@ -4,7 +4,7 @@ from __future__ import annotations
 from server.domain.decision import DrugStatus, Reason
 from server.domain.order import Code, DrugLine, DrugRole
 from server.knowledge.codesets import in_neoplasm_chapter, is_icd10cm_neoplasm
-from server.knowledge.model import ICD10CM, RXNORM, CancerType, Drug, DrugCategory, Knowledge
+from server.knowledge.model import ICD10CM, RXNORM, SNOMED, CancerType, Drug, DrugCategory, Knowledge
 
 from .context import Case, DrugWork
 
@@ -100,6 +100,7 @@ def resolve_cancer(case: Case) -> None:
         return
     if case.cancer is not None:
         case.trace.add("resolve", f"cancer type {case.cancer.key} ({case.cancer.name})")
+        _unverified_snomed(case, groups)
         unknown = [c.code for c in dx.codes if c.system == ICD10CM and c.code and in_neoplasm_chapter(c.code)
                    and not is_icd10cm_neoplasm(c.code)]
         if unknown:
@@ -112,6 +113,25 @@ def resolve_cancer(case: Case) -> None:
     else:
         shown = ", ".join(c.code for c in dx.codes) or "none"
         case.trace.add("resolve", f"diagnosis codes {shown}: no cancer type in the knowledge base")
+
+
+def _unverified_snomed(case: Case, groups: frozenset[str]) -> None:
+    """A SNOMED CT diagnosis code whose cancer-type mapping was not read in a primary source (tag
+    V2 / M) may name the cancer type, but it cannot make the request Authorized: when the other
+    codes alone would not name the same type, the case pends for a clinician (R12)."""
+    dx, kb = case.order.diagnosis, case.kb
+    weak = [c for c in dx.codes if c.system == SNOMED and kb.snomed_tags.get(c.code, "V") != "V"]
+    if not weak:
+        return
+    rest = tuple(c for c in dx.codes if c not in weak) + tuple(dx.histology)
+    other = kb.cancer_type_for(rest, groups) if rest else None
+    if other is not None and other.key == case.cancer.key:
+        return
+    shown = ", ".join(f"SNOMED {c.code} [{kb.snomed_tags[c.code]}]" for c in weak)
+    case.pend(Reason("unverified-knowledge",
+                     f"the diagnosis code {shown} names {case.cancer.name} through a code mapping not read in "
+                     "a primary source; a clinician confirms the diagnosis", "R12"))
+    case.trace.add("resolve", f"{shown}: unverified mapping to {case.cancer.key} -> pended")
 
 
 def is_oncology(codes: tuple[Code, ...], cancer: CancerType | None) -> bool | None:

@@ -18,7 +18,7 @@ from .model import Knowledge
 
 @dataclass(frozen=True)
 class Fact:
-    kind: str        # regimen | indication | hcpcs | rxnorm | icd10
+    kind: str        # regimen | indication | hcpcs | rxnorm | snomed (a diagnosis code's cancer type)
     id: str
     tag: str
     where: str       # cancer type or drug it belongs to
@@ -38,6 +38,9 @@ def facts(kb: Knowledge) -> list[Fact]:
     for key, tags in kb.code_tags.items():
         for (system, code), tag in tags.items():
             out.append(Fact(system, code, tag, key, ""))
+    for ct in kb.cancer_types.values():
+        for code in ct.snomed:
+            out.append(Fact("snomed", code, kb.snomed_tags.get(code, "M"), ct.key, ""))
     return out
 
 

@@ -261,6 +261,8 @@ class _Loader:
             code_tags={d["key"]: {(kind, c["code"]): c.get("tag", "M") for kind in ("rxnorm", "hcpcs")
                                   for c in d.get(kind, ())}
                        for doc in split["drugs"] for d in doc.data.get("drugs", [])},
+            snomed_tags={sc["code"]: sc.get("tag", "M") for doc in split["cancer_types"]
+                         for c in doc.data.get("cancer_types", []) for sc in c.get("snomed", ())},
             program=self.program_tables(),
             fn_risk_derived={f["key"]: dict(f["derived_from"]) for f in kb["fn_risk_factors"] if f.get("derived_from")},
             histology_groups=histology_groups,

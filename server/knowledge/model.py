@@ -343,6 +343,8 @@ class Knowledge:
     program: dict[str, dict] = field(default_factory=dict, repr=False)  # code tables the mappings read (program/)
     # drug key -> {(system, code): evidence tag} for its RxNorm and HCPCS codes (kb stats / check)
     code_tags: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict, repr=False)
+    # SNOMED CT diagnosis code -> evidence tag of its mapping to a cancer type (only V authorizes)
+    snomed_tags: dict[str, str] = field(default_factory=dict, repr=False)
     # indexes, built by the loader (see build_indexes)
     by_code: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     pathways_by_cancer: dict[str, tuple[Pathway, ...]] = field(default_factory=dict, repr=False)
