@@ -316,6 +316,10 @@ def test_cd20_positive_r_chop_is_authorized():
     ("V600E", Biomarker("BRAF", BiomarkerResult.POSITIVE), None),
     # not substring matching: "exon 19 deletion" does not match an exon 19 insertion's text
     ("exon 19 deletion", Biomarker("EGFR", BiomarkerResult.POSITIVE, variant="exon 19 insertion"), False),
+    # a fusion label: a fusion reading meets it, a point mutation does not, no detail is unknown
+    ("fusion", Biomarker("RET", BiomarkerResult.POSITIVE, variant="KIF5B-RET fusion", variant_type="fusion"), True),
+    ("fusion", Biomarker("RET", BiomarkerResult.POSITIVE, protein_hgvs="p.Met918Thr"), False),
+    ("fusion", Biomarker("RET", BiomarkerResult.POSITIVE), None),
 ])
 def test_variants_are_matched_structurally(spec, reading, expected):
     assert variant_matches(spec, reading) is expected

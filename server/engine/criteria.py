@@ -167,6 +167,12 @@ def variant_matches(spec: str, b: Biomarker) -> Tri:
     if facts == VariantFacts():
         return None
     s = spec.strip()
+    if s.lower() == "fusion":
+        # "RET fusion-positive": a fusion reading meets it; a point mutation or indel does not
+        # (RET M918T is medullary thyroid cancer's, not the fusion label's); no detail is unknown
+        if facts.kind == "fusion":
+            return True
+        return False if facts.substitution is not None or facts.kind is not None else None
     if _PROTEIN_SPEC.match(s.upper()) and not _EXON_SPEC.match(s):
         s = s.upper()
     if (m := _EXON_SPEC.match(s)):

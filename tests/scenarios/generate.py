@@ -95,6 +95,12 @@ def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
     markers, genes = CATALOG["markers"], CATALOG["genes"]
     required = c.results[0].value
     want = required if meet else ("positive" if required == "negative" else "negative")
+    if c.variants and meet and want == "positive" and {v.lower() for v in c.variants} == {"fusion"}:
+        gene = CATALOG.get("marker_genes", {}).get(c.marker, c.marker)
+        if gene not in genes:
+            raise Skip(f"no catalog gene for {c.marker}")
+        spec = {"gene": gene, "variant_text": f"{gene} fusion", "result": "present"}
+        return spec if gene == c.marker else dict(spec, of=c.marker)
     if c.variants and meet and want == "positive":
         protein = _protein(c.variants)
         if protein is None or c.marker not in genes:
