@@ -270,6 +270,15 @@ def compare(key: str, exp: Expected, ordered: tuple[Administration, ...], ordere
         changes.append((DeviationKind.CYCLE_COUNT,
                         f"{key}: {'open-ended' if ordered_open else f'{len(O)} administration days'} "
                         f"instead of {len(E)} ({exp.label})"))
+    elif not regimen.fixed_duration and not exp.open_ended and not ordered_open and len(O) > len(E):
+        # an until-progression regimen with a cap (pembrolizumab up to 35 cycles / 24 months):
+        # stopping earlier is expected, ordering more than the cap is a changed number of cycles (R5)
+        pe, po = pattern_of(E), pattern_of(O)
+        if pe and po and pe.period and (pe.period, pe.days) == (po.period, po.days):
+            text = f"{po.repeats} cycles, more than the pathway's {pe.repeats} cycles ({_rhythm(pe)})"
+        else:
+            text = f"{len(O)} administration days, more than the pathway's {len(E)} ({exp.label})"
+        changes.append((DeviationKind.CYCLE_COUNT, f"{key}: {text}"))
     elif regimen.fixed_duration and not exp.open_ended and not ordered_open and len(O) != len(E):
         pe, po = pattern_of(E), pattern_of(O)
         if pe and po and pe.period and (pe.period, pe.days) == (po.period, po.days):

@@ -13,7 +13,7 @@ from server.knowledge.model import DrugCategory, Pathway, Regimen
 
 from .context import Candidate, Case
 from .criteria import Check, pathway_checks
-from .regimens import regimen_drug, schedule_changes
+from .regimens import regimen_drug
 
 MAX_ALTERNATIVES = 3
 

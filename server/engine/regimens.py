@@ -1,12 +1,9 @@
 """Facts about a knowledge-base regimen the rules share: its drug entries and duration."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
-from server.domain.decision import DeviationKind
 from server.domain.order import DrugLine
-
 from server.knowledge.model import Regimen, RegimenDrug
 
 from .calendars import Fit, fit_regimen, order_start
@@ -84,27 +81,3 @@ def course_end(case, start: date) -> date:
         return regimen_end(regimen, start)
     return max(last, start)
 
-
-def schedule_changes(line: DrugLine, rd: RegimenDrug, regimen: Regimen) -> Iterator[tuple[DeviationKind, str]]:
-    """R5: each reported schedule field that differs from the regimen's."""
-    expected_len = rd.cycle_length_days or regimen.cycle_length_days
-    if line.cycle_length_days is not None and expected_len is not None \
-            and line.cycle_length_days != expected_len:
-        yield DeviationKind.CYCLE_LENGTH, \
-            f"cycle length {line.cycle_length_days} d differs from pathway {expected_len} d"
-    if regimen.fixed_duration:
-        expected_cycles = rd.cycles or regimen.planned_cycles
-        if line.cycles is not None and expected_cycles is not None and line.cycles != expected_cycles:
-            yield DeviationKind.CYCLE_COUNT, \
-                f"{line.cycles} cycles differs from pathway {expected_cycles} cycles"
-    if line.administration_days and rd.administration_days \
-            and tuple(line.administration_days) != tuple(rd.administration_days):
-        yield DeviationKind.ADMINISTRATION_DAYS, \
-            f"days per cycle {_days(line.administration_days)} differ from pathway {_days(rd.administration_days)}"
-    if line.frequency_per_day is not None and line.frequency_per_day != rd.frequency_per_day:
-        yield DeviationKind.FREQUENCY, \
-            f"frequency {line.frequency_per_day} per day differs from pathway {rd.frequency_per_day} per day"
-
-
-def _days(days) -> str:
-    return "D" + ",".join(str(d) for d in days)
