@@ -167,7 +167,10 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
     and partners, consistent with the pathway's biomarkers (the first that fits)."""
     # the cancer type's own indications first, a tumour-agnostic group's last; among them those
     # whose biomarkers the catalog can write (blinatumomab's relapsed label, not its MRD one)
-    own = sorted(kb.indications_for(drug, cancer), key=lambda i: (cancer not in i.cancer_types, not _writable(i)))
+    # and, of those, a verified one first (TPF's cisplatin: the induction label, not the unread
+    # chemoradiation entry), so the scenario expects what a verified indication allows
+    own = sorted(kb.indications_for(drug, cancer),
+                 key=lambda i: (cancer not in i.cancer_types, not _writable(i), not i.verified))
     for ind in own:
         if p is not None and _conflicts(ind, p):
             continue
@@ -177,6 +180,9 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
             continue        # another drug's label already fixed the histology (atezolizumab: non-squamous)
         if ind.settings and setting not in ind.settings:
             continue
+        if ind.stages and p is not None and p.settings and setting in (Setting.METASTATIC, Setting.MAINTENANCE) \
+                and not any(st.upper().startswith("IV") for st in ind.stages):
+            continue        # an early-stage label (limited-stage consolidation) for a metastatic pathway
         if ind.lines and line not in ind.lines:
             continue
         if ind.after_prior and line is LineOfTherapy.FIRST:
@@ -323,7 +329,7 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
             raise Skip(f"no catalog histology in each of {[g for g in required if g]} outside {hist_excl}")
         patient["histology"] = name
     stages = next((i.stages for i in indications if i.stages), ())
-    if not p.settings and stages and not {"IV", "IVB", "IVC"} & {st.upper() for st in stages}:
+    if not p.settings and stages and stages[0].upper() not in ("IV", "IVB", "IVC"):
         # a pathway for any setting whose label names early stages only (definitive chemoradiation):
         # a curative-intent record at the label's first stage, no metastatic site
         patient.update(stage=stages[0], intent="curative")
