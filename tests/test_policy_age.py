@@ -67,3 +67,25 @@ def test_clofarabine_age_range_1_to_21_is_not_met_at_45_and_met_at_19():
                                                    start=START), KB, mono)
     assert age_check(adult).status is False and adult.status is False
     assert age_check(young).status is True and young.status is True
+
+
+# "adult patients" in the label's indication text is an age criterion: 18 or older
+def test_an_indication_whose_label_names_adult_patients_requires_age_18():
+    ind = indication("fam-trastuzumab-deruxtecan", "tdxd-breast-her2-after-prior")
+    assert "adult" in ind.evidence.quote.lower()
+    assert (ind.age_min, ind.age_max) == (18, None)
+
+
+def test_an_indication_whose_label_names_pediatric_patients_too_gets_no_adult_age():
+    ind = indication("blinatumomab", "blinatumomab-all-relapsed-refractory")
+    assert "pediatric" in ind.evidence.quote.lower()
+    assert ind.age_min is None
+
+
+def test_a_16_year_old_does_not_meet_an_adult_label_and_an_18_year_old_does():
+    ind = indication("fam-trastuzumab-deruxtecan", "tdxd-breast-her2-after-prior")
+    teen = order(cancer="breast", birth=date(2010, 6, 1), start=START)
+    adult = order(cancer="breast", birth=date(2008, 6, 1), start=START)
+    r = Regimen(frozenset({"fam-trastuzumab-deruxtecan"}), frozenset(), frozenset())
+    assert age_check(evaluate_indication(ind, "breast", teen, KB, r)).status is False
+    assert age_check(evaluate_indication(ind, "breast", adult, KB, r)).status is True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
@@ -422,7 +423,7 @@ class _Loader:
                     partners=tuple(tuple(g) for g in ind.get("partners", ())),
                     monotherapy=bool(ind.get("monotherapy", False)),
                     restrictions=tuple(Restriction(r) for r in ind.get("restrictions", ())),
-                    age_min=(ind.get("age") or {}).get("min"),
+                    age_min=(ind.get("age") or {}).get("min", _adult_label_age(ind)),
                     age_max=(ind.get("age") or {}).get("max"),
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     ecog_max=ind.get("ecog_max"),
@@ -641,6 +642,19 @@ def _evidence(src: dict) -> Evidence:
 def _known_histology(file: str, where: str, key: str, groups: dict) -> None:
     if key not in groups:
         raise KnowledgeError(file, where, f"{key!r} is not a known histology group (cancer_types.yaml histology_groups)")
+
+
+_ADULT = re.compile(r"\badults?\b", re.I)
+_CHILDREN = re.compile(r"pediatric|paediatric|child|adolescent|years (?:of age )?(?:and|or) older", re.I)
+
+
+def _adult_label_age(ind: dict) -> int | None:
+    """An FDA label indication for "adult patients" (and no pediatric population) is one for
+    18 years or older: the age criterion the quoted label text states, unless the entry gives its
+    own `age`. A child's request then pends for a clinician instead of being authorized."""
+    src = ind.get("source")
+    quote = src.get("quote", "") if isinstance(src, dict) else ""
+    return 18 if quote and _ADULT.search(quote) and not _CHILDREN.search(quote) else None
 
 
 def _criteria(items: list | None) -> tuple[BiomarkerCriterion, ...]:
