@@ -4,7 +4,7 @@ from __future__ import annotations
 from server.domain.decision import DrugStatus, Reason
 from server.domain.order import Code, DrugLine, DrugRole
 from server.knowledge.codesets import in_neoplasm_chapter, is_icd10cm_neoplasm
-from server.knowledge.model import ICD10CM, RXNORM, SNOMED, CancerType, Drug, DrugCategory, Knowledge
+from server.knowledge.model import HCPCS, ICD10CM, NDC, RXNORM, SNOMED, CancerType, Drug, DrugCategory, Knowledge
 
 from .context import Case, DrugWork
 
@@ -39,6 +39,22 @@ def resolve_identity(line: DrugLine, kb: Knowledge) -> tuple[Drug | None, str | 
                   + ", ".join(f"{_system_name(c.system)} {c.code} -> {d.key}" for c, d in named))
 
 
+_TAG_KIND = {RXNORM: "rxnorm", HCPCS: "hcpcs"}
+
+
+def _named_by_verified_code(line: DrugLine, drug: Drug, kb: Knowledge) -> bool:
+    """One of the line's codes names the drug through a verified (V) code: an RxNorm or HCPCS code
+    tagged V, or an NDC of the drug's labeler-product (the FDA NDC directory). A drug named only by
+    V2 / M codes may match, but its line pends (an unverified fact never authorizes)."""
+    tags = kb.code_tags.get(drug.key, {})
+    for code in line.codes:
+        if kb.drug_for(code) is not drug:
+            continue
+        if code.system == NDC or tags.get((_TAG_KIND.get(code.system, ""), code.code), "V") == "V":
+            return True
+    return False
+
+
 def resolve_by_product_name(line: DrugLine, kb: Knowledge) -> tuple[Drug, Code] | None:
     """EHRs order RxNorm products (SCD/SBD: "trastuzumab 150 MG Injection [Herceptin]") whose
     codes the knowledge base, keyed by ingredient, does not hold: the product's RxNorm display
@@ -62,10 +78,12 @@ def role_of(line: DrugLine, drug: Drug | None) -> DrugRole:
 def resolve_drugs(case: Case) -> None:
     for line in case.order.drugs:
         drug, why = resolve_identity(line, case.kb)
+        by_name = False
         if why is not None:
             case.trace.add("resolve", f"{line.ref}: {why}")
         if drug is None and why is None and (named := resolve_by_product_name(line, case.kb)) is not None:
             drug, code = named
+            by_name = True
             case.trace.add("resolve", f"{line.ref}: RxNorm {code.code} is not in the knowledge base; "
                                       f"its product name {code.display!r} names {drug.key}")
         role = role_of(line, drug)
@@ -77,6 +95,15 @@ def resolve_drugs(case: Case) -> None:
         if drug is None and why is not None:
             work.settle(DrugStatus.IN_PROGRESS, Reason("drug-codes-conflict", f"{line.ref}: {why}; pended for review "
                                                                              "of which product is ordered", "R3"))
+        elif drug is not None and drug.managed and drug.category is not DrugCategory.SUPPORTIVE and not by_name \
+                and not _named_by_verified_code(line, drug, case.kb):
+            # a supportive drug rides on its own policy (R6 and its label entries), so only an
+            # anticancer drug named by unverified codes alone is held here
+            weak = ", ".join(f"{_system_name(c.system)} {c.code}" for c in line.codes if case.kb.drug_for(c) is drug)
+            work.settle(DrugStatus.IN_PROGRESS, Reason(
+                "unverified-knowledge", f"{line.ref}: {weak} names {drug.name} only through a code whose mapping "
+                "was not read in a primary source (RxNorm / the CMS HCPCS file); a reviewer confirms the product "
+                "and its billing unit", "R3"))
         codes = ", ".join(f"{_system_name(c.system)} {c.code}" for c in line.codes) or "no code"
         if drug is None:
             case.trace.add("resolve", f"{line.ref} ({codes}): not in the knowledge base; role {role.value}")
