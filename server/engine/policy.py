@@ -109,6 +109,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_age_check(ind, order))
     if ind.after_drugs:
         checks.append(_after_drugs(ind.after_drugs, order, kb))
+    if ind.not_after_drugs:
+        checks.append(_not_after_drugs(ind.not_after_drugs, order, kb))
     if ind.ecog_max is not None:
         checks.append(_ecog_check(ind.ecog_max, order))
     states = [c.status for c in checks]
@@ -227,6 +229,27 @@ def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledg
     met = all(given & set(g) for g in groups)
     reported = ("prior " + ", ".join(sorted(given))) if given else "no prior cancer drug on record"
     return Check("prior drugs", True if met else None, required, reported, _kind("line"))
+
+
+def _given_before(order: Order, kb: Knowledge | None) -> set[str]:
+    """The drug keys of the record's completed or stopped cancer treatment."""
+    given = set()
+    if kb is not None:
+        for code in order.prior_medications:
+            drug = kb.drug_for(code)
+            if drug is not None:
+                given.add(drug.key)
+    return given
+
+
+def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) -> Check:
+    """Drugs the indication does not cover after (a PD-1 inhibitor re-treatment its trials did not
+    test): not met when the record's prior treatment holds one; met otherwise (a prior drug the
+    record does not hold cannot be seen, as for every prior-treatment criterion)."""
+    hit = sorted(_given_before(order, kb) & set(keys))
+    required = "not after " + " or ".join(keys)
+    reported = ("prior " + ", ".join(hit)) if hit else "none of them in the record's prior treatment"
+    return Check("prior drugs", not hit, required, reported, _kind("line"))
 
 
 def _ecog_check(ecog_max: int, order: Order) -> Check:

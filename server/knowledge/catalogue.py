@@ -55,6 +55,8 @@ def _criteria(p: Pathway | Indication) -> list[str]:
         out.append("as monotherapy")
     if getattr(p, "after_drugs", ()):
         out.append("after " + " and ".join("/".join(g) for g in p.after_drugs))
+    if getattr(p, "not_after_drugs", ()):
+        out.append("not after " + "/".join(p.not_after_drugs))
     return out
 
 

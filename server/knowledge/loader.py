@@ -405,6 +405,12 @@ class _Loader:
                     for k, key in enumerate(group):
                         if not key.startswith("category:"):
                             _known_drug(doc.file, f"{iwhere}.partners[{g}][{k}]", key, drugs)
+                for field in ("not_after_drugs",):
+                    for k, key in enumerate(ind.get(field, ())):
+                        _known_drug(doc.file, f"{iwhere}.{field}[{k}]", key, drugs)
+                for g, group in enumerate(ind.get("after_drugs", ())):
+                    for k, key in enumerate(group):
+                        _known_drug(doc.file, f"{iwhere}.after_drugs[{g}][{k}]", key, drugs)
                 if ind.get("monotherapy") and ind.get("partners"):
                     raise KnowledgeError(doc.file, f"{iwhere}.monotherapy", "an indication cannot be monotherapy and name partner drugs")
                 indications.append(Indication(
@@ -428,6 +434,7 @@ class _Loader:
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     ecog_max=ind.get("ecog_max"),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
+                    not_after_drugs=tuple(ind.get("not_after_drugs", ())),
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))

@@ -155,6 +155,7 @@ class Indication:
     age_otherwise: str = ""                             # what else the label accepts outside the range (unreadable: pends)
     ecog_max: int | None = None                         # performance status the trial enrolled (ECOG at or below)
     after_drugs: tuple[tuple[str, ...], ...] = ()       # each group: one of these drugs given before (induction, prior PD-1)
+    not_after_drugs: tuple[str, ...] = ()               # none of these given before (a PD-1 inhibitor before a PD-1 re-treatment)
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 
