@@ -205,6 +205,9 @@ def histology_check(groups: tuple[str, ...], excluded: tuple[str, ...], order: O
         return Check("histology", False, required, f"histology {shown}", DeviationKind.MISSING_HISTOLOGY)
     if groups:
         status: Tri = True if found & set(groups) else (False if found else None)
+        if status is True and not (kb.histology_of(order.diagnosis.histology, verified_only=True) or set()) & set(groups):
+            # met only through a morphology code whose group was not read in a primary source
+            status, shown = None, shown + " (the code's group is not verified)"
     else:
         status = True
     return Check("histology", status, required, f"histology {shown}", DeviationKind.MISSING_HISTOLOGY)

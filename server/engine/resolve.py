@@ -128,6 +128,7 @@ def resolve_cancer(case: Case) -> None:
     if case.cancer is not None:
         case.trace.add("resolve", f"cancer type {case.cancer.key} ({case.cancer.name})")
         _unverified_snomed(case, groups)
+        _unverified_histology(case, groups)
         unknown = [c.code for c in dx.codes if c.system == ICD10CM and c.code and in_neoplasm_chapter(c.code)
                    and not is_icd10cm_neoplasm(c.code)]
         if unknown:
@@ -159,6 +160,23 @@ def _unverified_snomed(case: Case, groups: frozenset[str]) -> None:
                      f"the diagnosis code {shown} names {case.cancer.name} through a code mapping not read in "
                      "a primary source; a clinician confirms the diagnosis", "R12"))
     case.trace.add("resolve", f"{shown}: unverified mapping to {case.cancer.key} -> pended")
+
+
+def _unverified_histology(case: Case, groups: frozenset[str]) -> None:
+    """The cancer type a histology group decided (small cell under C34) through a morphology code
+    not read in a primary source: it pends unless the verified codes alone decide the same type."""
+    dx, kb = case.order.diagnosis, case.kb
+    verified = kb.histology_of(dx.histology, verified_only=True) or frozenset()
+    if verified == groups:
+        return
+    other = kb.cancer_type_for(tuple(dx.codes) + tuple(dx.histology), verified)
+    if other is not None and other.key == case.cancer.key and other.fits_histology(verified):
+        return
+    weak = ", ".join(c.code for c in dx.histology if kb.histology_tags.get((c.system, c.code), "V") != "V")
+    case.pend(Reason("unverified-knowledge",
+                     f"the histology code {weak} decides {case.cancer.name} through a morphology code not read in "
+                     "a primary source; a clinician confirms the histology", "R12"))
+    case.trace.add("resolve", f"histology {weak}: unverified mapping decides {case.cancer.key} -> pended")
 
 
 def is_oncology(codes: tuple[Code, ...], cancer: CancerType | None) -> bool | None:

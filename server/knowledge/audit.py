@@ -18,7 +18,7 @@ from .model import Knowledge
 
 @dataclass(frozen=True)
 class Fact:
-    kind: str        # regimen | indication | hcpcs | rxnorm | snomed (a diagnosis code's cancer type)
+    kind: str        # regimen | indication | hcpcs | rxnorm | snomed (a diagnosis code's cancer type) | histology
     id: str
     tag: str
     where: str       # cancer type or drug it belongs to
@@ -41,6 +41,9 @@ def facts(kb: Knowledge) -> list[Fact]:
     for ct in kb.cancer_types.values():
         for code in ct.snomed:
             out.append(Fact("snomed", code, kb.snomed_tags.get(code, "M"), ct.key, ""))
+    for group, pairs in kb.histology_groups.items():
+        for system, code in sorted(pairs):
+            out.append(Fact("histology", code, kb.histology_tags.get((system, code), "M"), group, ""))
     return out
 
 

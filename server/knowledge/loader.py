@@ -262,6 +262,9 @@ class _Loader:
             code_tags={d["key"]: {(kind, c["code"]): c.get("tag", "M") for kind in ("rxnorm", "hcpcs")
                                   for c in d.get(kind, ())}
                        for doc in split["drugs"] for d in doc.data.get("drugs", [])},
+            histology_tags={(_HISTOLOGY_SYSTEMS[hc["system"]], hc["code"]): hc.get("tag", "M")
+                            for doc in split["cancer_types"] for g in doc.data.get("histology_groups", [])
+                            for hc in g["codes"]},
             snomed_tags={sc["code"]: sc.get("tag", "M") for doc in split["cancer_types"]
                          for c in doc.data.get("cancer_types", []) for sc in c.get("snomed", ())},
             program=self.program_tables(),

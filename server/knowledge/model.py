@@ -346,6 +346,8 @@ class Knowledge:
     code_tags: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict, repr=False)
     # SNOMED CT diagnosis code -> evidence tag of its mapping to a cancer type (only V authorizes)
     snomed_tags: dict[str, str] = field(default_factory=dict, repr=False)
+    # (system, code) of a histology group's morphology code -> its evidence tag
+    histology_tags: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     # indexes, built by the loader (see build_indexes)
     by_code: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     pathways_by_cancer: dict[str, tuple[Pathway, ...]] = field(default_factory=dict, repr=False)
@@ -362,13 +364,16 @@ class Knowledge:
     # cancer type -> its indications by drug key (precomputed so policy review never scans all policies)
     indications_by_cancer: dict[tuple[str, str], tuple[Indication, ...]] = field(default_factory=dict, repr=False)
 
-    def histology_of(self, codes) -> frozenset[str] | None:
-        """The histology groups the codes name; None when no histology code was sent at all."""
+    def histology_of(self, codes, verified_only: bool = False) -> frozenset[str] | None:
+        """The histology groups the codes name; None when no histology code was sent at all.
+        `verified_only`: only through codes whose group membership was read in a primary source."""
         codes = tuple(codes)
         if not codes:
             return None
         found: set[str] = set()
         for c in codes:
+            if verified_only and self.histology_tags.get((c.system, c.code), "V") != "V":
+                continue
             found |= self.histology_by_code.get((c.system, c.code), frozenset())
         return frozenset(found)
 

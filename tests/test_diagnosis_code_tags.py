@@ -1,6 +1,7 @@
-"""A SNOMED CT diagnosis code names a cancer type through the knowledge base's code list; a code
-whose mapping was not read in a primary source (tag V2 / M) may name the type but never makes the
-request Authorized on its own (issue 14: an unverified fact cannot authorize)."""
+"""Diagnosis codes are facts with tags (issue 14: an unverified fact cannot authorize): a SNOMED CT
+diagnosis code or a histology morphology code whose mapping was not read in a primary source (tag
+V2 / M) may name the cancer type or the histology group, but never makes the request Authorized on
+its own; the case pends for a clinician (R12)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -74,3 +75,37 @@ def test_the_mcode_brian_l_record_is_b_cell_all_with_its_immunophenotype_read():
     d = decide(o, load_knowledge())
     assert d.cancer_type == "all"
     assert {b.name for b in o.biomarkers if b.result.value == "positive"} >= {"CD19", "CD20", "CD10"}
+
+
+# --- histology morphology codes -----------------------------------------------------------------
+
+def _histology_kb(tag: str):
+    from server.knowledge.loader import load_knowledge
+    kb = load_knowledge()
+    tags = dict(kb.histology_tags)
+    for pair in kb.histology_groups["small-cell"]:
+        tags[pair] = tag
+    return replace(kb, histology_tags=tags)
+
+
+def _c34_small_cell():
+    from kbfakes import line
+    from server.knowledge.loader import _HISTOLOGY_SYSTEMS
+    o = order(line("carboplatin"), line("etoposide"), cancer="nsclc")
+    return replace(o, diagnosis=replace(o.diagnosis, histology=(Code(_HISTOLOGY_SYSTEMS["icd-o-3"], "8041/3"),)))
+
+
+def test_a_verified_small_cell_code_under_c34_names_sclc_without_a_histology_pend():
+    d = decide(_c34_small_cell(), _histology_kb("V"))
+    assert d.cancer_type == "sclc"
+    assert not [r for r in d.pend_reasons if r.code == "unverified-knowledge" and "histology" in r.text]
+
+
+def test_an_unverified_small_cell_code_under_c34_names_sclc_but_pends_for_the_histology():
+    kb = _histology_kb("M")
+    assert kb.histology_of(_c34_small_cell().diagnosis.histology) == frozenset({"small-cell"})
+    assert kb.histology_of(_c34_small_cell().diagnosis.histology, verified_only=True) == frozenset()
+    d = decide(_c34_small_cell(), kb)
+    assert d.cancer_type == "sclc" and d.case_status is CaseStatus.IN_PROGRESS
+    reason = next(r for r in d.pend_reasons if r.code == "unverified-knowledge" and "8041/3" in r.text)
+    assert reason.rule == "R12"
