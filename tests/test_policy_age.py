@@ -89,3 +89,24 @@ def test_a_16_year_old_does_not_meet_an_adult_label_and_an_18_year_old_does():
     r = Regimen(frozenset({"fam-trastuzumab-deruxtecan"}), frozenset(), frozenset())
     assert age_check(evaluate_indication(ind, "breast", teen, KB, r)).status is False
     assert age_check(evaluate_indication(ind, "breast", adult, KB, r)).status is True
+
+
+# prior treatment named by an RxNorm product display the knowledge base does not hold
+def test_a_prior_product_named_only_in_its_display_counts_as_the_drug_given_before():
+    from server.engine.policy import _given_before
+    from server.knowledge.model import RXNORM
+    unknown = "0"   # not an RxNorm code: only the display names the drug
+    o = replace(order(cancer="breast", start=START),
+                prior_medications=(Code(RXNORM, unknown, "SUNItinib 50 MG Oral Capsule [Sutent]"),))
+    assert _given_before(o, KB) == {"sunitinib"}
+
+
+def test_nivolumab_after_sunitinib_meets_the_prior_anti_angiogenic_criterion():
+    from server.engine.policy import _after_drugs
+    from server.knowledge.model import RXNORM
+    ind = indication("nivolumab", "nivolumab-renal-cell-after-antiangiogenic")
+    o = replace(order(cancer="breast", start=START),
+                prior_medications=(Code(RXNORM, "0", "pazopanib 200 MG Oral Tablet [Votrient]"),))
+    assert _after_drugs(ind.after_drugs, o, KB).status is True
+    none = replace(o, prior_medications=())
+    assert _after_drugs(ind.after_drugs, none, KB).status is None

@@ -220,12 +220,7 @@ def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledg
     Not found is unknown, never failed: a prior treatment can be missing from the record, so the
     drug pends for a clinician rather than being refused."""
     required = "after " + " and ".join(" or ".join(g) for g in groups)
-    given = set()
-    if kb is not None:
-        for code in order.prior_medications:
-            drug = kb.drug_for(code)
-            if drug is not None:
-                given.add(drug.key)
+    given = _given_before(order, kb)
     met = all(given & set(g) for g in groups)
     reported = ("prior " + ", ".join(sorted(given))) if given else "no prior cancer drug on record"
     return Check("prior drugs", True if met else None, required, reported, _kind("line"))
@@ -236,7 +231,9 @@ def _given_before(order: Order, kb: Knowledge | None) -> set[str]:
     given = set()
     if kb is not None:
         for code in order.prior_medications:
-            drug = kb.drug_for(code)
+            # a product code the knowledge base does not hold names its drug in the display
+            # ("SUNItinib 50 MG Oral Capsule [Sutent]"): history, so its name is enough
+            drug = kb.drug_for(code) or (kb.drug_named_in(code.display) if code.display else None)
             if drug is not None:
                 given.add(drug.key)
     return given
