@@ -1,7 +1,8 @@
-"""Diagnosis codes are facts with tags (issue 14: an unverified fact cannot authorize): a SNOMED CT
+"""Codes are facts with tags (issue 14: an unverified fact cannot authorize): a SNOMED CT
 diagnosis code or a histology morphology code whose mapping was not read in a primary source (tag
 V2 / M) may name the cancer type or the histology group, but never makes the request Authorized on
-its own; the case pends for a clinician (R12)."""
+its own; the case pends for a clinician (R12). An anticancer drug named only by RxNorm / HCPCS codes
+tagged V2 / M matches but its line pends (R3)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -109,3 +110,29 @@ def test_an_unverified_small_cell_code_under_c34_names_sclc_but_pends_for_the_hi
     assert d.cancer_type == "sclc" and d.case_status is CaseStatus.IN_PROGRESS
     reason = next(r for r in d.pend_reasons if r.code == "unverified-knowledge" and "8041/3" in r.text)
     assert reason.rule == "R12"
+
+
+# --- drug codes --------------------------------------------------------------------------------
+
+def _sacituzumab(*codes: Code):
+    from server.domain.order import DrugLine
+    o = order(cancer="breast")
+    return replace(o, drugs=(DrugLine(ref="MedicationRequest/sg", codes=codes, display="sacituzumab"),))
+
+
+def test_an_anticancer_drug_named_only_by_a_code_tagged_v2_pends_for_the_product():
+    from server.knowledge.loader import load_knowledge
+    from server.knowledge.model import HCPCS
+    kb = load_knowledge()
+    assert kb.code_tags["sacituzumab-govitecan"][("hcpcs", "J9317")] == "V2"
+    d = decide(_sacituzumab(Code(HCPCS, "J9317")), kb)
+    reason = next(r for r in d.pend_reasons if r.code == "unverified-knowledge" and "J9317" in r.text)
+    assert reason.rule == "R3"
+
+
+def test_the_same_drug_named_also_by_a_verified_code_is_not_held_for_its_codes():
+    from server.knowledge.loader import load_knowledge
+    from server.knowledge.model import HCPCS, RXNORM
+    kb = load_knowledge()
+    d = decide(_sacituzumab(Code(RXNORM, "2360232"), Code(HCPCS, "J9317")), kb)
+    assert not [r for r in d.pend_reasons if r.code == "unverified-knowledge" and "J9317" in r.text]
