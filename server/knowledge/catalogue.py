@@ -57,6 +57,10 @@ def _criteria(p: Pathway | Indication) -> list[str]:
         out.append("after " + " and ".join("/".join(g) for g in p.after_drugs))
     if getattr(p, "not_after_drugs", ()):
         out.append("not after " + "/".join(p.not_after_drugs))
+    lo, hi = getattr(p, "age_min", None), getattr(p, "age_max", None)
+    if lo is not None or hi is not None:
+        out.append("age " + (f"{lo}-{hi}" if lo is not None and hi is not None else
+                             f">= {lo}" if lo is not None else f"<= {hi}"))
     return out
 
 
