@@ -270,21 +270,16 @@ def compare(key: str, exp: Expected, ordered: tuple[Administration, ...], ordere
         changes.append((DeviationKind.CYCLE_COUNT,
                         f"{key}: {'open-ended' if ordered_open else f'{len(O)} administration days'} "
                         f"instead of {len(E)} ({exp.label})"))
-    elif not regimen.fixed_duration and not exp.open_ended and not ordered_open and len(O) > len(E):
-        # an until-progression regimen with a cap (pembrolizumab up to 35 cycles / 24 months):
-        # stopping earlier is expected, ordering more than the cap is a changed number of cycles (R5)
+    elif not exp.open_ended and not ordered_open and (len(O) != len(E) if regimen.fixed_duration
+                                                      else len(O) > len(E)):
+        # a fixed course must be ordered as is; an until-progression regimen with a cap
+        # (pembrolizumab up to 35 cycles) may stop earlier, but more than the cap is a change (R5)
+        relation = "instead of" if regimen.fixed_duration else "more than the pathway's"
         pe, po = pattern_of(E), pattern_of(O)
         if pe and po and pe.period and (pe.period, pe.days) == (po.period, po.days):
-            text = f"{po.repeats} cycles, more than the pathway's {pe.repeats} cycles ({_rhythm(pe)})"
+            text = f"{po.repeats} cycles {relation} {pe.repeats} cycles ({_rhythm(pe)})"
         else:
-            text = f"{len(O)} administration days, more than the pathway's {len(E)} ({exp.label})"
-        changes.append((DeviationKind.CYCLE_COUNT, f"{key}: {text}"))
-    elif regimen.fixed_duration and not exp.open_ended and not ordered_open and len(O) != len(E):
-        pe, po = pattern_of(E), pattern_of(O)
-        if pe and po and pe.period and (pe.period, pe.days) == (po.period, po.days):
-            text = f"{po.repeats} cycles instead of {pe.repeats} cycles ({_rhythm(pe)})"
-        else:
-            text = f"{len(O)} administration days instead of {len(E)} ({exp.label})"
+            text = f"{len(O)} administration days {relation} {len(E)} ({exp.label})"
         changes.append((DeviationKind.CYCLE_COUNT, f"{key}: {text}"))
     # doses, administration by administration, in the regimen's unit
     off = []

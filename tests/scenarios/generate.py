@@ -95,12 +95,17 @@ def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
     markers, genes = CATALOG["markers"], CATALOG["genes"]
     required = c.results[0].value
     want = required if meet else ("positive" if required == "negative" else "negative")
+    # a program marker read from a gene of another symbol (BRCA from BRCA1, NTRK from NTRK1)
+    gene = CATALOG.get("marker_genes", {}).get(c.marker, c.marker)
+
+    def gene_spec(**reading) -> dict:
+        spec = {"gene": gene, **reading}
+        return spec if gene == c.marker else dict(spec, of=c.marker)
+
     if c.variants and meet and want == "positive" and {v.lower() for v in c.variants} == {"fusion"}:
-        gene = CATALOG.get("marker_genes", {}).get(c.marker, c.marker)
         if gene not in genes:
             raise Skip(f"no catalog gene for {c.marker}")
-        spec = {"gene": gene, "variant_text": f"{gene} fusion", "result": "present"}
-        return spec if gene == c.marker else dict(spec, of=c.marker)
+        return gene_spec(variant_text=f"{gene} fusion", result="present")
     if c.variants and meet and want == "positive":
         protein = _protein(c.variants)
         if protein is None or c.marker not in genes:
@@ -120,11 +125,8 @@ def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
         if answer not in CATALOG["answers"]:
             raise Skip(f"no catalog answer for {c.marker} {want}")
         return {"marker": c.marker, "result": answer}
-    # a program marker read from a gene of another symbol (BRCA from BRCA1 or BRCA2)
-    gene = CATALOG.get("marker_genes", {}).get(c.marker, c.marker)
     if gene in genes and want in ("positive", "negative"):
-        spec = {"gene": gene, "result": "present" if want == "positive" else "absent"}
-        return spec if gene == c.marker else dict(spec, of=c.marker)
+        return gene_spec(result="present" if want == "positive" else "absent")
     raise Skip(f"no catalog code for {c.marker} {want}")
 
 
