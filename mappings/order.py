@@ -11,8 +11,8 @@ from datetime import date, datetime
 from typing import Iterable
 
 from server.domain.order import (
-    Biomarker, BiomarkerResult, Code, Diagnosis, DrugRole, LineOfTherapy, Member, Order, Provider,
-    ProviderKind, Setting, Urgency,
+    Biomarker, BiomarkerResult, Code, Diagnosis, DrugRole, LineOfTherapy, Member, Order, PriorCourse,
+    Provider, ProviderKind, Setting, Urgency,
 )
 from server.errors import BadRequest, Issue
 
@@ -20,6 +20,7 @@ from mappings.condition import ConditionFacts, ConditionKind, condition_facts, d
 from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
 from mappings.body import BodyMeasure, body_fields, body_measure
+from mappings.history import history_fields, prior_course, progression_date
 from mappings.medication import MedicationFacts, drug_line, nct_in, raw_drug_codes
 from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
@@ -41,6 +42,8 @@ class PatientRecord:
     nct_ids: list[str] = field(default_factory=list)
     prior_treatment: bool = False
     prior_medications: list[Code] = field(default_factory=list)     # codes of those prior-treatment records
+    prior_courses: list[PriorCourse] = field(default_factory=list)  # the same, with their last dates
+    progressions: list[date] = field(default_factory=list)          # documented progression (mCODE disease status)
     body: list[BodyMeasure] = field(default_factory=list)           # weight, height, BSA
 
 
@@ -68,6 +71,8 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
             record.observation_by_ref[facts.ref] = facts
         elif rtype == "Observation" and (measure := body_measure(raw)) is not None:
             record.body.append(measure)
+        elif rtype == "Observation" and (worse := progression_date(raw)) is not None:
+            record.progressions.append(worse)
         elif rtype in ("RequestGroup", "CarePlan"):
             record.line_hints += _line_hints_raw(raw)
         elif rtype == "ResearchStudy":
@@ -82,7 +87,9 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
                     and raw.get("status") in clinical["prior_treatment_statuses"]):
                 record.prior_treatment = True
                 if rtype != "Procedure":
-                    record.prior_medications += raw_drug_codes(raw)
+                    codes = raw_drug_codes(raw)
+                    record.prior_medications += codes
+                    record.prior_courses.append(prior_course(raw, codes))
     return record
 
 
@@ -359,6 +366,7 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         prior_medications=tuple(record.prior_medications),
         payer_id=coverage.payer_ref if coverage else None,
         **body_fields(record.body),
+        **history_fields(record.prior_courses, record.progressions),
     )
 
 

@@ -23,6 +23,7 @@ from mappings.fhir import (
     system, table, to_code,
 )
 from mappings.body import body_fields
+from mappings.history import history_fields
 from mappings.medication import MedicationFacts, drug_line
 from mappings.order import (
     biomarkers, bundle_entries, diagnosis, ecog, fn_risk_factors, focal_coverage, full_urls,
@@ -129,6 +130,7 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
         prior_medications=tuple(record.prior_medications),
         payer_id=_payer_id(claim, index),
         **body_fields(record.body),
+        **history_fields(record.prior_courses, record.progressions),
     )
 
 

@@ -188,6 +188,15 @@ def ehr_order_refs(refs) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class PriorCourse:
+    """One completed or stopped cancer treatment record of the patient: its drug codes and the
+    last date it states (an administration's date; a request's last timing event or bounds end,
+    else when it was written). Labels that count from the last platinum dose read it."""
+    codes: tuple[Code, ...]
+    last: date | None = None
+
+
+@dataclass(frozen=True)
 class Order:
     """A whole regimen request (R1): everything the worksheet asks for."""
     request_id: str                            # hookInstance, or Claim identifier
@@ -205,6 +214,8 @@ class Order:
     supportive_only: bool = False
     prior_order_id: str | None = None          # R7: the earlier Order ID a supportive-only request refers to
     prior_medications: tuple[Code, ...] = ()   # drug codes of the record's completed / stopped cancer treatment
+    prior_courses: tuple[PriorCourse, ...] = ()  # the same records with their last dates
+    progressions: tuple[date, ...] = ()        # dates of documented disease progression (mCODE disease status "worsened")
     fn_risk_factors: frozenset[str] = field(default_factory=frozenset)
     payer_id: str | None = None
     weight_kg: float | None = None             # body weight from the record (dose per kg)

@@ -8,11 +8,13 @@ not met or unknown ⇒ pended with that reason first. An indication whose source
 """
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
+from datetime import date
 
 from server.domain.decision import DeviationKind, DrugStatus, Reason
 from server.domain.order import LineOfTherapy, Order, Setting
-from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, Restriction
+from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, PlatinumInterval, Restriction
 
 from .context import Case, DrugWork
 from .criteria import (Check, Tri, all_of, any_of_check, exclusion_check, histology_check, requirement_check,
@@ -111,6 +113,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_after_drugs(ind.after_drugs, order, kb))
     if ind.not_after_drugs:
         checks.append(_not_after_drugs(ind.not_after_drugs, order, kb))
+    if ind.platinum is not None:
+        checks.append(_platinum_check(ind.platinum, order, kb))
     if ind.ecog_max is not None:
         checks.append(_ecog_check(ind.ecog_max, order))
     states = [c.status for c in checks]
@@ -228,15 +232,55 @@ def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledg
 
 def _given_before(order: Order, kb: Knowledge | None) -> set[str]:
     """The drug keys of the record's completed or stopped cancer treatment."""
+    return _drug_keys(order.prior_medications, kb)
+
+
+def _drug_keys(codes, kb: Knowledge | None) -> set[str]:
     given = set()
     if kb is not None:
-        for code in order.prior_medications:
+        for code in codes:
             # a product code the knowledge base does not hold names its drug in the display
             # ("SUNItinib 50 MG Oral Capsule [Sutent]"): history, so its name is enough
             drug = kb.drug_for(code) or (kb.drug_named_in(code.display) if code.display else None)
             if drug is not None:
                 given.add(drug.key)
     return given
+
+
+def _add_months(day: date, months: int) -> date:
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
+def _platinum_check(p: PlatinumInterval, order: Order, kb: Knowledge | None) -> Check:
+    """Platinum-resistant / -sensitive disease as the label counts it, from the last platinum
+    dose in the record's completed treatment to the first progression documented after it (mCODE
+    disease status "worsened"). Without a documented progression, the requested start stands in
+    for it when that settles the question: treatment starting within the window means the disease
+    progressed within it. A record without platinum, or without dates, is unknown: it pends."""
+    window = f"{p.months} months of the last {' or '.join(p.drugs)} dose"
+    required = (f"platinum-resistant: progression within {window}" if p.status == "resistant"
+                else f"platinum-sensitive: progression more than {window}")
+    dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(p.drugs)]
+    if not dated:
+        given = any(_drug_keys(c.codes, kb) & set(p.drugs) for c in order.prior_courses)
+        return Check("platinum-free interval", None, required,
+                     "platinum on record without a date" if given else "no platinum in the record's prior treatment",
+                     _kind("line"))
+    last = max(dated)
+    limit = _add_months(last, p.months)
+    after = [d for d in order.progressions if d > last]
+    if after:
+        within, shown = after[0] <= limit, f"progression {after[0].isoformat()}"
+    elif order.treatment_start and last < order.treatment_start <= limit:
+        within, shown = True, f"no progression date; requested start {order.treatment_start.isoformat()}"
+    else:
+        return Check("platinum-free interval", None, required,
+                     f"last platinum {last.isoformat()}; no progression documented after it", _kind("line"))
+    ok = within if p.status == "resistant" else not within
+    reported = f"last platinum {last.isoformat()}, {shown} ({'within' if within else 'after'} {p.months} months)"
+    return Check("platinum-free interval", ok, required, reported, _kind("line"))
 
 
 def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) -> Check:

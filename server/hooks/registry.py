@@ -34,6 +34,7 @@ _ASSESSMENT_CODES = (
     (_SNOMED, "399588009"),    # pathologic TNM stage grouping
     (_SNOMED, "399390009"),    # TNM stage grouping
     (_CODEX, "line-of-therapy"),
+    (_LOINC, "97509-4"),       # cancer disease status (mCODE): documented progression dates
 )
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
@@ -43,7 +44,10 @@ PREFETCH: dict[str, str] = {
     "labs": "Observation?patient={{context.patientId}}&category=laboratory",
     "assessments": "Observation?patient={{context.patientId}}&code="
                    + ",".join(f"{system}|{code}" for system, code in _ASSESSMENT_CODES),
-    "medications": "MedicationRequest?patient={{context.patientId}}&status=active",
+    # completed and stopped too: the cancer treatment already given is what "after platinum",
+    # "after a PD-1 inhibitor" and the platinum-free interval are read from
+    "medications": "MedicationRequest?patient={{context.patientId}}&status=active,completed,stopped",
+    "administrations": "MedicationAdministration?patient={{context.patientId}}&status=completed,stopped",
     "practitioner": "Practitioner/{{userPractitionerId}}",
 }
 REQUIRED_PREFETCH = frozenset({"patient"})

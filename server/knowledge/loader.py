@@ -33,6 +33,7 @@ from server.knowledge.model import (
     Drug,
     DrugCategory,
     DrugPolicy,
+    PlatinumInterval,
     Evidence,
     FnRisk,
     HcpcsCode,
@@ -414,6 +415,9 @@ class _Loader:
                 for g, group in enumerate(ind.get("after_drugs", ())):
                     for k, key in enumerate(group):
                         _known_drug(doc.file, f"{iwhere}.after_drugs[{g}][{k}]", key, drugs)
+                plat = ind.get("platinum")
+                for k, key in enumerate((plat or {}).get("drugs", ())):
+                    _known_drug(doc.file, f"{iwhere}.platinum.drugs[{k}]", key, drugs)
                 if ind.get("monotherapy") and ind.get("partners"):
                     raise KnowledgeError(doc.file, f"{iwhere}.monotherapy", "an indication cannot be monotherapy and name partner drugs")
                 indications.append(Indication(
@@ -438,6 +442,8 @@ class _Loader:
                     ecog_max=ind.get("ecog_max"),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),
+                    platinum=PlatinumInterval(plat["status"], tuple(plat["drugs"]), int(plat.get("months", 6)))
+                    if plat else None,
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))

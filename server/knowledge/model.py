@@ -134,6 +134,15 @@ class Restriction(str, Enum):
 
 
 @dataclass(frozen=True)
+class PlatinumInterval:
+    """Platinum sensitivity as a label defines it: disease that progressed within `months` of the
+    last dose of one of `drugs` is platinum-resistant; progression later is platinum-sensitive."""
+    status: str                      # "resistant" | "sensitive": what the label requires
+    drugs: tuple[str, ...]           # the platinum drug keys the label means
+    months: int = 6
+
+
+@dataclass(frozen=True)
 class Indication:
     cancer_types: tuple[str, ...]                       # CancerType keys
     requires: tuple[BiomarkerCriterion, ...] = ()       # all must hold
@@ -156,6 +165,7 @@ class Indication:
     ecog_max: int | None = None                         # performance status the trial enrolled (ECOG at or below)
     after_drugs: tuple[tuple[str, ...], ...] = ()       # each group: one of these drugs given before (induction, prior PD-1)
     not_after_drugs: tuple[str, ...] = ()               # none of these given before (a PD-1 inhibitor before a PD-1 re-treatment)
+    platinum: PlatinumInterval | None = None            # platinum-resistant / -sensitive disease the label names
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 

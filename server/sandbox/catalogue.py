@@ -163,7 +163,8 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
                    "as": demo.REVIEWER["username"]},
         "fhir": {"base": f"{base_url}/sandbox/fhir",
                  "reads": ["Patient/{id}", "Practitioner/{id}", "Condition?patient=", "Observation?patient=",
-                           "MedicationRequest?patient=", "Coverage?patient="]},
+                           "MedicationRequest?patient=", "MedicationAdministration?patient=",
+                           "Coverage?patient="]},
     }
 
 

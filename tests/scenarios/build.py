@@ -357,9 +357,26 @@ def record_bundle(sc: dict) -> dict:
         resources.append(obs)
     for i, spec in enumerate(p.get("biomarkers") or []):
         resources.append(_biomarker(i, spec, patient, condition))
-    for i, name in enumerate(p.get("prior_therapy") or []):
+    for i, prior in enumerate(p.get("prior_therapy") or []):
+        # a drug name, or {drug, last}: the completed course's last administration date
+        name = prior["drug"] if isinstance(prior, dict) else prior
         line = {"drug": name, "id": _fhir_id(f"prior-{i + 1}-{name}"), "authored": "2026-03-02"}
         resources.append(_medication_request(line, patient, practitioner, condition, None, status="completed"))
+        if isinstance(prior, dict) and prior.get("last"):
+            admin = {"resourceType": "MedicationAdministration", "id": _fhir_id(f"prior-{i + 1}-{name}-last"),
+                     "meta": {"profile": [MCODE + "mcode-cancer-related-medication-administration"]},
+                     "status": "completed", "medicationCodeableConcept": resources[-1]["medicationCodeableConcept"],
+                     "subject": _ref(patient), "effectiveDateTime": str(prior["last"]),
+                     "request": _ref(resources[-1]), "reasonReference": [_ref(condition)]}
+            resources.append(admin)
+    if p.get("progression"):
+        # mCODE CancerDiseaseStatus "condition worsened" (ConditionStatusTrendVS, mCODE 4.0.0)
+        obs = _observation("disease-status", patient, coded(LOINC, "97509-4", "Cancer Disease Progression"),
+                           "survey", str(p["progression"]),
+                           valueCodeableConcept=coded(SNOMED, "271299001", "Patient's condition worsened (finding)"))
+        obs["meta"] = {"profile": [MCODE + "mcode-cancer-disease-status"]}
+        obs["focus"] = [_ref(condition)]
+        resources.append(obs)
     intent = p.get("intent")
     for line in sc["order"]:
         resources.append(_medication_request(line, patient, practitioner, condition, intent))
@@ -409,6 +426,7 @@ def hook_request(bundle: dict, instance: str, hook: str = "order-sign") -> dict:
         "labs": _searchset([o for o in observations if _is_lab(o)]),
         "assessments": _searchset([o for o in observations if not _is_lab(o)]),
         "medications": _searchset([r for r in by_type.get("MedicationRequest", []) if r.get("status") != "draft"]),
+        "administrations": _searchset(by_type.get("MedicationAdministration", [])),
     }
     if practitioner:
         prefetch["practitioner"] = practitioner
