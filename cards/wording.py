@@ -273,6 +273,12 @@ def reason_findings(reason: Reason, drug_key: str | None, kb, cancer: str) -> li
         return [Finding(sentence(f"The plan's policy for {drug or 'this drug'} in this use is not yet verified "
                                  "against its label, so a clinical reviewer confirms it"),
                         f"{drug or 'a drug'}: policy awaiting verification", None, 40, f"unverified:{drug}")]
+    if code == "retired-code":
+        named = re.search(r": (HCPCS \S+(?:, HCPCS \S+)*) names", reason.text)
+        what = named.group(1) if named else "The billing code"
+        return [Finding(sentence(f"{what} is no longer a current HCPCS code; a reviewer confirms the product and "
+                                 "the code it is billed under"), f"{what}: retired billing code",
+                        "the current HCPCS code (or NDC) of the product given", 20, f"retired:{what}")]
     if code == "supportive-only":
         prior = re.search(r"Order ID (\S+) \((on file|not found on file)\)", reason.text)
         tail = ""

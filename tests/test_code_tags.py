@@ -136,3 +136,44 @@ def test_the_same_drug_named_also_by_a_verified_code_is_not_held_for_its_codes()
     kb = load_knowledge()
     d = decide(_sacituzumab(Code(RXNORM, "2360232"), Code(HCPCS, "J9317")), kb)
     assert not [r for r in d.pend_reasons if r.code == "unverified-knowledge" and "J9317" in r.text]
+
+
+# --- retired and product-specific HCPCS codes ---------------------------------------------------
+
+def _cyclophosphamide(*codes: Code):
+    from server.domain.order import DrugLine
+    o = order(cancer="breast")
+    return replace(o, drugs=(DrugLine(ref="item/1", codes=codes, display="cyclophosphamide", route="IV",
+                                      dose=600, dose_unit="mg/m2"),))
+
+
+def test_a_line_named_only_by_a_retired_hcpcs_code_pends_saying_the_code_is_no_longer_current():
+    from cards.wording import reason_findings
+    from server.knowledge.loader import load_knowledge
+    from server.knowledge.model import HCPCS
+    kb = load_knowledge()
+    [j9070] = [h for h in kb.drugs["cyclophosphamide"].hcpcs if h.code == "J9070"]
+    assert j9070.retired and kb.code_tags["cyclophosphamide"][("hcpcs", "J9070")] == "V"
+    d = decide(_cyclophosphamide(Code(HCPCS, "J9070")), kb)
+    reason = next(r for r in d.pend_reasons if r.code == "retired-code")
+    assert "HCPCS J9070" in reason.text and "April 2026" in reason.text and reason.rule == "R3"
+    [finding] = reason_findings(reason, "cyclophosphamide", kb, "breast cancer")
+    assert finding.text == ("HCPCS J9070 is no longer a current HCPCS code; a reviewer confirms the product and "
+                            "the code it is billed under.")
+
+
+def test_a_current_product_code_names_the_drug_and_is_billed_only_when_the_request_names_it():
+    from server.domain.order import DrugRole
+    from server.engine.context import DrugWork
+    from server.engine.figures import billing_code
+    from server.knowledge.loader import load_knowledge
+    from server.knowledge.model import HCPCS, RXNORM
+    kb = load_knowledge()
+    drug = kb.drugs["cyclophosphamide"]
+    named = _cyclophosphamide(Code(HCPCS, "J9076")).drugs[0]
+    assert kb.drug_for(named.codes[0]) is drug
+    assert billing_code(DrugWork(line=named, drug=drug, role=DrugRole.THERAPEUTIC)).code == "J9076"
+    by_ingredient = _cyclophosphamide(Code(RXNORM, "3002")).drugs[0]
+    assert billing_code(DrugWork(line=by_ingredient, drug=drug, role=DrugRole.THERAPEUTIC)) is None     # no product chosen for it
+    d = decide(_cyclophosphamide(Code(HCPCS, "J9076")), kb)
+    assert not [r for r in d.pend_reasons if r.code in ("retired-code", "unverified-knowledge") and "J9076" in r.text]

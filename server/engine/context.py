@@ -24,7 +24,7 @@ from server.knowledge.model import HCPCS, RXNORM, CancerType, Drug, Knowledge, P
 from .trace import Trace
 
 # Statuses that take a drug out of the program's own review for good.
-_ORAL_FORM = re.compile(r"\boral\b", re.IGNORECASE)
+ORAL_FORM = re.compile(r"\boral\b", re.IGNORECASE)
 
 SETTLED = frozenset({
     DrugStatus.REFER_TO_HEALTH_PLAN,
@@ -65,9 +65,9 @@ class DrugWork:
         ("... 50 MG Oral Tablet"), or an oral HCPCS code (J8530). Oral is the pharmacy benefit."""
         if (self.line.route or "").strip().upper() in ("PO", "ORAL"):
             return True
-        if any(c.system == RXNORM and c.display and _ORAL_FORM.search(c.display) for c in self.line.codes):
+        if any(c.system == RXNORM and c.display and ORAL_FORM.search(c.display) for c in self.line.codes):
             return True
-        oral_hcpcs = {h.code for h in self.drug.hcpcs if _ORAL_FORM.search(h.description)} if self.drug else set()
+        oral_hcpcs = {h.code for h in self.drug.hcpcs if ORAL_FORM.search(h.description)} if self.drug else set()
         return any(c.system == HCPCS and c.code in oral_hcpcs for c in self.line.codes)
 
     @property

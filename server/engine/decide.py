@@ -112,7 +112,8 @@ def _billing_code(w: DrugWork) -> str | None:
     if w.drug is None or not w.drug.hcpcs:
         return None
     if not w.oral:
-        return billing_code(w).code
+        h = billing_code(w)
+        return h.code if h else None
     oral = [h.code for h in w.drug.hcpcs if "oral" in h.description.lower()]
     return oral[0] if oral else None
 
@@ -123,7 +124,7 @@ def _outside_program(case: Case, reason, drug_status: DrugStatus) -> Decision:
     drugs = tuple(
         DrugDecision(ref=w.line.ref, drug_key=w.key, display=w.display, status=drug_status,
                      reasons=(reason,), managed=False, benefit=w.drug.benefit if w.drug else None,
-                     hcpcs=w.drug.hcpcs[0].code if w.drug and w.drug.hcpcs else None, contact=contact)
+                     hcpcs=_billing_code(w), contact=contact)
         for w in case.drugs)
     case.trace.add("R17", f"case status {CaseStatus.COMPLETED.value}: not in program ({reason.code})")
     return Decision(

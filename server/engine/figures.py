@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from server.knowledge.model import HCPCS, HcpcsCode, Regimen
 
 from .calendars import order_start, to_mg
-from .context import DrugWork
+from .context import ORAL_FORM, DrugWork
 from .dates import add_months
 from .regimens import INDEFINITE_MONTHS, cycle_length, regimen_drug, regimen_end, schedule_fit
 
@@ -63,6 +63,8 @@ def _calendar_units(case, w: DrugWork, df, window) -> float | None:
     if w.drug is None or not w.drug.hcpcs or not window:
         return None
     h = billing_code(w)
+    if h is None:
+        return None
     unit_mg = _MASS_IN_MG.get(h.unit.lower())
     if unit_mg is None or h.unit_amount <= 0:
         return None
@@ -109,6 +111,8 @@ def _billing_units(w: DrugWork, visits: int | None) -> float | None:
     if visits is None or line.dose is None or not line.dose_unit or w.drug is None or not w.drug.hcpcs:
         return None
     h = billing_code(w)
+    if h is None:
+        return None
     dose_factor = _MASS_IN_MG.get(line.dose_unit.lower())
     unit_factor = _MASS_IN_MG.get(h.unit.lower())
     if dose_factor is None or unit_factor is None or h.unit_amount <= 0:
@@ -119,11 +123,17 @@ def _billing_units(w: DrugWork, visits: int | None) -> float | None:
 
 def billing_code(w: DrugWork) -> HcpcsCode | None:
     """The HCPCS code the drug is billed under: the product code the request names when it is one
-    of the drug's (a biosimilar's Q-code, Hylecta's J9356), else the drug's first (originator) code."""
+    of the drug's (a biosimilar's Q-code, Hylecta's J9356), else the drug's first (originator) code
+    of the form ordered — never a code the current CMS file no longer lists, nor one labeler's
+    product code for another product (intravenous cyclophosphamide named by no code has none)."""
     if w.drug is None or not w.drug.hcpcs:
         return None
     sent = {c.code.upper() for c in w.line.codes if c.system == HCPCS and c.code}
-    return next((h for h in w.drug.hcpcs if h.code.upper() in sent), w.drug.hcpcs[0])
+    named = next((h for h in w.drug.hcpcs if h.code.upper() in sent), None)
+    if named is not None:
+        return named
+    return next((h for h in w.drug.hcpcs if not h.retired and not h.product
+                 and bool(ORAL_FORM.search(h.description)) == w.oral), None)
 
 
 def _hcpcs(w: DrugWork) -> str | None:

@@ -8,15 +8,14 @@ not met or unknown ⇒ pended with that reason first. An indication whose source
 """
 from __future__ import annotations
 
-from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date
 
 from server.domain.decision import DeviationKind, DrugStatus, Reason
 from server.domain.order import LineOfTherapy, Order, Setting
 from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, PlatinumInterval, Restriction
 
 from .context import Case, DrugWork
+from .dates import add_months
 from .criteria import (Check, Tri, all_of, any_of_check, exclusion_check, histology_check, requirement_check,
                        stage_in)
 from .resolve import ICD10CM
@@ -247,12 +246,6 @@ def _drug_keys(codes, kb: Knowledge | None) -> set[str]:
     return given
 
 
-def _add_months(day: date, months: int) -> date:
-    y, m = divmod(day.month - 1 + months, 12)
-    year, month = day.year + y, m + 1
-    return date(year, month, min(day.day, monthrange(year, month)[1]))
-
-
 def _platinum_check(p: PlatinumInterval, order: Order, kb: Knowledge | None) -> Check:
     """Platinum-resistant / -sensitive disease as the label counts it, from the last platinum
     dose in the record's completed treatment to the first progression documented after it (mCODE
@@ -269,7 +262,7 @@ def _platinum_check(p: PlatinumInterval, order: Order, kb: Knowledge | None) -> 
                      "platinum on record without a date" if given else "no platinum in the record's prior treatment",
                      _kind("line"))
     last = max(dated)
-    limit = _add_months(last, p.months)
+    limit = add_months(last, p.months)
     after = [d for d in order.progressions if d > last]
     if after:
         within, shown = after[0] <= limit, f"progression {after[0].isoformat()}"

@@ -47,12 +47,18 @@ def _named_by_verified_code(line: DrugLine, drug: Drug, kb: Knowledge) -> bool:
     tagged V, or an NDC of the drug's labeler-product (the FDA NDC directory). A drug named only by
     V2 / M codes may match, but its line pends (an unverified fact never authorizes)."""
     tags = kb.code_tags.get(drug.key, {})
+    retired = _retired(drug)
     for code in line.codes:
-        if kb.drug_for(code) is not drug:
+        if kb.drug_for(code) is not drug or (code.system == HCPCS and code.code.upper() in retired):
             continue
         if code.system == NDC or tags.get((_TAG_KIND.get(code.system, ""), code.code), "V") == "V":
             return True
     return False
+
+
+def _retired(drug: Drug) -> dict[str, str]:
+    """The drug's HCPCS codes the current CMS file no longer lists, with where they are absent."""
+    return {h.code.upper(): h.retired for h in drug.hcpcs if h.retired}
 
 
 def resolve_by_product_name(line: DrugLine, kb: Knowledge) -> tuple[Drug, Code] | None:
@@ -99,11 +105,19 @@ def resolve_drugs(case: Case) -> None:
                 and not _named_by_verified_code(line, drug, case.kb):
             # a supportive drug rides on its own policy (R6 and its label entries), so only an
             # anticancer drug named by unverified codes alone is held here
-            weak = ", ".join(f"{_system_name(c.system)} {c.code}" for c in line.codes if case.kb.drug_for(c) is drug)
-            work.settle(DrugStatus.IN_PROGRESS, Reason(
-                "unverified-knowledge", f"{line.ref}: {weak} names {drug.name} only through a code whose mapping "
-                "was not read in a primary source (RxNorm / the CMS HCPCS file); a reviewer confirms the product "
-                "and its billing unit", "R3"))
+            naming = [c for c in line.codes if case.kb.drug_for(c) is drug]
+            weak = ", ".join(f"{_system_name(c.system)} {c.code}" for c in naming)
+            retired = _retired(drug)
+            if naming and all(c.system == HCPCS and c.code.upper() in retired for c in naming):
+                where = "; ".join(sorted({retired[c.code.upper()] for c in naming}))
+                work.settle(DrugStatus.IN_PROGRESS, Reason(
+                    "retired-code", f"{line.ref}: {weak} names {drug.name} but is no longer a current HCPCS code "
+                    f"({where}); a reviewer confirms the product and the code it is billed under", "R3"))
+            else:
+                work.settle(DrugStatus.IN_PROGRESS, Reason(
+                    "unverified-knowledge", f"{line.ref}: {weak} names {drug.name} only through a code whose mapping "
+                    "was not read in a primary source (RxNorm / the CMS HCPCS file); a reviewer confirms the product "
+                    "and its billing unit", "R3"))
         codes = ", ".join(f"{_system_name(c.system)} {c.code}" for c in line.codes) or "no code"
         if drug is None:
             case.trace.add("resolve", f"{line.ref} ({codes}): not in the knowledge base; role {role.value}")

@@ -22,7 +22,7 @@ def catalogue(kb: Knowledge) -> dict:
             for ct in sorted(kb.cancer_types.values(), key=lambda c: (c.kind != "solid", c.kind, c.name))
         ],
         "policies": [
-            {"drug": key, "name": kb.drugs[key].name, "hcpcs": [h.code for h in kb.drugs[key].hcpcs],
+            {"drug": key, "name": kb.drugs[key].name, "hcpcs": [h.code + (" (retired)" if h.retired else "") for h in kb.drugs[key].hcpcs],
              "indications": [_indication(i) for i in pol.indications]}
             for key, pol in sorted(kb.policies.items())
         ],

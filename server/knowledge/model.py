@@ -41,6 +41,8 @@ class HcpcsCode:
     unit_amount: float       # one billing unit = unit_amount of unit (e.g. 10 mg)
     unit: str                # "mg", "mcg", "units"
     description: str = ""
+    retired: str = ""        # not in the current CMS file (which one): names the drug, never billed, pends alone
+    product: str = ""        # one labeler's product: billed only when the request names it
 
 
 @dataclass(frozen=True)
