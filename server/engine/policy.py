@@ -252,9 +252,9 @@ def _platinum_check(p: PlatinumInterval, order: Order, kb: Knowledge | None) -> 
     disease status "worsened"). Without a documented progression, the requested start stands in
     for it when that settles the question: treatment starting within the window means the disease
     progressed within it. A record without platinum, or without dates, is unknown: it pends."""
-    window = f"{p.months} months of the last {' or '.join(p.drugs)} dose"
-    required = (f"platinum-resistant: progression within {window}" if p.status == "resistant"
-                else f"platinum-sensitive: progression more than {window}")
+    dose = f"the last {' or '.join(p.drugs)} dose"
+    required = (f"platinum-resistant: progression within {p.months} months of {dose}" if p.status == "resistant"
+                else f"platinum-sensitive: progression more than {p.months} months after {dose}")
     dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(p.drugs)]
     if not dated:
         given = any(_drug_keys(c.codes, kb) & set(p.drugs) for c in order.prior_courses)

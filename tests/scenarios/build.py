@@ -360,13 +360,14 @@ def record_bundle(sc: dict) -> dict:
     for i, prior in enumerate(p.get("prior_therapy") or []):
         # a drug name, or {drug, last}: the completed course's last administration date
         name = prior["drug"] if isinstance(prior, dict) else prior
-        line = {"drug": name, "id": _fhir_id(f"prior-{i + 1}-{name}"), "authored": "2026-03-02"}
+        last = str(prior.get("last") or "") if isinstance(prior, dict) else ""
+        line = {"drug": name, "id": _fhir_id(f"prior-{i + 1}-{name}"), "authored": last or "2026-03-02"}
         resources.append(_medication_request(line, patient, practitioner, condition, None, status="completed"))
-        if isinstance(prior, dict) and prior.get("last"):
+        if last:
             admin = {"resourceType": "MedicationAdministration", "id": _fhir_id(f"prior-{i + 1}-{name}-last"),
                      "meta": {"profile": [MCODE + "mcode-cancer-related-medication-administration"]},
                      "status": "completed", "medicationCodeableConcept": resources[-1]["medicationCodeableConcept"],
-                     "subject": _ref(patient), "effectiveDateTime": str(prior["last"]),
+                     "subject": _ref(patient), "effectiveDateTime": last,
                      "request": _ref(resources[-1]), "reasonReference": [_ref(condition)]}
             resources.append(admin)
     if p.get("progression"):

@@ -362,7 +362,21 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         raise Skip(f"no catalog codes for prior drug {missing[0]}")
     if prior:
         patient["prior_therapy"] = list(dict.fromkeys(prior))
+    # a label for platinum-resistant (or -sensitive) disease: the record's last platinum dose and
+    # the progression documented 3 months (or 10 months) after it
+    plat = next((i.platinum for i in indications if i.platinum is not None), None)
+    if plat is not None:
+        patient.update(_platinum_history(plat.drugs[0], plat.status == "resistant"))
+        patient["prior_therapy"] = [x for x in patient.get("prior_therapy", []) if x != plat.drugs[0]] \
+            + patient.pop("platinum_course")
     return patient, indications
+
+
+def _platinum_history(drug: str, resistant: bool) -> dict:
+    start = date.fromisoformat(START)
+    last = start - timedelta(days=120 if resistant else 400)
+    return {"platinum_course": [{"drug": drug, "last": last.isoformat()}],
+            "progression": (last + timedelta(days=90 if resistant else 300)).isoformat()}
 
 
 def _failing(patient: dict, c: BiomarkerCriterion) -> dict | None:
@@ -426,6 +440,17 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
         if all(i.after_drugs for i in _labels(kb, drug, cancer, patient)):
             off = {x: v for x, v in patient.items() if x != "prior_therapy"}
             return off, f"no {'/'.join(ind.after_drugs[0])} in the record's completed treatment ({drug})"
+    for ind in indications:
+        if ind.platinum is None or not patient.get("progression"):
+            continue
+        drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
+        if all(i.platinum and i.platinum.status == ind.platinum.status for i in _labels(kb, drug, cancer, patient)):
+            resistant = ind.platinum.status == "resistant"
+            history = _platinum_history(ind.platinum.drugs[0], not resistant)
+            off = dict(patient, progression=history["progression"],
+                       prior_therapy=[x for x in patient["prior_therapy"] if not isinstance(x, dict)] + history["platinum_course"])
+            return off, (f"platinum-{'sensitive' if resistant else 'resistant'} disease, where {drug} is labelled "
+                         f"for platinum-{ind.platinum.status} disease")
     kind = kb.cancer_types[cancer].kind
     for other in kb.cancer_types.values():
         if other.key == cancer or other.kind != kind or other.key not in _diagnosis_codes():
