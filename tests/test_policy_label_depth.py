@@ -500,3 +500,25 @@ def test_a_maintenance_indication_needs_its_induction_drug_in_the_records_comple
     missing = prior_check(carboplatin)
     assert missing.status is None and "prior carboplatin" in missing.reported   # unknown: a clinician reviews
     assert prior_check().status is None and "no prior cancer drug" in prior_check().reported
+
+
+# ------------------------------------------------------------------ prior-line ceilings
+def test_one_to_three_prior_lines_is_met_second_line_and_left_to_a_clinician_third_line_or_later():
+    from server.engine.policy import evaluate_indication
+    ind = next(i for i in KB.policies["elotuzumab"].indications if i.id == "elotuzumab-myeloma-rd-relapsed")
+    assert (ind.after_prior, ind.max_prior) == (1, 3) and ind.verified
+
+    def ceiling(line):
+        o = order(rx("elotuzumab"), cancer="nsclc", line=line)    # the check reads only the line of therapy
+        result = evaluate_indication(ind, "myeloma", o, KB)
+        return next(c for c in result.checks if c.what == "prior lines")
+    assert ceiling(LineOfTherapy.SECOND).status is True
+    later = ceiling(LineOfTherapy.THIRD_PLUS)
+    assert later.status is None and "how many is not reported" in later.reported
+    assert ceiling(LineOfTherapy.UNKNOWN).status is None
+
+
+def test_a_ceiling_of_one_prior_line_fails_third_line_or_later():
+    from server.engine.policy import _max_prior
+    o = order(rx("elotuzumab"), cancer="nsclc", line=LineOfTherapy.THIRD_PLUS)
+    assert _max_prior(1, o).status is False and _max_prior(2, o).status is None

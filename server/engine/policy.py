@@ -95,6 +95,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
                             _line_words(dx.line_of_therapy), _kind("line")))
     if ind.after_prior:
         checks.append(_after_prior(ind.after_prior, order))
+    if ind.max_prior is not None:
+        checks.append(_max_prior(ind.max_prior, order))
     checks += [requirement_check(c, order) for c in ind.requires]
     checks += [exclusion_check(c, order) for c in ind.excludes]
     if ind.requires_any:
@@ -215,6 +217,20 @@ def _after_prior(n: int, order: Order) -> Check:
     if n == 1 and PRIOR_THERAPY_FACTOR in order.fn_risk_factors:
         return Check("prior therapy", True, required, "prior anticancer therapy on record", _kind("line"))
     return Check("prior therapy", None, required, "line of therapy and prior therapy not reported", _kind("line"))
+
+
+def _max_prior(n: int, order: Order) -> Check:
+    """At most `n` prior lines: the line of therapy says how many came before only up to two
+    (first line: none; second: one); "third line or later" is two or more, so a ceiling of one
+    fails and a higher ceiling cannot be told from the record (a clinician counts)."""
+    line = order.diagnosis.line_of_therapy
+    required = f"at most {n} prior line{'s' if n > 1 else ''} of therapy"
+    if line in (LineOfTherapy.FIRST, LineOfTherapy.SECOND):
+        return Check("prior lines", True, required, f"line {line.value}", _kind("line"))
+    if line is LineOfTherapy.THIRD_PLUS:
+        return Check("prior lines", False if n < 2 else None, required,
+                     "line 3L+ (two or more prior lines; how many is not reported)", _kind("line"))
+    return Check("prior lines", None, required, _line_words(line), _kind("line"))
 
 
 def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledge | None) -> Check:

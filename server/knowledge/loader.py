@@ -419,6 +419,8 @@ class _Loader:
                 plat = ind.get("platinum")
                 for k, key in enumerate((plat or {}).get("drugs", ())):
                     _known_drug(doc.file, f"{iwhere}.platinum.drugs[{k}]", key, drugs)
+                if ind.get("max_prior") is not None and ind["max_prior"] < int(ind.get("after_prior", 0)):
+                    raise KnowledgeError(doc.file, f"{iwhere}.max_prior", "max_prior is below after_prior")
                 if ind.get("monotherapy") and ind.get("partners"):
                     raise KnowledgeError(doc.file, f"{iwhere}.monotherapy", "an indication cannot be monotherapy and name partner drugs")
                 indications.append(Indication(
@@ -434,6 +436,7 @@ class _Loader:
                     stages=tuple(ind.get("stages", ())),
                     lines=tuple(LineOfTherapy(x) for x in ind.get("lines", ())),
                     after_prior=int(ind.get("after_prior", 0)),
+                    max_prior=ind.get("max_prior"),
                     partners=tuple(tuple(g) for g in ind.get("partners", ())),
                     monotherapy=bool(ind.get("monotherapy", False)),
                     restrictions=tuple(Restriction(r) for r in ind.get("restrictions", ())),

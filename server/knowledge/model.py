@@ -158,6 +158,7 @@ class Indication:
     stages: tuple[str, ...] = ()                        # stage groups, e.g. ("IIB", "IIC", "III")
     lines: tuple[LineOfTherapy, ...] = ()               # empty = any line
     after_prior: int = 0                                # prior lines of therapy required (1 = "after prior therapy")
+    max_prior: int | None = None                        # at most this many prior lines ("one to three prior lines")
     partners: tuple[tuple[str, ...], ...] = ()          # each group: one of these drugs (or "category:x") on the request
     monotherapy: bool = False                           # no other therapeutic drug on the request
     restrictions: tuple[Restriction, ...] = ()
