@@ -11,7 +11,7 @@ import pytest
 from server.domain.order import Code, PriorCourse
 from server.engine.policy import evaluate_indication
 from server.knowledge.loader import load_knowledge
-from server.knowledge.model import RXNORM, Indication, PlatinumInterval
+from server.knowledge.model import RXNORM, Indication, ProgressionInterval
 
 from mappings.history import last_given, progression_date
 from test_engine_scenarios import order, rx
@@ -26,12 +26,12 @@ PLATINUM = ("cisplatin", "carboplatin")
 
 def check(status: str, courses=(), progressions=(), start=date(2026, 12, 1)):
     ind = Indication(cancer_types=("ovarian",), id="test-ovarian-platinum",
-                     platinum=PlatinumInterval(status, PLATINUM, 6))
+                     progression=ProgressionInterval(PLATINUM, 6, status == "resistant", f"platinum-{status}"))
     # the check reads only the record's treatment history and the requested start
     o = replace(order(rx("paclitaxel"), cancer="nsclc"), prior_courses=tuple(courses),
                 progressions=tuple(progressions), treatment_start=start)
     result = evaluate_indication(ind, "ovarian", o, KB)
-    return next(c for c in result.checks if c.what == "platinum-free interval")
+    return next(c for c in result.checks if c.what == "progression interval")
 
 
 def carboplatin(last: date | None) -> PriorCourse:
@@ -41,7 +41,7 @@ def carboplatin(last: date | None) -> PriorCourse:
 def test_progression_four_months_after_the_last_carboplatin_is_platinum_resistant():
     c = check("resistant", [carboplatin(date(2026, 5, 10))], [date(2026, 9, 10)])
     assert c.status is True
-    assert "last platinum 2026-05-10, progression 2026-09-10 (within 6 months)" in c.reported
+    assert "last dose 2026-05-10, progression 2026-09-10 (within 6 months)" in c.reported
 
 
 def test_progression_eight_months_after_is_not_resistant_and_is_sensitive():
@@ -61,7 +61,7 @@ def test_the_latest_platinum_dose_counts_and_other_drugs_do_not():
     courses = [carboplatin(date(2025, 6, 1)), carboplatin(date(2026, 6, 1)),
                PriorCourse((PACLITAXEL,), date(2026, 8, 1))]
     c = check("resistant", courses, [date(2026, 10, 1)])
-    assert c.status is True and "last platinum 2026-06-01" in c.reported
+    assert c.status is True and "last dose 2026-06-01" in c.reported
 
 
 def test_a_progression_before_the_last_platinum_is_not_the_one_that_counts():
@@ -82,7 +82,7 @@ def test_without_a_progression_date_a_start_inside_the_window_shows_resistance_b
 
 def test_a_record_without_platinum_or_without_its_date_is_unknown_never_failed():
     assert check("resistant").status is None
-    assert "no platinum in the record's prior treatment" in check("resistant").reported
+    assert "no cisplatin/carboplatin in the record's prior treatment" in check("resistant").reported
     undated = check("sensitive", [carboplatin(None)], [date(2026, 9, 1)])
     assert undated.status is None and "without a date" in undated.reported
 

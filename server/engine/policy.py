@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from server.domain.decision import DeviationKind, DrugStatus, Reason
 from server.domain.order import LineOfTherapy, Order, Setting
-from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, PlatinumInterval, Restriction
+from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, ProgressionInterval, Restriction
 
 from .context import Case, DrugWork
 from .dates import add_months
@@ -114,8 +114,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_after_drugs(ind.after_drugs, order, kb))
     if ind.not_after_drugs:
         checks.append(_not_after_drugs(ind.not_after_drugs, order, kb))
-    if ind.platinum is not None:
-        checks.append(_platinum_check(ind.platinum, order, kb))
+    if ind.progression is not None:
+        checks.append(_progression_check(ind.progression, order, kb))
     if ind.ecog_max is not None:
         checks.append(_ecog_check(ind.ecog_max, order))
     states = [c.status for c in checks]
@@ -262,21 +262,24 @@ def _drug_keys(codes, kb: Knowledge | None) -> set[str]:
     return given
 
 
-def _platinum_check(p: PlatinumInterval, order: Order, kb: Knowledge | None) -> Check:
-    """Platinum-resistant / -sensitive disease as the label counts it, from the last platinum
-    dose in the record's completed treatment to the first progression documented after it (mCODE
-    disease status "worsened"). Without a documented progression, the requested start stands in
-    for it when that settles the question: treatment starting within the window means the disease
-    progressed within it. A record without platinum, or without dates, is unknown: it pends."""
+def _progression_check(p: ProgressionInterval, order: Order, kb: Knowledge | None) -> Check:
+    """The label's interval (platinum-resistant or -sensitive disease, rituximab-refractory
+    lymphoma) from the last dose of the named drugs in the record's completed treatment to the
+    first progression documented after it (mCODE disease status "worsened"). Without a
+    progression date, the requested start stands in for it when that settles the question:
+    treatment starting within the window means the disease progressed within it. A record
+    without the drug, or without dates, is unknown: the drug pends for a clinician."""
     dose = f"the last {' or '.join(p.drugs)} dose"
-    required = (f"platinum-resistant: progression within {p.months} months of {dose}" if p.status == "resistant"
-                else f"platinum-sensitive: progression more than {p.months} months after {dose}")
+    required = (f"progression within {p.months} months of {dose}" if p.within
+                else f"progression more than {p.months} months after {dose}")
+    required = f"{p.term}: {required}" if p.term else required
+    what = "progression interval"
     dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(p.drugs)]
     if not dated:
         given = any(_drug_keys(c.codes, kb) & set(p.drugs) for c in order.prior_courses)
-        return Check("platinum-free interval", None, required,
-                     "platinum on record without a date" if given else "no platinum in the record's prior treatment",
-                     _kind("line"))
+        return Check(what, None, required,
+                     f"{'/'.join(p.drugs)} on record without a date" if given
+                     else f"no {'/'.join(p.drugs)} in the record's prior treatment", _kind("line"))
     last = max(dated)
     limit = add_months(last, p.months)
     after = [d for d in order.progressions if d > last]
@@ -285,11 +288,10 @@ def _platinum_check(p: PlatinumInterval, order: Order, kb: Knowledge | None) -> 
     elif order.treatment_start and last < order.treatment_start <= limit:
         within, shown = True, f"no progression date; requested start {order.treatment_start.isoformat()}"
     else:
-        return Check("platinum-free interval", None, required,
-                     f"last platinum {last.isoformat()}; no progression documented after it", _kind("line"))
-    ok = within if p.status == "resistant" else not within
-    reported = f"last platinum {last.isoformat()}, {shown} ({'within' if within else 'after'} {p.months} months)"
-    return Check("platinum-free interval", ok, required, reported, _kind("line"))
+        return Check(what, None, required,
+                     f"last dose {last.isoformat()}; no progression documented after it", _kind("line"))
+    reported = f"last dose {last.isoformat()}, {shown} ({'within' if within else 'after'} {p.months} months)"
+    return Check(what, within if p.within else not within, required, reported, _kind("line"))
 
 
 def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) -> Check:

@@ -33,7 +33,7 @@ from server.knowledge.model import (
     Drug,
     DrugCategory,
     DrugPolicy,
-    PlatinumInterval,
+    ProgressionInterval,
     Evidence,
     FnRisk,
     HcpcsCode,
@@ -416,9 +416,9 @@ class _Loader:
                 for g, group in enumerate(ind.get("after_drugs", ())):
                     for k, key in enumerate(group):
                         _known_drug(doc.file, f"{iwhere}.after_drugs[{g}][{k}]", key, drugs)
-                plat = ind.get("platinum")
-                for k, key in enumerate((plat or {}).get("drugs", ())):
-                    _known_drug(doc.file, f"{iwhere}.platinum.drugs[{k}]", key, drugs)
+                prog = ind.get("progression")
+                for k, key in enumerate((prog or {}).get("after_last", ())):
+                    _known_drug(doc.file, f"{iwhere}.progression.after_last[{k}]", key, drugs)
                 if ind.get("max_prior") is not None and ind["max_prior"] < int(ind.get("after_prior", 0)):
                     raise KnowledgeError(doc.file, f"{iwhere}.max_prior", "max_prior is below after_prior")
                 if ind.get("monotherapy") and ind.get("partners"):
@@ -446,8 +446,9 @@ class _Loader:
                     ecog_max=ind.get("ecog_max"),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),
-                    platinum=PlatinumInterval(plat["status"], tuple(plat["drugs"]), int(plat.get("months", 6)))
-                    if plat else None,
+                    progression=ProgressionInterval(
+                        tuple(prog["after_last"]), int(prog.get("within_months") or prog["beyond_months"]),
+                        "within_months" in prog, prog.get("term", "")) if prog else None,
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))

@@ -136,12 +136,14 @@ class Restriction(str, Enum):
 
 
 @dataclass(frozen=True)
-class PlatinumInterval:
-    """Platinum sensitivity as a label defines it: disease that progressed within `months` of the
-    last dose of one of `drugs` is platinum-resistant; progression later is platinum-sensitive."""
-    status: str                      # "resistant" | "sensitive": what the label requires
-    drugs: tuple[str, ...]           # the platinum drug keys the label means
-    months: int = 6
+class ProgressionInterval:
+    """Disease that progressed within (`within` True) or only later than `months` after the last
+    dose of one of `drugs` (platinum-resistant / -sensitive ovarian cancer; rituximab-refractory
+    lymphoma): the label's wording of the interval, read from the record's treatment history."""
+    drugs: tuple[str, ...]           # the drug keys whose last dose starts the interval
+    months: int
+    within: bool                     # True: progression within `months`; False: more than `months` later
+    term: str = ""                   # the label's name for it ("platinum-resistant"), for the reviewer
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ class Indication:
     ecog_max: int | None = None                         # performance status the trial enrolled (ECOG at or below)
     after_drugs: tuple[tuple[str, ...], ...] = ()       # each group: one of these drugs given before (induction, prior PD-1)
     not_after_drugs: tuple[str, ...] = ()               # none of these given before (a PD-1 inhibitor before a PD-1 re-treatment)
-    platinum: PlatinumInterval | None = None            # platinum-resistant / -sensitive disease the label names
+    progression: ProgressionInterval | None = None      # progression within / beyond months of a drug's last dose
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 

@@ -362,21 +362,22 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         raise Skip(f"no catalog codes for prior drug {missing[0]}")
     if prior:
         patient["prior_therapy"] = list(dict.fromkeys(prior))
-    # a label for platinum-resistant (or -sensitive) disease: the record's last platinum dose and
-    # the progression documented 3 months (or 10 months) after it
-    plat = next((i.platinum for i in indications if i.platinum is not None), None)
-    if plat is not None:
-        patient.update(_platinum_history(plat.drugs[0], plat.status == "resistant"))
-        patient["prior_therapy"] = [x for x in patient.get("prior_therapy", []) if x != plat.drugs[0]] \
-            + patient.pop("platinum_course")
+    # a label counting from a drug's last dose (platinum-resistant or -sensitive disease,
+    # rituximab-refractory lymphoma): that dose and the progression documented 3 months (within)
+    # or 10 months (beyond) after it
+    prog = next((i.progression for i in indications if i.progression is not None), None)
+    if prog is not None:
+        patient.update(_dose_then_progression(prog.drugs[0], prog.within))
+        patient["prior_therapy"] = [x for x in patient.get("prior_therapy", []) if x != prog.drugs[0]] \
+            + patient.pop("last_course")
     return patient, indications
 
 
-def _platinum_history(drug: str, resistant: bool) -> dict:
+def _dose_then_progression(drug: str, within: bool) -> dict:
     start = date.fromisoformat(START)
-    last = start - timedelta(days=120 if resistant else 400)
-    return {"platinum_course": [{"drug": drug, "last": last.isoformat()}],
-            "progression": (last + timedelta(days=90 if resistant else 300)).isoformat()}
+    last = start - timedelta(days=120 if within else 400)
+    return {"last_course": [{"drug": drug, "last": last.isoformat()}],
+            "progression": (last + timedelta(days=90 if within else 300)).isoformat()}
 
 
 def _failing(patient: dict, c: BiomarkerCriterion) -> dict | None:
@@ -441,16 +442,18 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             off = {x: v for x, v in patient.items() if x != "prior_therapy"}
             return off, f"no {'/'.join(ind.after_drugs[0])} in the record's completed treatment ({drug})"
     for ind in indications:
-        if ind.platinum is None or not patient.get("progression"):
+        if ind.progression is None or not patient.get("progression"):
             continue
         drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
-        if all(i.platinum and i.platinum.status == ind.platinum.status for i in _labels(kb, drug, cancer, patient)):
-            resistant = ind.platinum.status == "resistant"
-            history = _platinum_history(ind.platinum.drugs[0], not resistant)
+        if all(i.progression and i.progression.within == ind.progression.within
+               for i in _labels(kb, drug, cancer, patient)):
+            p = ind.progression
+            history = _dose_then_progression(p.drugs[0], not p.within)
             off = dict(patient, progression=history["progression"],
-                       prior_therapy=[x for x in patient["prior_therapy"] if not isinstance(x, dict)] + history["platinum_course"])
-            return off, (f"platinum-{'sensitive' if resistant else 'resistant'} disease, where {drug} is labelled "
-                         f"for platinum-{ind.platinum.status} disease")
+                       prior_therapy=[x for x in patient["prior_therapy"] if not isinstance(x, dict)] + history["last_course"])
+            when = "more than" if p.within else "within"
+            return off, (f"progression {when} {p.months} months after the last {p.drugs[0]}, where {drug} is labelled "
+                         f"for {p.term or 'the opposite interval'}")
     kind = kb.cancer_types[cancer].kind
     for other in kb.cancer_types.values():
         if other.key == cancer or other.kind != kind or other.key not in _diagnosis_codes():
