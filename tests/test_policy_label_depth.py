@@ -522,3 +522,16 @@ def test_a_ceiling_of_one_prior_line_fails_third_line_or_later():
     from server.engine.policy import _max_prior
     o = order(rx("elotuzumab"), cancer="nsclc", line=LineOfTherapy.THIRD_PLUS)
     assert _max_prior(1, o).status is False and _max_prior(2, o).status is None
+
+
+# ------------------------------------------------------------------ pathway stage groups
+def test_the_stage_three_consolidation_pathways_check_the_stage_group():
+    from server.engine.criteria import pathway_checks
+    p = next(p for p in KB.pathways if p.id == "nsclc-stage3-consolidation")
+    assert p.stages == ("III",)
+
+    def stage(group):
+        return next(c for c in pathway_checks(p, nsclc(rx("durvalumab"), stage=group), KB) if c.what == "stage")
+    assert stage("IIIB").status is True
+    assert stage("IV").status is False and "stage IV" in stage("IV").reported
+    assert stage(None).status is None

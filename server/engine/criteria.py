@@ -288,7 +288,11 @@ def pathway_checks(p: Pathway, order: Order, kb: Knowledge | None = None) -> lis
         checks.append(Check("ECOG", status, f"ECOG <= {p.ecog_max}",
                             "ECOG not reported" if order.ecog is None else f"ECOG {order.ecog}",
                             DeviationKind.MISSING_ECOG))
-    if p.requires_stage:
+    if p.stages:
+        checks.append(Check("stage", stage_in(dx.stage_group, tuple(p.stages)), "stage " + " or ".join(p.stages),
+                            f"stage {dx.stage_group}" if dx.stage_group else "stage not reported",
+                            DeviationKind.MISSING_STAGE))
+    elif p.requires_stage:
         status = None if not dx.stage_group else True
         checks.append(Check("stage", status, "stage reported",
                             "stage not reported" if not dx.stage_group else f"stage {dx.stage_group}",

@@ -492,6 +492,7 @@ class _Loader:
                     retired=retired,
                     ecog_max=p.get("ecog_max"),
                     requires_stage=p.get("requires_stage", True),
+                    stages=tuple(p.get("stages", ())),
                     source=p["source"],
                     requires_any=_criteria(p.get("requires_any")),
                     histology=tuple(p.get("histology", ())),

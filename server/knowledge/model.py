@@ -305,6 +305,7 @@ class Pathway:
     requires_any: tuple[BiomarkerCriterion, ...] = ()  # at least one must hold (if non-empty), e.g. MSI-H or dMMR
     histology: tuple[str, ...] = ()             # histology group keys, any of (empty = any)
     histology_excludes: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()                # stage groups, any of (empty = any), e.g. ("III",)
 
     def active_on(self, day: date) -> bool:
         return self.effective <= day and (self.retired is None or day < self.retired)

@@ -330,7 +330,7 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         if name is None:
             raise Skip(f"no catalog histology in each of {[g for g in required if g]} outside {hist_excl}")
         patient["histology"] = name
-    stages = next((i.stages for i in indications if i.stages), ())
+    stages = tuple(p.stages) or next((i.stages for i in indications if i.stages), ())
     if not p.settings and stages and stages[0].upper() not in ("IV", "IVB", "IVC"):
         # a pathway for any setting whose label names early stages only (definitive chemoradiation):
         # a curative-intent record at the label's first stage, no metastatic site
