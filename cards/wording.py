@@ -28,7 +28,9 @@ MARKER_REPORT = {"HER2": "the HER2 report (IHC, and ISH if IHC 2+)",
                  "PDL1_TPS": "the PD-L1 report (tumor proportion score)",
                  "PDL1_CPS": "the PD-L1 report (combined positive score)"}
 _TOPIC_SEND = {"stage": "the stage (AJCC stage group)", "setting": "the disease setting (e.g. metastatic, adjuvant)",
-               "line of therapy": "the line of therapy and prior regimens", "ecog": "the ECOG performance status"}
+               "line of therapy": "the line of therapy and prior regimens", "ecog": "the ECOG performance status",
+               "number of prior lines": "the number of prior lines of therapy",
+               "progression after the last dose": "the date progression was documented after the last dose"}
 _RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|NutritionOrder|Coverage|Patient|"
                           r"Practitioner|PractitionerRole|Organization|Condition|Observation|Claim|item)/[\w.\-]+")
 _INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -209,7 +211,9 @@ def _policy_findings(reason: Reason, drug_key: str | None, kb) -> list[Finding] 
 def _missing(topic: str, required: str, who: str) -> Finding:
     key = topic.lower()
     words_topic = marker_words(topic) if topic.isupper() or "_" in topic else topic
-    send = MARKER_REPORT.get(topic) or _TOPIC_SEND.get(key) or f"the {words_topic} result"
+    send = MARKER_REPORT.get(topic) or _TOPIC_SEND.get(key) or (
+        "the dates of the prior treatment (completed medication records)"
+        if key.startswith(("prior ", "date of the last")) else f"the {words_topic} result")
     return Finding(text="", short=f"{words_topic} not in the record", send=send, rank=10,
                    key=f"missing:{key}:{_need(required)}", who=[who])
 
@@ -220,6 +224,10 @@ def _mismatch(required: str, reported: str, who: str) -> Finding:
         send = "the disease setting and line of therapy, if the record is wrong"
     elif first in ("given", "as", "not", "bone", "prior", "diagnosis", "histology", "stage", "the"):
         send = "the full regimen and the clinical rationale, if the record is incomplete"
+    elif first == "progression":
+        send = "the treatment history (last dose dates, documented progression), if the record is incomplete"
+    elif first == "at":
+        send = "the number of prior lines of therapy, if the record is wrong"
     else:
         send = f"a current {marker_words(first)} report if the one on record is out of date"
     return Finding(text="", short=f"{_reported(reported)} in the record", rank=5, send=send,

@@ -514,7 +514,7 @@ def test_one_to_three_prior_lines_is_met_second_line_and_left_to_a_clinician_thi
         return next(c for c in result.checks if c.what == "prior lines")
     assert ceiling(LineOfTherapy.SECOND).status is True
     later = ceiling(LineOfTherapy.THIRD_PLUS)
-    assert later.status is None and "how many is not reported" in later.reported
+    assert later.status is None and "number of prior lines not reported" in later.reported
     assert ceiling(LineOfTherapy.UNKNOWN).status is None
 
 

@@ -229,7 +229,8 @@ def _max_prior(n: int, order: Order) -> Check:
         return Check("prior lines", True, required, f"line {line.value}", _kind("line"))
     if line is LineOfTherapy.THIRD_PLUS:
         return Check("prior lines", False if n < 2 else None, required,
-                     "line 3L+ (two or more prior lines; how many is not reported)", _kind("line"))
+                     "line 3L+, two or more prior lines" if n < 2
+                     else "number of prior lines not reported (line 3L+ says two or more)", _kind("line"))
     return Check("prior lines", None, required, _line_words(line), _kind("line"))
 
 
@@ -268,31 +269,33 @@ def _progression_check(p: ProgressionInterval, order: Order, kb: Knowledge | Non
     first progression documented after it (mCODE disease status "worsened"). Without a
     progression date, the requested start stands in for it when that settles the question:
     treatment starting within the window means the disease progressed within it. A record
-    without the drug, or without dates, is unknown: the drug pends for a clinician."""
-    dose = f"the last {' or '.join(p.drugs)} dose"
-    required = (f"progression within {p.months} months of {dose}" if p.within
-                else f"progression more than {p.months} months after {dose}")
-    required = f"{p.term}: {required}" if p.term else required
+    without the drug, or without dates, is unknown: the drug pends for a clinician. (The texts
+    carry no ';' or ':' - the cards split on them.)"""
+    names = " or ".join(p.drugs)
+    required = (f"progression within {p.months} months of the last {names} dose" if p.within
+                else f"progression more than {p.months} months after the last {names} dose")
+    required += f" ({p.term})" if p.term else ""
     what = "progression interval"
     dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(p.drugs)]
     if not dated:
         given = any(_drug_keys(c.codes, kb) & set(p.drugs) for c in order.prior_courses)
         return Check(what, None, required,
-                     f"{'/'.join(p.drugs)} on record without a date" if given
-                     else f"no {'/'.join(p.drugs)} in the record's prior treatment", _kind("line"))
+                     f"date of the last {names} dose not reported" if given
+                     else f"prior {names} dose not reported (none in the record's completed treatment)",
+                     _kind("line"))
     last = max(dated)
     limit = add_months(last, p.months)
     after = [d for d in order.progressions if d > last]
     if after:
         within, shown = after[0] <= limit, f"progression {after[0].isoformat()}"
     elif order.treatment_start and last < order.treatment_start <= limit:
-        within, shown = True, f"no progression date; requested start {order.treatment_start.isoformat()}"
+        within, shown = True, f"no progression date, requested start {order.treatment_start.isoformat()}"
     else:
         return Check(what, None, required,
-                     f"last dose {last.isoformat()}; no progression documented after it", _kind("line"))
-    reported = f"last dose {last.isoformat()}, {shown} ({'within' if within else 'after'} {p.months} months)"
+                     f"progression after the last dose not reported (last {names} dose {last.isoformat()})",
+                     _kind("line"))
+    reported = f"last dose {last.isoformat()}, {shown}, {'within' if within else 'more than'} {p.months} months"
     return Check(what, within if p.within else not within, required, reported, _kind("line"))
-
 
 def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) -> Check:
     """Drugs the indication does not cover after (a PD-1 inhibitor re-treatment its trials did not

@@ -1,0 +1,47 @@
+"""What the clinician reads when a label criterion counted from the treatment history is not met
+or cannot be told (issue 14: progression intervals, prior-line ceilings): one plain sentence
+naming the criterion and what the record shows, and what to send - through the order-sign door."""
+from __future__ import annotations
+
+import pytest
+
+from scenarios.build import requests_for
+from scenarios.doors import make_app
+from test_scenarios import SCENARIOS
+
+pytestmark = pytest.mark.e2e
+
+SIGN = "/cds-services/oncopath-order-sign"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return make_app(tmp_path_factory.mktemp("cards") / "oncopath.db")
+
+
+def pended_card(app, scenario_id: str) -> str:
+    sc = next(s for s in SCENARIOS if s["id"] == scenario_id)
+    hook, _ = requests_for(sc)
+    body = app.test_client().post(SIGN, json=hook).get_json()
+    [card] = [c for c in body["cards"] if c["summary"].startswith("Pended for review")]
+    return card["detail"]
+
+
+def test_a_relapse_within_six_months_names_the_interval_and_the_dates_on_record(app):
+    detail = pended_card(app, "ovarian-carboplatin-gemcitabine-platinum-resistant")
+    assert ("Gemcitabine requires progression more than 6 months after the last carboplatin or cisplatin dose "
+            "(platinum-sensitive); the record shows last dose 2026-07-30, progression 2026-10-29, within 6 months."
+            ) in detail
+    assert "**What to send:** the treatment history (last dose dates, documented progression)" in detail
+
+
+def test_a_history_without_a_progression_date_asks_for_it(app):
+    detail = pended_card(app, "ovarian-carboplatin-gemcitabine-recurrent")
+    assert "Progression after the last dose is not in the record; gemcitabine needs progression more than 6 months" in detail
+    assert "**What to send:** the date progression was documented after the last dose" in detail
+
+
+def test_third_line_or_later_asks_for_the_number_of_prior_lines(app):
+    detail = pended_card(app, "myeloma-krd-relapsed-third-line-or-later")
+    assert "Number of prior lines is not in the record; carfilzomib needs at most 3 prior lines of therapy." in detail
+    assert "**What to send:** the number of prior lines of therapy" in detail
