@@ -119,6 +119,10 @@ def _need(required: str) -> str:
     """'HER2 positive' -> 'a HER2-positive result'; 'PD-L1 CPS ≥ 10' stays; setting/line in words."""
     r = clean(required).strip()
     r = r.replace("/", " or ")
+    if r.startswith("after "):            # after_drugs: "after durvalumab"
+        return f"{r[len('after '):]} given before (in the record's completed treatment)"
+    if r.startswith("not after "):        # not_after_drugs: "not after pembrolizumab or nivolumab"
+        return f"no prior {r[len('not after '):]}"
     m = re.fullmatch(r"([\w\- ]+?) positive ([≥≤] [\d.]+ ?%?)", r)
     if m:
         return f"{m.group(1)} {m.group(2)}"          # 'PD-L1 CPS ≥ 10'
@@ -224,6 +228,8 @@ def _mismatch(required: str, reported: str, who: str) -> Finding:
         send = "the disease setting and line of therapy, if the record is wrong"
     elif first in ("given", "as", "not", "bone", "prior", "diagnosis", "histology", "stage", "the"):
         send = "the full regimen and the clinical rationale, if the record is incomplete"
+    elif first == "after":
+        send = "the prior treatment (completed medication records), if the record is incomplete"
     elif first == "progression":
         send = "the treatment history (last dose dates, documented progression), if the record is incomplete"
     elif first == "at":

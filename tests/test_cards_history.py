@@ -45,3 +45,11 @@ def test_third_line_or_later_asks_for_the_number_of_prior_lines(app):
     detail = pended_card(app, "myeloma-krd-relapsed-third-line-or-later")
     assert "Number of prior lines is not in the record; carfilzomib needs at most 3 prior lines of therapy." in detail
     assert "**What to send:** the number of prior lines of therapy" in detail
+
+
+def test_a_maintenance_without_its_induction_drug_says_which_drug_must_come_first(app):
+    detail = pended_card(app, "sclc-durvalumab-maintenance-without-durvalumab-induction")
+    assert ("Durvalumab requires durvalumab given before (in the record's completed treatment); "
+            "the record shows prior carboplatin, etoposide.") in detail
+    assert "**What to send:** the prior treatment (completed medication records)" in detail
+    assert "a current after report" not in detail
