@@ -210,6 +210,10 @@ def _pend(case: Case, w: DrugWork, results: list[IndicationResult]) -> None:
 def _after_prior(n: int, order: Order) -> Check:
     line = order.diagnosis.line_of_therapy
     required = "after prior therapy" if n == 1 else f"after {n} or more prior lines of therapy"
+    if order.prior_line_count is not None:
+        return Check("prior therapy", order.prior_line_count >= n, required,
+                     f"{order.prior_line_count} prior line{'s' if order.prior_line_count != 1 else ''} stated",
+                     _kind("line"))
     if line in _LINES_AFTER[n]:
         return Check("prior therapy", True, required, f"line {line.value}", _kind("line"))
     if line in (LineOfTherapy.FIRST,) or (n >= 2 and line is LineOfTherapy.SECOND):
@@ -225,6 +229,10 @@ def _max_prior(n: int, order: Order) -> Check:
     fails and a higher ceiling cannot be told from the record (a clinician counts)."""
     line = order.diagnosis.line_of_therapy
     required = f"at most {n} prior line{'s' if n > 1 else ''} of therapy"
+    if order.prior_line_count is not None:
+        return Check("prior lines", order.prior_line_count <= n, required,
+                     f"{order.prior_line_count} prior line{'s' if order.prior_line_count != 1 else ''} stated",
+                     _kind("line"))
     if line in (LineOfTherapy.FIRST, LineOfTherapy.SECOND):
         return Check("prior lines", True, required, f"line {line.value}", _kind("line"))
     if line is LineOfTherapy.THIRD_PLUS:

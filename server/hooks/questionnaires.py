@@ -100,6 +100,16 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
              "type": "integer"},
             {"linkId": "regimen.prior", "text": "Prior regimens for this cancer", "type": "text"},
         ]},
+        # what labels count from the treatment history ("one to three prior lines", platinum-free
+        # interval, progression within six months of rituximab): a pend on them can be answered here
+        {"linkId": "history", "text": "Treatment history", "type": "group", "item": [
+            {"linkId": "history.prior-lines", "text": "Number of prior lines of therapy for this cancer",
+             "type": "integer"},
+            {"linkId": "history.last-dose-drug",
+             "text": "Prior drug the interval is counted from (e.g. carboplatin, rituximab)", "type": "string"},
+            {"linkId": "history.last-dose", "text": "Date of its last dose", "type": "date"},
+            {"linkId": "history.progression", "text": "Date progression was documented after it", "type": "date"},
+        ]},
         {"linkId": "supportive", "text": "Growth factors", "type": "group", "item": [
             {"linkId": "supportive.fn-risk-factors",
              "text": "Febrile-neutropenia risk factors (age ≥ 65, prior chemotherapy or radiation, "

@@ -6,7 +6,8 @@ The use case itself — attach the answers to the case and decide it again at on
 Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py):
 `diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `biomarkers.<KEY>`
 (positive | negative | equivocal | not-tested) with `biomarkers.<KEY>.value`, `regimen.start`,
-`supportive.fn-risk-factors`, `trial`. A blank answer changes nothing; "not tested" keeps what
+`supportive.fn-risk-factors`, `trial`, `history.prior-lines`, `history.last-dose-drug` with
+`history.last-dose`, `history.progression`. A blank answer changes nothing; "not tested" keeps what
 the record says. No framework imports.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import replace
 from datetime import date, datetime
 
-from server.domain.order import Biomarker, BiomarkerResult, LineOfTherapy, Order, Setting
+from server.domain.order import Biomarker, BiomarkerResult, Code, LineOfTherapy, Order, PriorCourse, Setting
 from server.errors import BadRequest, Issue
 from server.hooks.questionnaires import questionnaire_id
 
@@ -53,6 +54,7 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
         if not _NCT.match(nct):
             raise _bad("trial", "a clinical trial is named by its NCT number (NCT followed by 8 digits)")
         changes["clinical_trial_nct"] = nct
+    changes.update(_history(order, answers))
     markers = {k.split(".", 1)[1]: v for k, v in answers.items()
                if k.startswith("biomarkers.") and k.count(".") == 1}
     biomarkers = list(order.biomarkers)
@@ -74,6 +76,37 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
     return replace(order, **changes)
 
 
+# A prior drug named on the worksheet: its name is the display the engine resolves (as for an
+# RxNorm product the knowledge base does not hold), under a system of our own.
+WORKSHEET_DRUG = "urn:oncopath:worksheet:drug"
+
+
+def _history(order: Order, answers: dict[str, str]) -> dict:
+    out: dict = {}
+    lines = answers.get("history.prior-lines")
+    if lines:
+        if not lines.isdigit() or int(lines) > 20:
+            raise _bad("history.prior-lines", "the number of prior lines is a whole number from 0 to 20")
+        out["prior_line_count"] = int(lines)
+    drug, last = answers.get("history.last-dose-drug", "").strip(), answers.get("history.last-dose")
+    if last:
+        if not drug:
+            raise _bad("history.last-dose-drug", "name the prior drug whose last dose is given")
+        day = _date(last, "history.last-dose")
+        out["prior_courses"] = order.prior_courses + (PriorCourse((Code(WORKSHEET_DRUG, drug[:60], drug[:60]),), day),)
+    if answers.get("history.progression"):
+        out["progressions"] = tuple(sorted({*order.progressions,
+                                            _date(answers["history.progression"], "history.progression")}))
+    return out
+
+
+def _date(value: str, link_id: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _bad(link_id, f"{link_id}: a date (YYYY-MM-DD)") from None
+
+
 def questionnaire_response(order_id: str, cancer_type: str | None, answers: dict[str, str], now: datetime) -> dict:
     """The worksheet as FHIR: answers only, no patient identifiers (the case holds those)."""
     items = []
@@ -82,8 +115,10 @@ def questionnaire_response(order_id: str, cancer_type: str | None, answers: dict
             answer = {"valueCoding": {"code": value.lower().replace(" ", "-"), "display": value}}
         elif link_id == "diagnosis.ecog" and value.isdigit():
             answer = {"valueInteger": int(value)}
-        elif link_id == "regimen.start":
+        elif link_id in ("regimen.start", "history.last-dose", "history.progression"):
             answer = {"valueDate": value}
+        elif link_id == "history.prior-lines" and value.isdigit():
+            answer = {"valueInteger": int(value)}
         else:
             answer = {"valueString": value}
         items.append({"linkId": link_id, "answer": [answer]})
@@ -118,6 +153,10 @@ def prefill(order: Order) -> dict[str, str]:
         out["regimen.start"] = order.treatment_start.isoformat()
     if order.clinical_trial_nct:
         out["trial"] = order.clinical_trial_nct
+    if order.prior_line_count is not None:
+        out["history.prior-lines"] = str(order.prior_line_count)
+    if order.progressions:
+        out["history.progression"] = order.progressions[-1].isoformat()
     return out
 
 
