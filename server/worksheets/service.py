@@ -45,10 +45,7 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
             raise _bad("diagnosis.ecog", "ECOG must be a whole number from 0 to 5")
         changes["ecog"] = int(ecog)
     if "regimen.start" in answers:
-        try:
-            changes["treatment_start"] = date.fromisoformat(answers["regimen.start"])
-        except ValueError:
-            raise _bad("regimen.start", "the treatment start must be a date (YYYY-MM-DD)") from None
+        changes["treatment_start"] = _date(answers["regimen.start"], "regimen.start", "the treatment start")
     if "trial" in answers:
         nct = answers["trial"].upper()
         if not _NCT.match(nct):
@@ -100,11 +97,11 @@ def _history(order: Order, answers: dict[str, str]) -> dict:
     return out
 
 
-def _date(value: str, link_id: str) -> date:
+def _date(value: str, link_id: str, what: str | None = None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise _bad(link_id, f"{link_id}: a date (YYYY-MM-DD)") from None
+        raise _bad(link_id, f"{what or link_id} must be a date (YYYY-MM-DD)") from None
 
 
 def questionnaire_response(order_id: str, cancer_type: str | None, answers: dict[str, str], now: datetime) -> dict:
