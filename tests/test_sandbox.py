@@ -310,6 +310,19 @@ def test_each_hook_fixtures_patient_can_be_read_and_searched_in_the_sandbox(test
     assert tester.get("/sandbox/fhir/Claim?patient=x").status_code == 404
 
 
+def test_the_sandbox_answers_every_search_the_order_sign_prefetch_asks_for(tester):
+    """A client of the sandbox that fetches instead of prefetching asks the templates of discovery,
+    treatment history included: each is a searchset (possibly empty), never a 404."""
+    from server.hooks.registry import PREFETCH
+    for key, template in PREFETCH.items():
+        if "?" not in template:
+            continue
+        path = template.replace("{{context.patientId}}", "thp-her2-negative")
+        resp = tester.get(f"/sandbox/fhir/{path}")
+        assert resp.status_code == 200, (key, path, resp.get_json())
+        assert resp.get_json()["type"] == "searchset"
+
+
 def test_a_cds_call_without_prefetch_reads_the_demo_patient_from_the_sandbox_and_gets_the_same_cards(app, tester):
     from mappings.sandbox import card_summary, sandbox_variant
 
