@@ -30,7 +30,8 @@ MARKER_REPORT = {"HER2": "the HER2 report (IHC, and ISH if IHC 2+)",
 _TOPIC_SEND = {"stage": "the stage (AJCC stage group)", "setting": "the disease setting (e.g. metastatic, adjuvant)",
                "line of therapy": "the line of therapy and prior regimens", "ecog": "the ECOG performance status",
                "number of prior lines": "the number of prior lines of therapy",
-               "progression after the last dose": "the date progression was documented after the last dose"}
+               "progression after the last dose": "the date progression was documented after the last dose",
+               "response": "the response to the induction (complete or partial remission) and its date"}
 _RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|NutritionOrder|Coverage|Patient|"
                           r"Practitioner|PractitionerRole|Organization|Condition|Observation|Claim|item)/[\w.\-]+")
 _INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -232,6 +233,8 @@ def _mismatch(required: str, reported: str, who: str) -> Finding:
         send = "the prior treatment (completed medication records), if the record is incomplete"
     elif first == "progression":
         send = "the treatment history (last dose dates, documented progression), if the record is incomplete"
+    elif first == "a" and "response" in required:
+        send = "the response assessment after the induction, if the record is incomplete"
     elif first == "at":
         send = "the number of prior lines of therapy, if the record is wrong"
     else:

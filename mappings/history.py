@@ -38,6 +38,15 @@ def prior_course(raw: dict, codes: list[Code]) -> PriorCourse:
 def progression_date(raw: dict) -> date | None:
     """The date of an mCODE CancerDiseaseStatus observation valued "condition worsened" (None for
     any other observation, or one entered in error)."""
+    return _status_date(raw, "worsened")
+
+
+def response_date(raw: dict) -> date | None:
+    """The date of a CancerDiseaseStatus valued full or partial remission (a documented response)."""
+    return _status_date(raw, "remission")
+
+
+def _status_date(raw: dict, kind: str) -> date | None:
     cfg = table("clinical")["disease_status"]
     if raw.get("status") in ("entered-in-error", "cancelled", "preliminary"):
         return None
@@ -45,14 +54,15 @@ def progression_date(raw: dict) -> date | None:
                 for c in arr(obj(raw.get("code")).get("coding")))
     if not coded and not raw_profiles(raw) & set(cfg["profiles"]):
         return None
-    worse = any(obj(c).get("code") in cfg["worsened"] and obj(c).get("system") in cfg["worsened_systems"]
-                for c in arr(obj(raw.get("valueCodeableConcept")).get("coding")))
-    if not worse:
+    hit = any(obj(c).get("code") in cfg[kind] and obj(c).get("system") in cfg["value_systems"]
+              for c in arr(obj(raw.get("valueCodeableConcept")).get("coding")))
+    if not hit:
         return None
     period = obj(raw.get("effectivePeriod"))
     return as_date(raw.get("effectiveDateTime")) or as_date(period.get("start")) or as_date(raw.get("issued"))
 
 
-def history_fields(courses: list[PriorCourse], progressions: list[date]) -> dict:
-    """prior_courses and progressions for the Order (both doors)."""
-    return {"prior_courses": tuple(courses), "progressions": tuple(sorted(set(progressions)))}
+def history_fields(courses: list[PriorCourse], progressions: list[date], responses: list[date] = ()) -> dict:
+    """prior_courses, progressions and responses for the Order (both doors)."""
+    return {"prior_courses": tuple(courses), "progressions": tuple(sorted(set(progressions))),
+            "responses": tuple(sorted(set(responses)))}

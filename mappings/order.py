@@ -20,7 +20,7 @@ from mappings.condition import ConditionFacts, ConditionKind, condition_facts, d
 from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
 from mappings.body import BodyMeasure, body_fields, body_measure
-from mappings.history import history_fields, prior_course, progression_date
+from mappings.history import history_fields, prior_course, progression_date, response_date
 from mappings.medication import MedicationFacts, drug_line, nct_in, raw_drug_codes
 from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
@@ -44,6 +44,7 @@ class PatientRecord:
     prior_medications: list[Code] = field(default_factory=list)     # codes of those prior-treatment records
     prior_courses: list[PriorCourse] = field(default_factory=list)  # the same, with their last dates
     progressions: list[date] = field(default_factory=list)          # documented progression (mCODE disease status)
+    responses: list[date] = field(default_factory=list)             # documented full / partial remission
     body: list[BodyMeasure] = field(default_factory=list)           # weight, height, BSA
 
 
@@ -73,6 +74,8 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
             record.body.append(measure)
         elif rtype == "Observation" and (worse := progression_date(raw)) is not None:
             record.progressions.append(worse)
+        elif rtype == "Observation" and (better := response_date(raw)) is not None:
+            record.responses.append(better)
         elif rtype in ("RequestGroup", "CarePlan"):
             record.line_hints += _line_hints_raw(raw)
         elif rtype == "ResearchStudy":
@@ -366,7 +369,7 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         prior_medications=tuple(record.prior_medications),
         payer_id=coverage.payer_ref if coverage else None,
         **body_fields(record.body),
-        **history_fields(record.prior_courses, record.progressions),
+        **history_fields(record.prior_courses, record.progressions, record.responses),
     )
 
 

@@ -130,7 +130,7 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
         prior_medications=tuple(record.prior_medications),
         payer_id=_payer_id(claim, index),
         **body_fields(record.body),
-        **history_fields(record.prior_courses, record.progressions),
+        **history_fields(record.prior_courses, record.progressions, record.responses),
     )
 
 

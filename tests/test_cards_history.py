@@ -103,3 +103,12 @@ def test_the_worksheet_takes_the_number_of_prior_lines_against_the_labels_ceilin
 def test_a_last_dose_without_its_drug_is_refused_and_the_case_is_unchanged(fresh_app):
     card = pended(fresh_app, "ovarian-carboplatin-gemcitabine-recurrent")
     assert answer_worksheet(fresh_app, card, {"history.last-dose": "2026-01-05"}) == (400, "In Progress")
+
+
+def test_maintenance_without_a_documented_response_asks_for_it_and_the_worksheet_answers(fresh_app):
+    card = pended(fresh_app, "fl-rituximab-maintenance-pends-on-response")
+    assert "Response is not in the record; rituximab needs a complete or partial response to rituximab." in card["detail"]
+    assert "**What to send:** the response to the induction (complete or partial remission) and its date" in card["detail"]
+    answers = {"history.last-dose-drug": "rituximab", "history.last-dose": "2026-08-17",
+               "history.response": "2026-10-06"}
+    assert answer_worksheet(fresh_app, card, answers) == (200, "Authorized")

@@ -110,3 +110,26 @@ def test_only_a_worsened_cancer_disease_status_is_a_progression(examples_dir):
     assert progression_date({**worse, "status": "entered-in-error"}) is None
     other = {**worse, "code": {"coding": [{"system": "http://loinc.org", "code": "89247-1"}]}, "meta": {}}
     assert progression_date(other) is None
+
+
+# --- maintenance after a response ---------------------------------------------------------------
+
+def test_maintenance_needs_a_remission_documented_after_the_induction_and_improved_is_not_enough():
+    from server.engine.policy import _response_check
+    rituximab = PriorCourse((Code(RXNORM, KB.drugs["rituximab"].rxnorm[0]),), date(2026, 8, 17))
+    base = replace(order(rx("rituximab"), cancer="nsclc"), prior_courses=(rituximab,))
+    assert _response_check(("rituximab",), replace(base, responses=(date(2026, 10, 6),)), KB).status is True
+    assert _response_check(("rituximab",), replace(base, progressions=(date(2026, 10, 6),)), KB).status is False
+    assert _response_check(("rituximab",), base, KB).status is None                       # no status on record
+    before = replace(base, responses=(date(2026, 5, 1),))                                # a remission before that induction
+    assert _response_check(("rituximab",), before, KB).status is None
+
+
+def test_only_a_full_or_partial_remission_status_is_read_as_a_response(examples_dir):
+    import json
+    from mappings.history import response_date
+    improved = json.loads((examples_dir / "mcode-4.0.0" / "Observation-cancer-disease-status-jenny-m.json").read_text())
+    assert response_date(improved) is None                                                # "condition improved"
+    partial = {**improved, "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                                "code": "551001000124108"}]}}
+    assert response_date(partial) == date(2018, 11, 1)

@@ -217,6 +217,7 @@ class Order:
     prior_courses: tuple[PriorCourse, ...] = ()  # the same records with their last dates
     progressions: tuple[date, ...] = ()        # dates of documented disease progression (mCODE disease status "worsened")
     prior_line_count: int | None = None        # prior lines of therapy, when stated (the worksheet)
+    responses: tuple[date, ...] = ()           # dates of a documented complete or partial response (remission)
     fn_risk_factors: frozenset[str] = field(default_factory=frozenset)
     payer_id: str | None = None
     weight_kg: float | None = None             # body weight from the record (dose per kg)

@@ -116,6 +116,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_not_after_drugs(ind.not_after_drugs, order, kb))
     if ind.progression is not None:
         checks.append(_progression_check(ind.progression, order, kb))
+    if ind.response_after:
+        checks.append(_response_check(ind.response_after, order, kb))
     if ind.ecog_max is not None:
         checks.append(_ecog_check(ind.ecog_max, order))
     states = [c.status for c in checks]
@@ -221,6 +223,28 @@ def _after_prior(n: int, order: Order) -> Check:
     if n == 1 and PRIOR_THERAPY_FACTOR in order.fn_risk_factors:
         return Check("prior therapy", True, required, "prior anticancer therapy on record", _kind("line"))
     return Check("prior therapy", None, required, "line of therapy and prior therapy not reported", _kind("line"))
+
+
+def _response_check(drugs: tuple[str, ...], order: Order, kb: Knowledge | None) -> Check:
+    """Maintenance for patients who achieved a complete or partial response to the induction: a
+    remission documented after the induction's last dose meets it; progression documented after
+    it (and no remission) fails it; anything else - "improved", no status, no dated induction - is
+    unknown and pends for a clinician."""
+    names = " or ".join(drugs)
+    required = f"a complete or partial response to {names}"
+    dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(drugs)]
+    if not dated:
+        return Check("response", None, required, f"response not reported (no dated {names} in the completed treatment)",
+                     _kind("line"))
+    last = max(dated)
+    if any(d >= last for d in order.responses):
+        return Check("response", True, required, f"remission documented after the last dose ({last.isoformat()})",
+                     _kind("line"))
+    if any(d > last for d in order.progressions):
+        return Check("response", False, required, f"progression documented after the last dose ({last.isoformat()})",
+                     _kind("line"))
+    return Check("response", None, required, f"response not reported (last {names} dose {last.isoformat()})",
+                 _kind("line"))
 
 
 def _max_prior(n: int, order: Order) -> Check:

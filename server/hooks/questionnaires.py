@@ -109,6 +109,8 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
              "text": "Prior drug the interval is counted from (e.g. carboplatin, rituximab)", "type": "string"},
             {"linkId": "history.last-dose", "text": "Date of its last dose", "type": "date"},
             {"linkId": "history.progression", "text": "Date progression was documented after it", "type": "date"},
+            {"linkId": "history.response",
+             "text": "Date a complete or partial response to the induction was documented", "type": "date"},
         ]},
         {"linkId": "supportive", "text": "Growth factors", "type": "group", "item": [
             {"linkId": "supportive.fn-risk-factors",

@@ -416,6 +416,8 @@ class _Loader:
                 for g, group in enumerate(ind.get("after_drugs", ())):
                     for k, key in enumerate(group):
                         _known_drug(doc.file, f"{iwhere}.after_drugs[{g}][{k}]", key, drugs)
+                for k, key in enumerate(ind.get("response_after", ())):
+                    _known_drug(doc.file, f"{iwhere}.response_after[{k}]", key, drugs)
                 prog = ind.get("progression")
                 for k, key in enumerate((prog or {}).get("after_last", ())):
                     _known_drug(doc.file, f"{iwhere}.progression.after_last[{k}]", key, drugs)
@@ -449,6 +451,7 @@ class _Loader:
                     progression=ProgressionInterval(
                         tuple(prog["after_last"]), int(prog.get("within_months") or prog["beyond_months"]),
                         "within_months" in prog, prog.get("term", "")) if prog else None,
+                    response_after=tuple(ind.get("response_after", ())),
                     no_criteria=ind.get("no_criteria", ""),
                     evidence=_evidence(ind["source"]),
                 ))

@@ -171,6 +171,7 @@ class Indication:
     after_drugs: tuple[tuple[str, ...], ...] = ()       # each group: one of these drugs given before (induction, prior PD-1)
     not_after_drugs: tuple[str, ...] = ()               # none of these given before (a PD-1 inhibitor before a PD-1 re-treatment)
     progression: ProgressionInterval | None = None      # progression within / beyond months of a drug's last dose
+    response_after: tuple[str, ...] = ()                # a documented complete / partial response after these drugs (maintenance)
     no_criteria: str = ""                               # stated reason when the label names only the cancer type
     evidence: Evidence | None = None
 

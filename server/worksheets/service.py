@@ -7,7 +7,7 @@ Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py
 `diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `biomarkers.<KEY>`
 (positive | negative | equivocal | not-tested) with `biomarkers.<KEY>.value`, `regimen.start`,
 `supportive.fn-risk-factors`, `trial`, `history.prior-lines`, `history.last-dose-drug` with
-`history.last-dose`, `history.progression`. A blank answer changes nothing; "not tested" keeps what
+`history.last-dose`, `history.progression`, `history.response`. A blank answer changes nothing; "not tested" keeps what
 the record says. No framework imports.
 """
 from __future__ import annotations
@@ -91,6 +91,8 @@ def _history(order: Order, answers: dict[str, str]) -> dict:
             raise _bad("history.last-dose-drug", "name the prior drug whose last dose is given")
         day = _date(last, "history.last-dose")
         out["prior_courses"] = order.prior_courses + (PriorCourse((Code(WORKSHEET_DRUG, drug[:60], drug[:60]),), day),)
+    if answers.get("history.response"):
+        out["responses"] = tuple(sorted({*order.responses, _date(answers["history.response"], "history.response")}))
     if answers.get("history.progression"):
         out["progressions"] = tuple(sorted({*order.progressions,
                                             _date(answers["history.progression"], "history.progression")}))
@@ -112,7 +114,7 @@ def questionnaire_response(order_id: str, cancer_type: str | None, answers: dict
             answer = {"valueCoding": {"code": value.lower().replace(" ", "-"), "display": value}}
         elif link_id == "diagnosis.ecog" and value.isdigit():
             answer = {"valueInteger": int(value)}
-        elif link_id in ("regimen.start", "history.last-dose", "history.progression"):
+        elif link_id in ("regimen.start", "history.last-dose", "history.progression", "history.response"):
             answer = {"valueDate": value}
         elif link_id == "history.prior-lines" and value.isdigit():
             answer = {"valueInteger": int(value)}

@@ -370,6 +370,15 @@ def record_bundle(sc: dict) -> dict:
                      "subject": _ref(patient), "effectiveDateTime": last,
                      "request": _ref(resources[-1]), "reasonReference": [_ref(condition)]}
             resources.append(admin)
+    if p.get("response"):
+        # mCODE CancerDiseaseStatus "in partial remission" (ConditionStatusTrendVS, mCODE STU 2.1)
+        obs = _observation("disease-status-response", patient, coded(LOINC, "97509-4", "Cancer Disease Progression"),
+                           "survey", str(p["response"]),
+                           valueCodeableConcept=coded(SNOMED, "551001000124108",
+                                                      "Malignant neoplasm in partial remission (disorder)"))
+        obs["meta"] = {"profile": [MCODE + "mcode-cancer-disease-status"]}
+        obs["focus"] = [_ref(condition)]
+        resources.append(obs)
     if p.get("progression"):
         # mCODE CancerDiseaseStatus "condition worsened" (ConditionStatusTrendVS, mCODE 4.0.0)
         obs = _observation("disease-status", patient, coded(LOINC, "97509-4", "Cancer Disease Progression"),

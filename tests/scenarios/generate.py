@@ -370,6 +370,15 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         patient.update(_dose_then_progression(prog.drugs[0], prog.within))
         patient["prior_therapy"] = [x for x in patient.get("prior_therapy", []) if x != prog.drugs[0]] \
             + patient.pop("last_course")
+    # maintenance after a response to the induction: the induction drugs dated, a partial remission after
+    responders = [k for i in indications for k in i.response_after]
+    if responders:
+        last = (date.fromisoformat(START) - timedelta(days=100)).isoformat()
+        names = [x for x in patient.get("prior_therapy", []) if not isinstance(x, dict)]
+        dated = [x["drug"] for x in patient.get("prior_therapy", []) if isinstance(x, dict)]
+        patient["prior_therapy"] = [{"drug": k, "last": last} for k in dict.fromkeys([*names, *responders])
+                                    if k not in dated] + [x for x in patient.get("prior_therapy", []) if isinstance(x, dict)]
+        patient["response"] = (date.fromisoformat(START) - timedelta(days=50)).isoformat()
     return patient, indications
 
 
@@ -454,6 +463,14 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             when = "more than" if p.within else "within"
             return off, (f"progression {when} {p.months} months after the last {p.drugs[0]}, where {drug} is labelled "
                          f"for {p.term or 'the opposite interval'}")
+    for ind in indications:
+        if not ind.response_after or not patient.get("response"):
+            continue
+        drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
+        if all(i.response_after for i in _labels(kb, drug, cancer, patient)):
+            off = {x: v for x, v in patient.items() if x != "response"}
+            off["progression"] = patient["response"]
+            return off, f"progression, not a response, after the induction ({drug} is labelled for responders)"
     kind = kb.cancer_types[cancer].kind
     for other in kb.cancer_types.values():
         if other.key == cancer or other.kind != kind or other.key not in _diagnosis_codes():
