@@ -35,18 +35,10 @@ def prior_course(raw: dict, codes: list[Code]) -> PriorCourse:
     return PriorCourse(codes=tuple(codes), last=last_given(raw))
 
 
-def progression_date(raw: dict) -> date | None:
-    """The date of an mCODE CancerDiseaseStatus observation valued "condition worsened" (None for
-    any other observation, or one entered in error)."""
-    return _status_date(raw, "worsened")
-
-
-def response_date(raw: dict) -> date | None:
-    """The date of a CancerDiseaseStatus valued full or partial remission (a documented response)."""
-    return _status_date(raw, "remission")
-
-
-def _status_date(raw: dict, kind: str) -> date | None:
+def disease_status(raw: dict) -> tuple[str, date] | None:
+    """An mCODE CancerDiseaseStatus observation valued "condition worsened" ("worsened") or full /
+    partial remission ("remission"), with its date; None for any other observation, one entered in
+    error, or another value ("improved" does not say complete or partial)."""
     cfg = table("clinical")["disease_status"]
     if raw.get("status") in ("entered-in-error", "cancelled", "preliminary"):
         return None
@@ -54,15 +46,17 @@ def _status_date(raw: dict, kind: str) -> date | None:
                 for c in arr(obj(raw.get("code")).get("coding")))
     if not coded and not raw_profiles(raw) & set(cfg["profiles"]):
         return None
-    hit = any(obj(c).get("code") in cfg[kind] and obj(c).get("system") in cfg["value_systems"]
-              for c in arr(obj(raw.get("valueCodeableConcept")).get("coding")))
-    if not hit:
+    values = {obj(c).get("code") for c in arr(obj(raw.get("valueCodeableConcept")).get("coding"))
+              if obj(c).get("system") in cfg["value_systems"]}
+    kind = "worsened" if values & set(cfg["worsened"]) else "remission" if values & set(cfg["remission"]) else None
+    if kind is None:
         return None
     period = obj(raw.get("effectivePeriod"))
-    return as_date(raw.get("effectiveDateTime")) or as_date(period.get("start")) or as_date(raw.get("issued"))
+    day = as_date(raw.get("effectiveDateTime")) or as_date(period.get("start")) or as_date(raw.get("issued"))
+    return (kind, day) if day else None
 
 
-def history_fields(courses: list[PriorCourse], progressions: list[date], responses: list[date] = ()) -> dict:
+def history_fields(courses: list[PriorCourse], progressions: list[date], responses: list[date]) -> dict:
     """prior_courses, progressions and responses for the Order (both doors)."""
     return {"prior_courses": tuple(courses), "progressions": tuple(sorted(set(progressions))),
             "responses": tuple(sorted(set(responses)))}

@@ -20,7 +20,7 @@ from mappings.condition import ConditionFacts, ConditionKind, condition_facts, d
 from mappings.coverage import CoverageFacts, coverage_facts
 from mappings.fhir import ResourceIndex, arr, obj, raw_profiles, raw_reference, system, table
 from mappings.body import BodyMeasure, body_fields, body_measure
-from mappings.history import history_fields, prior_course, progression_date, response_date
+from mappings.history import disease_status, history_fields, prior_course
 from mappings.medication import MedicationFacts, drug_line, nct_in, raw_drug_codes
 from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
@@ -72,10 +72,9 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
             record.observation_by_ref[facts.ref] = facts
         elif rtype == "Observation" and (measure := body_measure(raw)) is not None:
             record.body.append(measure)
-        elif rtype == "Observation" and (worse := progression_date(raw)) is not None:
-            record.progressions.append(worse)
-        elif rtype == "Observation" and (better := response_date(raw)) is not None:
-            record.responses.append(better)
+        elif rtype == "Observation" and (status := disease_status(raw)) is not None:
+            kind, day = status
+            (record.progressions if kind == "worsened" else record.responses).append(day)
         elif rtype in ("RequestGroup", "CarePlan"):
             record.line_hints += _line_hints_raw(raw)
         elif rtype == "ResearchStudy":

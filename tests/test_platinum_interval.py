@@ -13,7 +13,7 @@ from server.engine.policy import evaluate_indication
 from server.knowledge.loader import load_knowledge
 from server.knowledge.model import RXNORM, Indication, ProgressionInterval
 
-from mappings.history import last_given, progression_date
+from mappings.history import disease_status, last_given
 from test_engine_scenarios import order, rx
 
 pytestmark = pytest.mark.unit
@@ -103,13 +103,13 @@ def test_an_administration_is_dated_by_its_effective_time_and_a_request_by_its_l
 def test_only_a_worsened_cancer_disease_status_is_a_progression(examples_dir):
     import json
     improved = json.loads((examples_dir / "mcode-4.0.0" / "Observation-cancer-disease-status-jenny-m.json").read_text())
-    assert progression_date(improved) is None          # the mCODE example: condition improved
+    assert disease_status(improved) is None            # the mCODE example: condition improved
     worse = {**improved, "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
                                                               "code": "271299001"}]}}
-    assert progression_date(worse) == date(2018, 11, 1)
-    assert progression_date({**worse, "status": "entered-in-error"}) is None
+    assert disease_status(worse) == ("worsened", date(2018, 11, 1))
+    assert disease_status({**worse, "status": "entered-in-error"}) is None
     other = {**worse, "code": {"coding": [{"system": "http://loinc.org", "code": "89247-1"}]}, "meta": {}}
-    assert progression_date(other) is None
+    assert disease_status(other) is None
 
 
 # --- maintenance after a response ---------------------------------------------------------------
@@ -127,9 +127,8 @@ def test_maintenance_needs_a_remission_documented_after_the_induction_and_improv
 
 def test_only_a_full_or_partial_remission_status_is_read_as_a_response(examples_dir):
     import json
-    from mappings.history import response_date
     improved = json.loads((examples_dir / "mcode-4.0.0" / "Observation-cancer-disease-status-jenny-m.json").read_text())
-    assert response_date(improved) is None                                                # "condition improved"
+    assert disease_status(improved) is None                                               # "condition improved"
     partial = {**improved, "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
                                                                 "code": "551001000124108"}]}}
-    assert response_date(partial) == date(2018, 11, 1)
+    assert disease_status(partial) == ("remission", date(2018, 11, 1))

@@ -9,6 +9,7 @@ not met or unknown ⇒ pended with that reason first. An indication whose source
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from server.domain.decision import DeviationKind, DrugStatus, Reason
 from server.domain.order import LineOfTherapy, Order, Setting
@@ -213,9 +214,7 @@ def _after_prior(n: int, order: Order) -> Check:
     line = order.diagnosis.line_of_therapy
     required = "after prior therapy" if n == 1 else f"after {n} or more prior lines of therapy"
     if order.prior_line_count is not None:
-        return Check("prior therapy", order.prior_line_count >= n, required,
-                     f"{order.prior_line_count} prior line{'s' if order.prior_line_count != 1 else ''} stated",
-                     _kind("line"))
+        return Check("prior therapy", order.prior_line_count >= n, required, _stated_lines(order), _kind("line"))
     if line in _LINES_AFTER[n]:
         return Check("prior therapy", True, required, f"line {line.value}", _kind("line"))
     if line in (LineOfTherapy.FIRST,) or (n >= 2 and line is LineOfTherapy.SECOND):
@@ -232,11 +231,10 @@ def _response_check(drugs: tuple[str, ...], order: Order, kb: Knowledge | None) 
     unknown and pends for a clinician."""
     names = " or ".join(drugs)
     required = f"a complete or partial response to {names}"
-    dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(drugs)]
-    if not dated:
+    last, _ = _last_dose(drugs, order, kb)
+    if last is None:
         return Check("response", None, required, f"response not reported (no dated {names} in the completed treatment)",
                      _kind("line"))
-    last = max(dated)
     if any(d >= last for d in order.responses):
         return Check("response", True, required, f"remission documented after the last dose ({last.isoformat()})",
                      _kind("line"))
@@ -247,6 +245,11 @@ def _response_check(drugs: tuple[str, ...], order: Order, kb: Knowledge | None) 
                  _kind("line"))
 
 
+def _stated_lines(order: Order) -> str:
+    n = order.prior_line_count
+    return f"{n} prior line{'s' if n != 1 else ''} stated"
+
+
 def _max_prior(n: int, order: Order) -> Check:
     """At most `n` prior lines: the line of therapy says how many came before only up to two
     (first line: none; second: one); "third line or later" is two or more, so a ceiling of one
@@ -254,9 +257,7 @@ def _max_prior(n: int, order: Order) -> Check:
     line = order.diagnosis.line_of_therapy
     required = f"at most {n} prior line{'s' if n > 1 else ''} of therapy"
     if order.prior_line_count is not None:
-        return Check("prior lines", order.prior_line_count <= n, required,
-                     f"{order.prior_line_count} prior line{'s' if order.prior_line_count != 1 else ''} stated",
-                     _kind("line"))
+        return Check("prior lines", order.prior_line_count <= n, required, _stated_lines(order), _kind("line"))
     if line in (LineOfTherapy.FIRST, LineOfTherapy.SECOND):
         return Check("prior lines", True, required, f"line {line.value}", _kind("line"))
     if line is LineOfTherapy.THIRD_PLUS:
@@ -295,6 +296,13 @@ def _drug_keys(codes, kb: Knowledge | None) -> set[str]:
     return given
 
 
+def _last_dose(drugs: tuple[str, ...], order: Order, kb: Knowledge | None) -> tuple[date | None, bool]:
+    """The latest dose date of `drugs` in the record's completed treatment, and whether any of
+    them is there at all (dated or not)."""
+    courses = [c for c in order.prior_courses if _drug_keys(c.codes, kb) & set(drugs)]
+    return max((c.last for c in courses if c.last), default=None), bool(courses)
+
+
 def _progression_check(p: ProgressionInterval, order: Order, kb: Knowledge | None) -> Check:
     """The label's interval (platinum-resistant or -sensitive disease, rituximab-refractory
     lymphoma) from the last dose of the named drugs in the record's completed treatment to the
@@ -308,14 +316,12 @@ def _progression_check(p: ProgressionInterval, order: Order, kb: Knowledge | Non
                 else f"progression more than {p.months} months after the last {names} dose")
     required += f" ({p.term})" if p.term else ""
     what = "progression interval"
-    dated = [c.last for c in order.prior_courses if c.last and _drug_keys(c.codes, kb) & set(p.drugs)]
-    if not dated:
-        given = any(_drug_keys(c.codes, kb) & set(p.drugs) for c in order.prior_courses)
+    last, given = _last_dose(p.drugs, order, kb)
+    if last is None:
         return Check(what, None, required,
                      f"date of the last {names} dose not reported" if given
                      else f"prior {names} dose not reported (none in the record's completed treatment)",
                      _kind("line"))
-    last = max(dated)
     limit = add_months(last, p.months)
     after = [d for d in order.progressions if d > last]
     if after:

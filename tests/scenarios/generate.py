@@ -443,20 +443,17 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             off = {x: v for x, v in patient.items() if x != "secondary"}
             off.update(stage="IIIC", intent="adjuvant")
             return off, f"adjuvant use, where {k} is labelled only for advanced disease"
+    # history criteria, flipped where every label of the drug for this patient has the criterion
     for ind in indications:
-        if not ind.after_drugs or not patient.get("prior_therapy"):
-            continue
-        drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
-        if all(i.after_drugs for i in _labels(kb, drug, cancer, patient)):
+        drug = _only_labels_with(kb, cancer, patient, ind, lambda i: bool(i.after_drugs))
+        if drug and patient.get("prior_therapy"):
             off = {x: v for x, v in patient.items() if x != "prior_therapy"}
             return off, f"no {'/'.join(ind.after_drugs[0])} in the record's completed treatment ({drug})"
     for ind in indications:
-        if ind.progression is None or not patient.get("progression"):
-            continue
-        drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
-        if all(i.progression and i.progression.within == ind.progression.within
-               for i in _labels(kb, drug, cancer, patient)):
-            p = ind.progression
+        p = ind.progression
+        drug = p and _only_labels_with(kb, cancer, patient, ind,
+                                       lambda i: i.progression is not None and i.progression.within == p.within)
+        if drug and patient.get("progression"):
             history = _dose_then_progression(p.drugs[0], not p.within)
             off = dict(patient, progression=history["progression"],
                        prior_therapy=[x for x in patient["prior_therapy"] if not isinstance(x, dict)] + history["last_course"])
@@ -464,10 +461,8 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             return off, (f"progression {when} {p.months} months after the last {p.drugs[0]}, where {drug} is labelled "
                          f"for {p.term or 'the opposite interval'}")
     for ind in indications:
-        if not ind.response_after or not patient.get("response"):
-            continue
-        drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
-        if all(i.response_after for i in _labels(kb, drug, cancer, patient)):
+        drug = _only_labels_with(kb, cancer, patient, ind, lambda i: bool(i.response_after))
+        if drug and patient.get("response"):
             off = {x: v for x, v in patient.items() if x != "response"}
             off["progression"] = patient["response"]
             return off, f"progression, not a response, after the induction ({drug} is labelled for responders)"
@@ -481,6 +476,13 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             off.pop("histology", None)
             return off, f"{other.name}, which no label of its drugs covers"
     return None
+
+
+def _only_labels_with(kb: Knowledge, cancer: str, patient: dict, ind: Indication, has) -> str | None:
+    """The drug whose indication `ind` is, when every label of that drug for this patient has the
+    criterion `has` tests (failing it then leaves the drug no label: a true off-label variant)."""
+    drug = next(k for k, pol in kb.policies.items() if ind in pol.indications)
+    return drug if all(has(i) for i in _labels(kb, drug, cancer, patient)) else None
 
 
 def is_oral(kb: Knowledge, r: Regimen) -> bool:
