@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from server.domain.order import Biomarker, BiomarkerResult, LineOfTherapy
+from server.domain.order import IHC_SCORE, Biomarker, BiomarkerResult, LineOfTherapy
 
 from mappings.fhir import (
     arr, codings, concept_text, has_code, lookup, obj, parse, profiles, raw_profiles, system, table,
@@ -187,8 +187,27 @@ def tumor_marker(obs, test: dict) -> Biomarker:
             result = answer_result(interp)
             if result is not BiomarkerResult.UNKNOWN:
                 break
+    if value is None and test.get("method") == "IHC":
+        value = _ihc_score(test["marker"], obs)
+        unit = IHC_SCORE if value is not None else unit
     return Biomarker(name=test["marker"], result=result, value=value, unit=unit,
                      variant=test.get("variant"), method=test.get("method"), code=code)
+
+
+def _ihc_score(marker: str, obs) -> float | None:
+    """The IHC score a qualitative answer states ("1+", "IHC 2+"), for the markers whose labels
+    name scores (HER2-low is IHC 1+ or 2+/ISH-); None for any other answer."""
+    cfg = table("biomarkers").get("ihc_scores") or {}
+    if marker not in cfg.get("markers", ()):
+        return None
+    concept = obs.valueCodeableConcept
+    texts = [obs.valueString] if obs.valueString is not None else (
+        [concept.text, *(c.display for c in codings(concept))] if concept is not None else [])
+    for text in texts:
+        score = cfg["texts"].get((text or "").strip().lower())
+        if score is not None:
+            return float(score)
+    return None
 
 
 def answer_result(concept) -> BiomarkerResult:

@@ -122,8 +122,9 @@ def test_an_oral_drug_gets_the_pharmacy_benefit_card_and_no_off_pathway_advice(r
 def test_trastuzumab_for_her2_negative_leads_with_the_her2_result(rendered):
     body = next(r.body for r in rendered if r.name == "issue/trastuzumab-alone-her2-negative")
     summary = body["cards"][0]["summary"]
+    # the IHC score is kept in the report's notation (2027.1.4: HER2-low is read from it)
     assert summary.startswith("Pended for review: trastuzumab requires a HER2-positive result; record shows HER2 "
-                              "negative."), summary
+                              "negative (IHC 1+)."), summary
     assert "Custom Treatment Plan" not in summary
 
 

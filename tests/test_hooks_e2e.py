@@ -123,9 +123,9 @@ def test_thp_for_a_her2_negative_patient_is_pended_naming_her2_with_the_workshee
     assert card["indicator"] == "warning"
     # the summary stays within 140 characters: with three drugs named, the Order ID moves to the detail
     assert card["summary"].startswith("Pended for review: docetaxel, trastuzumab and pertuzumab require a HER2-positive "
-                                      "result; record shows HER2 negative.")
+                                      "result; record shows HER2 negative (IHC 1+).")
     assert len(card["summary"]) <= 140
-    assert "- Docetaxel, trastuzumab and pertuzumab require a HER2-positive result; the record shows HER2 negative." \
+    assert "- Docetaxel, trastuzumab and pertuzumab require a HER2-positive result; the record shows HER2 negative (IHC 1+)." \
         in card["detail"] and "ONC-" in card["detail"]
     worksheet = f"{BASE}/fhir/Questionnaire/oncopath-worksheet-breast"
     [link] = card["links"]

@@ -37,6 +37,9 @@ class ProviderKind(str, Enum):
     UNKNOWN = "unknown"
 
 
+IHC_SCORE = "IHC score"        # Biomarker.unit of an IHC score reading (HER2 0, 1+, 2+, 3+)
+
+
 class Setting(str, Enum):
     """Disease setting / treatment intent."""
     NEOADJUVANT = "neoadjuvant"
@@ -144,11 +147,20 @@ class Biomarker:
     def quantitative(self) -> bool:
         return self.value is not None
 
+    @property
+    def value_words(self) -> str:
+        """The value as a report states it: "60 %", "IHC 1+" (an IHC score keeps its notation)."""
+        if self.value is None:
+            return ""
+        if self.unit == IHC_SCORE:
+            return f"IHC {self.value:g}+"
+        return f"{self.value:g}" + (f" {self.unit}" if self.unit else "")
+
     def evidence_words(self) -> str:
         """"Observation/abc (2026-10-01): PDL1_TPS positive 60 %" -- what a trace line names."""
         where = self.source_ref or (f"{self.code.system}|{self.code.code}" if self.code else "reported result")
         when = f" ({self.effective[:10]})" if self.effective else ""
-        value = f" {self.value:g}{(' ' + self.unit) if self.unit else ''}" if self.value is not None else ""
+        value = f" {self.value_words}" if self.value is not None else ""
         variant = f" {self.protein_hgvs or self.variant}" if (self.protein_hgvs or self.variant) else ""
         method = f" by {self.method}" if self.method else ""
         specimen = f" in {self.specimen}" if self.specimen else ""

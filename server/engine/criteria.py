@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from server.domain.decision import DeviationKind
-from server.domain.order import Biomarker, BiomarkerResult, Order
+from server.domain.order import IHC_SCORE, Biomarker, BiomarkerResult, Order
 from server.knowledge.model import BiomarkerCriterion, Knowledge, Pathway
 
 Tri = bool | None
@@ -45,7 +45,8 @@ def reported_words(marker: str, b: Biomarker | None) -> str:
         return f"{marker} not reported"
     parts = [marker, b.result.value]
     if b.value is not None:
-        parts.append(f"{b.value:g}" + (f" {b.unit}" if b.unit else ""))
+        # an IHC score in the notation of the report: "HER2 negative (IHC 1+)"
+        parts.append(f"({b.value_words})" if b.unit == IHC_SCORE else b.value_words)
     if b.protein_hgvs or b.variant:
         parts.append(f"({b.protein_hgvs or b.variant})")
     return " ".join(parts)

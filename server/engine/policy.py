@@ -272,9 +272,9 @@ def _after_drugs(groups: tuple[tuple[str, ...], ...], order: Order, kb: Knowledg
     induction): met when the record's completed or stopped treatment holds one of each group.
     Not found is unknown, never failed: a prior treatment can be missing from the record, so the
     drug pends for a clinician rather than being refused."""
-    required = "after " + " and ".join(" or ".join(g) for g in groups)
+    required = "after " + " and ".join(_drug_words(g) for g in groups)
     given = _given_before(order, kb)
-    met = all(given & set(g) for g in groups)
+    met = all(_named(given, g, kb) for g in groups)
     reported = ("prior " + ", ".join(sorted(given))) if given else "no prior cancer drug on record"
     return Check("prior drugs", True if met else None, required, reported, _kind("line"))
 
@@ -299,8 +299,21 @@ def _drug_keys(codes, kb: Knowledge | None) -> set[str]:
 def _last_dose(drugs: tuple[str, ...], order: Order, kb: Knowledge | None) -> tuple[date | None, bool]:
     """The latest dose date of `drugs` in the record's completed treatment, and whether any of
     them is there at all (dated or not)."""
-    courses = [c for c in order.prior_courses if _drug_keys(c.codes, kb) & set(drugs)]
+    courses = [c for c in order.prior_courses if _named(_drug_keys(c.codes, kb), drugs, kb)]
     return max((c.last for c in courses if c.last), default=None), bool(courses)
+
+
+def _drug_words(keys) -> str:
+    """Drug keys as a reason names them: "carboplatin or cisplatin", "chemotherapy"."""
+    return " or ".join(k.removeprefix("category:") for k in keys)
+
+
+def _named(keys: set[str], wanted, kb: Knowledge | None) -> set[str]:
+    """The keys among `keys` that `wanted` names, by key or by category ("category:chemotherapy":
+    any chemotherapy drug, for a label's "prior chemotherapy")."""
+    cats = {w.removeprefix("category:") for w in wanted if w.startswith("category:")}
+    return {k for k in keys if k in wanted
+            or (cats and kb is not None and k in kb.drugs and kb.drugs[k].category.value in cats)}
 
 
 def _progression_check(p: ProgressionInterval, order: Order, kb: Knowledge | None) -> Check:
@@ -311,7 +324,7 @@ def _progression_check(p: ProgressionInterval, order: Order, kb: Knowledge | Non
     treatment starting within the window means the disease progressed within it. A record
     without the drug, or without dates, is unknown: the drug pends for a clinician. (The texts
     carry no ';' or ':' - the cards split on them.)"""
-    names = " or ".join(p.drugs)
+    names = _drug_words(p.drugs)
     required = (f"progression within {p.months} months of the last {names} dose" if p.within
                 else f"progression more than {p.months} months after the last {names} dose")
     required += f" ({p.term})" if p.term else ""

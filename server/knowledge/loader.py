@@ -415,12 +415,14 @@ class _Loader:
                         _known_drug(doc.file, f"{iwhere}.{field}[{k}]", key, drugs)
                 for g, group in enumerate(ind.get("after_drugs", ())):
                     for k, key in enumerate(group):
-                        _known_drug(doc.file, f"{iwhere}.after_drugs[{g}][{k}]", key, drugs)
+                        if not key.startswith("category:"):
+                            _known_drug(doc.file, f"{iwhere}.after_drugs[{g}][{k}]", key, drugs)
                 for k, key in enumerate(ind.get("response_after", ())):
                     _known_drug(doc.file, f"{iwhere}.response_after[{k}]", key, drugs)
                 prog = ind.get("progression")
                 for k, key in enumerate((prog or {}).get("after_last", ())):
-                    _known_drug(doc.file, f"{iwhere}.progression.after_last[{k}]", key, drugs)
+                    if not key.startswith("category:"):
+                        _known_drug(doc.file, f"{iwhere}.progression.after_last[{k}]", key, drugs)
                 if ind.get("max_prior") is not None and ind["max_prior"] < int(ind.get("after_prior", 0)):
                     raise KnowledgeError(doc.file, f"{iwhere}.max_prior", "max_prior is below after_prior")
                 if ind.get("monotherapy") and ind.get("partners"):
@@ -648,6 +650,13 @@ class _Loader:
 
 
 def _criterion(c: dict) -> BiomarkerCriterion:
+    if "ihc_scores" in c:
+        # an IHC score range (HER2-low: [1, 2] = IHC 1+ or 2+): judged on the IHC reading's score,
+        # whatever result word it carries (2+ is "equivocal" until ISH settles it)
+        lo, hi = c["ihc_scores"]
+        return BiomarkerCriterion(marker=c["marker"], results=tuple(BiomarkerResult(r) for r in c.get(
+            "results", ("negative", "equivocal"))), min_value=float(lo), max_value=float(hi), assay="IHC",
+            ihc_score=True)
     return BiomarkerCriterion(
         marker=c["marker"],
         results=tuple(BiomarkerResult(r) for r in c.get("results", ("positive",))),

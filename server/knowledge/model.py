@@ -84,6 +84,7 @@ class BiomarkerCriterion:
     variants: tuple[str, ...] = ()     # any of, matched structurally (criteria.variant_matches)
     assay: str | None = None           # "IHC", "ISH", "NGS", "PCR": only results by this method count
     prefer_tissue: bool = False        # the label asks for tissue: a negative blood result is not final
+    ihc_score: bool = False            # min/max are an IHC score (0, 1+, 2+, 3+): HER2-low is IHC 1+ to 2+
 
     @property
     def threshold(self) -> bool:
@@ -91,6 +92,9 @@ class BiomarkerCriterion:
 
     def describe(self) -> str:
         """In words a clinician reads in a reason: "EGFR positive (exon 19 deletion or L858R)"."""
+        if self.ihc_score:
+            lo, hi = int(self.min_value if self.min_value is not None else 0), int(self.max_value if self.max_value is not None else 3)
+            return f"{self.marker} IHC {lo}+" + (f" to {hi}+" if hi != lo else "")
         parts = [self.marker, " or ".join(r.value for r in self.results)]
         if self.assay:
             parts.append(f"by {self.assay}")

@@ -102,6 +102,14 @@ def _marker_spec(c: BiomarkerCriterion, meet: bool) -> dict:
         spec = {"gene": gene, **reading}
         return spec if gene == c.marker else dict(spec, of=c.marker)
 
+    if c.ihc_score:
+        # an IHC score range (HER2-low, IHC 1+ to 2+): the IHC reading as a pathology report words it,
+        # its lowest score to meet the range, IHC 0 to fail it
+        m = CATALOG["markers"].get(c.marker) or {}
+        if not m.get("ihc_loinc"):
+            raise Skip(f"no catalog IHC code for {c.marker}")
+        score = int(c.min_value or 0) if meet else (0 if (c.min_value or 0) > 0 else int(c.max_value) + 1)
+        return {"marker": c.marker, "loinc": m["ihc_loinc"], "display": m.get("ihc_display"), "string": f"{score}+" if score else "0"}
     if c.variants and meet and want == "positive" and {v.lower() for v in c.variants} == {"fusion"}:
         if gene not in genes:
             raise Skip(f"no catalog gene for {c.marker}")
@@ -356,7 +364,7 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
     patient["biomarkers"] = list(markers.values())
     # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
     # the record's completed treatment holds the first drug of each group
-    prior = [g[0] for i in indications for g in i.after_drugs]
+    prior = [_example(g[0]) for i in indications for g in i.after_drugs]
     missing = [k for k in prior if k not in CATALOG["drugs"]]
     if missing:
         raise Skip(f"no catalog codes for prior drug {missing[0]}")
@@ -367,8 +375,8 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
     # or 10 months (beyond) after it
     prog = next((i.progression for i in indications if i.progression is not None), None)
     if prog is not None:
-        patient.update(_dose_then_progression(prog.drugs[0], prog.within))
-        patient["prior_therapy"] = [x for x in patient.get("prior_therapy", []) if x != prog.drugs[0]] \
+        patient.update(_dose_then_progression(_example(prog.drugs[0]), prog.within))
+        patient["prior_therapy"] = [x for x in patient.get("prior_therapy", []) if x != _example(prog.drugs[0])] \
             + patient.pop("last_course")
     # maintenance after a response to the induction: the induction drugs dated, a partial remission after
     responders = [k for i in indications for k in i.response_after]
@@ -380,6 +388,14 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
                                     if k not in dated] + [x for x in patient.get("prior_therapy", []) if isinstance(x, dict)]
         patient["response"] = (date.fromisoformat(START) - timedelta(days=50)).isoformat()
     return patient, indications
+
+
+# a drug category a label names ("prior chemotherapy") stands for one common member in a record
+_CATEGORY_EXAMPLE = {"category:chemotherapy": "paclitaxel"}
+
+
+def _example(key: str) -> str:
+    return _CATEGORY_EXAMPLE.get(key, key)
 
 
 def _dose_then_progression(drug: str, within: bool) -> dict:
