@@ -31,7 +31,8 @@ _TOPIC_SEND = {"stage": "the stage (AJCC stage group)", "setting": "the disease 
                "line of therapy": "the line of therapy and prior regimens", "ecog": "the ECOG performance status",
                "number of prior lines": "the number of prior lines of therapy",
                "progression after the last dose": "the date progression was documented after the last dose",
-               "response": "the response to the induction (complete or partial remission) and its date"}
+               "response": "the response to the induction (complete or partial remission) and its date",
+               "menopausal status": "the menopausal status (postmenopausal or premenopausal)"}
 _RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|NutritionOrder|Coverage|Patient|"
                           r"Practitioner|PractitionerRole|Organization|Condition|Observation|Claim|item)/[\w.\-]+")
 _INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")

@@ -29,6 +29,7 @@ class ObservationFacts:
     ref: str
     biomarkers: tuple[Biomarker, ...] = ()
     ecog: int | None = None
+    menopause: str | None = None   # "postmenopausal" / "premenopausal" (program/clinical.yaml menopause)
     stage: StageReading | None = None
     line_of_therapy: LineOfTherapy = LineOfTherapy.UNKNOWN
     effective: str | None = None   # ISO text, for choosing the most recent reading
@@ -65,8 +66,9 @@ def _relevant_keys() -> set:
             keys.add((system(e["system"]), str(e["code"])))
         g = table("genes")["variant_code"]
         keys.add((system(g["system"]), g["code"]))
-        e = table("clinical")["ecog"]["code"]
-        keys.add((system(e["system"]), e["code"]))
+        for name in ("ecog", "menopause"):
+            e = table("clinical")[name]["code"]
+            keys.add((system(e["system"]), e["code"]))
         keys.add(table("clinical")["line_of_therapy"]["observation_code"])   # any ocpa-codes system
         _RELEVANT = keys
     return _RELEVANT
@@ -83,6 +85,12 @@ def observation_facts(resource: dict, path: str) -> ObservationFacts:
     ecog_code = clinical["ecog"]["code"]
     if has_code(obs.code, ecog_code["system"], ecog_code["code"]):
         return ObservationFacts(**base, ecog=_ecog(obs))
+    meno = clinical["menopause"]
+    if has_code(obs.code, meno["code"]["system"], meno["code"]["code"]):
+        values = meno["values"]
+        status = next((values[c.code] for c in codings(obs.valueCodeableConcept) if c.code in values
+                       and c.system == system("snomed")), None) if obs.valueCodeableConcept else None
+        return ObservationFacts(**base, menopause=status)
 
     lot = clinical["line_of_therapy"]
     if any(c.code == lot["observation_code"] and c.system in clinical["ocpa_code_systems"]

@@ -231,6 +231,12 @@ def ecog(record: PatientRecord) -> int | None:
     return max(readings, key=lambda o: o.effective or "").ecog if readings else None
 
 
+def menopause(record: PatientRecord) -> str | None:
+    """The most recent menopausal status the record states (an unreadable value states none)."""
+    readings = [o for o in record.observations if o.menopause is not None]
+    return max(readings, key=lambda o: o.effective or "").menopause if readings else None
+
+
 def member(record: PatientRecord, coverage: CoverageFacts | None) -> Member:
     member_id = (coverage.member_id if coverage else None) or (
         record.patient.member_id if record.patient else None)
@@ -337,7 +343,6 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
     coverage = focal_coverage(record)
     mem = member(record, coverage)
     start = min((d.start for d in lines if d.start), default=None)
-    score = ecog(record)
     requester = next((m.requester for m in meds if m.requester), None)
     ordering = provider_from_reference(requester, record.index) or unknown_provider()
     performer = next((m.performer for m in meds if m.performer), None)
@@ -358,18 +363,23 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
         drugs=lines,
         treatment_start=start,
         received_at=received_at,
-        biomarkers=biomarkers(record),
-        ecog=score,
         urgency=Urgency.URGENT if any(_urgent(m) for m in meds) else Urgency.STANDARD,
         clinical_trial_nct=nct,
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=next((m.prior_order_id for m in meds if m.prior_order_id), None),
-        fn_risk_factors=fn_risk_factors(record),
-        prior_medications=tuple(record.prior_medications),
         payer_id=coverage.payer_ref if coverage else None,
-        **body_fields(record.body),
-        **history_fields(record.prior_courses, record.progressions, record.responses),
+        **patient_fields(record),
     )
+
+
+def patient_fields(record: PatientRecord, extra_risk: Iterable[str] = ()) -> dict:
+    """The Order fields the patient's record states, read the same way for both doors: biomarkers,
+    performance and menopausal status, FN risk factors, body measures, treatment history."""
+    return dict(biomarkers=biomarkers(record), ecog=ecog(record), menopause=menopause(record),
+                fn_risk_factors=fn_risk_factors(record, extra=extra_risk),
+                prior_medications=tuple(record.prior_medications),
+                **body_fields(record.body),
+                **history_fields(record.prior_courses, record.progressions, record.responses))
 
 
 def _urgent(m: MedicationFacts) -> bool:

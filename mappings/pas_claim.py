@@ -22,12 +22,10 @@ from mappings.fhir import (
     ResourceIndex, arr, as_date, codings, concept_text, extensions, identifier_value, obj, parse,
     system, table, to_code,
 )
-from mappings.body import body_fields
-from mappings.history import history_fields
 from mappings.medication import MedicationFacts, drug_line
 from mappings.order import (
-    biomarkers, bundle_entries, diagnosis, ecog, fn_risk_factors, focal_coverage, full_urls,
-    member, read_record, unknown_provider,
+    bundle_entries, diagnosis, focal_coverage, full_urls, member, patient_fields, read_record,
+    unknown_provider,
 )
 from mappings.patient import patient_facts
 from mappings.provider import provider_from_reference
@@ -110,7 +108,6 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
     mem = member(record, coverage)
     ordering, servicing = _providers(claim, index)
     start = min((d.start for d in lines if d.start), default=None)
-    score = ecog(record)
     return Order(
         request_id=_request_id(claim, bundle),
         member=mem,
@@ -120,17 +117,12 @@ def order_from_pas_bundle(bundle: dict, *, received_at: datetime, claim_model=No
         drugs=tuple(lines),
         treatment_start=start,
         received_at=received_at,
-        biomarkers=biomarkers(record),
-        ecog=score,
         urgency=_urgency(claim),
         clinical_trial_nct=nct,
         supportive_only=bool(lines) and all(d.role is DrugRole.SUPPORTIVE for d in lines),
         prior_order_id=_prior_order_id(claim, index),
-        fn_risk_factors=fn_risk_factors(record, extra=risk),
-        prior_medications=tuple(record.prior_medications),
         payer_id=_payer_id(claim, index),
-        **body_fields(record.body),
-        **history_fields(record.prior_courses, record.progressions, record.responses),
+        **patient_fields(record, extra_risk=risk),
     )
 
 

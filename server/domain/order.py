@@ -221,6 +221,7 @@ class Order:
     received_at: datetime                      # when we got it (UTC): drives R9 and R10
     biomarkers: tuple[Biomarker, ...] = ()
     ecog: int | None = None                    # 0–5; None = not reported
+    menopause: str | None = None               # "postmenopausal" / "premenopausal"; None = not reported
     urgency: Urgency = Urgency.STANDARD
     clinical_trial_nct: str | None = None
     supportive_only: bool = False

@@ -121,6 +121,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_response_check(ind.response_after, order, kb))
     if ind.ecog_max is not None:
         checks.append(_ecog_check(ind.ecog_max, order))
+    if ind.menopause:
+        checks.append(_menopause_check(ind.menopause, order))
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -356,6 +358,14 @@ def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) 
     required = "not after " + " or ".join(keys)
     reported = ("prior " + ", ".join(hit)) if hit else "none of them in the record's prior treatment"
     return Check("prior drugs", not hit, required, reported, _kind("line"))
+
+
+def _menopause_check(status: str, order: Order) -> Check:
+    """The label's women by menopausal status ("postmenopausal women"): the record's menopause-status
+    Observation; none on record pends (a clinician asks), premenopausal fails."""
+    ok = None if order.menopause is None else order.menopause == status
+    reported = "menopausal status not reported" if order.menopause is None else f"reported {order.menopause}"
+    return Check("menopausal status", ok, status, reported, _kind("age"))
 
 
 def _ecog_check(ecog_max: int, order: Order) -> Check:

@@ -83,6 +83,9 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
             _choice("diagnosis.line", "Line of therapy", ("1L", "2L", "3L+", "maintenance")),
             {"linkId": "diagnosis.ecog", "text": "ECOG performance status (0–5)", "type": "integer",
              "required": True},
+            # labels for "postmenopausal women" (fulvestrant): asked only where a label needs it
+            *([_choice("diagnosis.menopause", "Menopausal status", ("postmenopausal", "premenopausal"),
+                       required=False)] if cancer_type == "breast" else []),
         ]},
     ]
     if markers:

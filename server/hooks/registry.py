@@ -35,6 +35,7 @@ _ASSESSMENT_CODES = (
     (_SNOMED, "399390009"),    # TNM stage grouping
     (_CODEX, "line-of-therapy"),
     (_LOINC, "97509-4"),       # cancer disease status (mCODE): documented progression dates
+    (_SNOMED, "161712005"),    # menopause function: "postmenopausal women" (Faslodex)
 )
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",

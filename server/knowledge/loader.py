@@ -448,6 +448,7 @@ class _Loader:
                     age_max=(ind.get("age") or {}).get("max"),
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     ecog_max=ind.get("ecog_max"),
+                    menopause=ind.get("menopause", ""),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),
                     progression=ProgressionInterval(

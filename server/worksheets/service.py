@@ -4,7 +4,7 @@ The use case itself — attach the answers to the case and decide it again at on
 `CaseService.attach_worksheet` (server/cases).
 
 Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py):
-`diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `biomarkers.<KEY>`
+`diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `diagnosis.menopause`, `biomarkers.<KEY>`
 (positive | negative | equivocal | not-tested) with `biomarkers.<KEY>.value`, `regimen.start`,
 `supportive.fn-risk-factors`, `trial`, `history.prior-lines`, `history.last-dose-drug` with
 `history.last-dose`, `history.progression`, `history.response`. A blank answer changes nothing; "not tested" keeps what
@@ -26,6 +26,7 @@ _RESULTS = {"positive": BiomarkerResult.POSITIVE, "negative": BiomarkerResult.NE
 _SETTINGS = {s.value: s for s in Setting if s is not Setting.UNKNOWN}
 _LINES = {x.value: x for x in LineOfTherapy if x is not LineOfTherapy.UNKNOWN}
 _NCT = re.compile(r"^NCT\d{8}$")
+_MENOPAUSE = {"postmenopausal": "postmenopausal", "premenopausal": "premenopausal"}
 
 
 def merge_answers(order: Order, answers: dict[str, str]) -> Order:
@@ -44,6 +45,8 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
         if not ecog.isdigit() or not 0 <= int(ecog) <= 5:
             raise _bad("diagnosis.ecog", "ECOG must be a whole number from 0 to 5")
         changes["ecog"] = int(ecog)
+    if answers.get("diagnosis.menopause"):
+        changes["menopause"] = _pick(_MENOPAUSE, answers["diagnosis.menopause"], "diagnosis.menopause")
     if "regimen.start" in answers:
         changes["treatment_start"] = _date(answers["regimen.start"], "regimen.start", "the treatment start")
     if "trial" in answers:
@@ -142,6 +145,8 @@ def prefill(order: Order) -> dict[str, str]:
         out["diagnosis.line"] = dx.line_of_therapy.value
     if order.ecog is not None:
         out["diagnosis.ecog"] = str(order.ecog)
+    if order.menopause:
+        out["diagnosis.menopause"] = order.menopause
     for b in order.biomarkers:
         if b.result is not BiomarkerResult.UNKNOWN and f"biomarkers.{b.name}" not in out:
             out[f"biomarkers.{b.name}"] = b.result.value

@@ -349,6 +349,14 @@ def record_bundle(sc: dict) -> dict:
     if p.get("ecog") is not None:
         resources.append(_observation("ecog", patient, coded(LOINC, "89247-1", "ECOG Performance Status score"),
                                       "survey", "2026-11-18", valueInteger=int(p["ecog"])))
+    if p.get("menopause"):
+        # menopausal status as the MII onkologie profile codes it (SNOMED CT 161712005, value set answers)
+        value = {"postmenopausal": ("76498008", "Postmenopausal state"),
+                 "premenopausal": ("309606002", "Before menopause")}[p["menopause"]]
+        obs = _observation("menopause-status", patient, coded(SNOMED, "161712005", "Menopause, function"),
+                           "exam", "2026-10-20", valueCodeableConcept=coded(SNOMED, *value))
+        obs["focus"] = [_ref(condition)]
+        resources.append(obs)
     if p.get("line"):
         obs = _observation("line-of-therapy", patient, coded(OCPA, "line-of-therapy", "Line of Therapy"),
                            "therapy", "2026-11-18",

@@ -362,6 +362,8 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         if c.marker not in markers:
             markers[c.marker] = _marker_spec(c, False)
     patient["biomarkers"] = list(markers.values())
+    if any(i.menopause for i in indications):
+        patient["menopause"] = next(i.menopause for i in indications if i.menopause)
     # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
     # the record's completed treatment holds the first drug of each group
     prior = [_example(g[0]) for i in indications for g in i.after_drugs]
@@ -470,12 +472,16 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
         drug = p and _only_labels_with(kb, cancer, patient, ind,
                                        lambda i: i.progression is not None and i.progression.within == p.within)
         if drug and patient.get("progression"):
-            history = _dose_then_progression(p.drugs[0], not p.within)
+            history = _dose_then_progression(_example(p.drugs[0]), not p.within)
             off = dict(patient, progression=history["progression"],
                        prior_therapy=[x for x in patient["prior_therapy"] if not isinstance(x, dict)] + history["last_course"])
             when = "more than" if p.within else "within"
-            return off, (f"progression {when} {p.months} months after the last {p.drugs[0]}, where {drug} is labelled "
+            return off, (f"progression {when} {p.months} months after the last {_example(p.drugs[0])}, where {drug} is labelled "
                          f"for {p.term or 'the opposite interval'}")
+    for ind in indications:
+        drug = _only_labels_with(kb, cancer, patient, ind, lambda i: bool(i.menopause))
+        if drug and patient.get("menopause") == "postmenopausal":
+            return dict(patient, menopause="premenopausal"), f"a premenopausal woman ({drug} is labelled for postmenopausal women)"
     for ind in indications:
         drug = _only_labels_with(kb, cancer, patient, ind, lambda i: bool(i.response_after))
         if drug and patient.get("response"):
