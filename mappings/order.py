@@ -24,6 +24,7 @@ from mappings.history import disease_status, history_fields, prior_course
 from mappings.medication import MedicationFacts, drug_line, nct_in, raw_drug_codes
 from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
+from mappings.worksheet import transplant_candidacy, worksheet_answers
 from mappings.patient import PatientFacts, patient_facts
 from mappings.provider import provider_from_reference
 
@@ -46,6 +47,7 @@ class PatientRecord:
     progressions: list[date] = field(default_factory=list)          # documented progression (mCODE disease status)
     responses: list[date] = field(default_factory=list)             # documented full / partial remission
     body: list[BodyMeasure] = field(default_factory=list)           # weight, height, BSA
+    worksheet: dict[str, str] = field(default_factory=dict)          # our worksheet's answers sent with the request
 
 
 def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
@@ -75,6 +77,8 @@ def read_record(entries: list[tuple[dict, str]], index: ResourceIndex,
         elif rtype == "Observation" and (status := disease_status(raw)) is not None:
             kind, day = status
             (record.progressions if kind == "worsened" else record.responses).append(day)
+        elif rtype == "QuestionnaireResponse":
+            record.worksheet.update(worksheet_answers(raw))
         elif rtype in ("RequestGroup", "CarePlan"):
             record.line_hints += _line_hints_raw(raw)
         elif rtype == "ResearchStudy":
@@ -374,8 +378,10 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
 
 def patient_fields(record: PatientRecord, extra_risk: Iterable[str] = ()) -> dict:
     """The Order fields the patient's record states, read the same way for both doors: biomarkers,
-    performance and menopausal status, FN risk factors, body measures, treatment history."""
+    performance and menopausal status, transplant candidacy (the worksheet's), FN risk factors,
+    body measures, treatment history."""
     return dict(biomarkers=biomarkers(record), ecog=ecog(record), menopause=menopause(record),
+                transplant=transplant_candidacy(record.worksheet),
                 fn_risk_factors=fn_risk_factors(record, extra=extra_risk),
                 prior_medications=tuple(record.prior_medications),
                 **body_fields(record.body),

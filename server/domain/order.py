@@ -222,6 +222,7 @@ class Order:
     biomarkers: tuple[Biomarker, ...] = ()
     ecog: int | None = None                    # 0–5; None = not reported
     menopause: str | None = None               # "postmenopausal" / "premenopausal"; None = not reported
+    transplant: str | None = None              # autologous SCT candidacy attested on the worksheet: "eligible" / "ineligible"
     urgency: Urgency = Urgency.STANDARD
     clinical_trial_nct: str | None = None
     supportive_only: bool = False

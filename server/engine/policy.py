@@ -123,6 +123,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_ecog_check(ind.ecog_max, order))
     if ind.menopause:
         checks.append(_menopause_check(ind.menopause, order))
+    if ind.transplant:
+        checks.append(_transplant_check(ind.transplant, order))
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -188,6 +190,7 @@ def _trace_indication(case: Case, w: DrugWork, r: IndicationResult) -> None:
 
 
 _STATE = {True: "met", False: "not met", None: "unknown"}
+_COMPOSITION = ("partner drug", "monotherapy")
 
 
 def _pend(case: Case, w: DrugWork, results: list[IndicationResult]) -> None:
@@ -197,10 +200,13 @@ def _pend(case: Case, w: DrugWork, results: list[IndicationResult]) -> None:
         cancer = case.cancer.name if case.cancer else "this diagnosis"
         text = f"{w.key}: no medical-policy indication for {cancer} ({results[0].problems[0]})"
     else:
-        # The closest indication first (fewest failed, then fewest unknown criteria), then the others,
+        # The closest indication first (fewest failed, then fewest unknown criteria; among equals the
+        # one whose partner drugs are the ones ordered: DRd for a transplant candidate is explained by
+        # the DRd label's candidacy, not by another label's missing bortezomib), then the others,
         # so the reviewer reads the reason that matters before the rest.
         relevant.sort(key=lambda r: (sum(c.status is False for c in r.checks),
-                                     sum(c.status is None for c in r.checks) + r.unverified))
+                                     sum(c.status is None for c in r.checks) + r.unverified,
+                                     any(c.what in _COMPOSITION and c.status is False for c in r.checks)))
         failed = any(c.status is False for c in relevant[0].checks)
         if relevant[0].unverified and not failed and not any(c.status is None for c in relevant[0].checks):
             code = "unverified-knowledge"
@@ -360,12 +366,26 @@ def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) 
     return Check("prior drugs", not hit, required, reported, _kind("line"))
 
 
+_TRANSPLANT_WORDS = {"ineligible": "a patient who is not a candidate for autologous stem cell transplant",
+                     "eligible": "a patient who is a candidate for autologous stem cell transplant"}
+
+
+def _transplant_check(status: str, order: Order) -> Check:
+    """Transplant candidacy, as the label names it: a clinician's attestation on the worksheet (no
+    code in the record states it); not attested pends, the other answer fails."""
+    ok = None if order.transplant is None else order.transplant == status
+    reported = ("transplant candidacy not reported" if order.transplant is None
+                else "reported " + ("not a transplant candidate" if order.transplant == "ineligible"
+                                    else "a transplant candidate"))
+    return Check("transplant candidacy", ok, _TRANSPLANT_WORDS[status], reported, _kind("age"))
+
+
 def _menopause_check(status: str, order: Order) -> Check:
     """The label's women by menopausal status ("postmenopausal women"): the record's menopause-status
     Observation; none on record pends (a clinician asks), premenopausal fails."""
     ok = None if order.menopause is None else order.menopause == status
     reported = "menopausal status not reported" if order.menopause is None else f"reported {order.menopause}"
-    return Check("menopausal status", ok, status, reported, _kind("age"))
+    return Check("menopausal status", ok, f"a {status} woman", reported, _kind("age"))
 
 
 def _ecog_check(ecog_max: int, order: Order) -> Check:

@@ -66,6 +66,12 @@ def _choice(link_id: str, text: str, options: tuple[str, ...], required: bool = 
             "answerOption": [{"valueCoding": {"code": o.replace(" ", "-"), "display": o}} for o in options]}
 
 
+def _asks_transplant(cancer_type: str, knowledge) -> bool:
+    return knowledge is not None and any(
+        ind.transplant for pol in knowledge.policies.values() for ind in pol.indications
+        if cancer_type in ind.cancer_types)
+
+
 def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> dict:
     name = cancer_type
     if knowledge is not None and cancer_type in knowledge.cancer_types:
@@ -114,6 +120,9 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
             {"linkId": "history.progression", "text": "Date progression was documented after it", "type": "date"},
             {"linkId": "history.response",
              "text": "Date a complete or partial response to the induction was documented", "type": "date"},
+            # asked where a label names transplant candidacy (myeloma, lymphomas): an attestation
+            *([_choice("history.transplant", "Autologous stem cell transplant candidacy", ("eligible", "ineligible"),
+                       required=False)] if _asks_transplant(cancer_type, knowledge) else []),
         ]},
         {"linkId": "supportive", "text": "Growth factors", "type": "group", "item": [
             {"linkId": "supportive.fn-risk-factors",

@@ -49,6 +49,8 @@ PREFETCH: dict[str, str] = {
     # "after a PD-1 inhibitor" and the platinum-free interval are read from
     "medications": "MedicationRequest?patient={{context.patientId}}&status=active,completed,stopped",
     "administrations": "MedicationAdministration?patient={{context.patientId}}&status=completed,stopped",
+    # the program's worksheet answered in the EHR (DTR): its answers are read with the record
+    "worksheets": "QuestionnaireResponse?patient={{context.patientId}}&status=completed,amended",
     "practitioner": "Practitioner/{{userPractitionerId}}",
 }
 REQUIRED_PREFETCH = frozenset({"patient"})

@@ -449,6 +449,7 @@ class _Loader:
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     ecog_max=ind.get("ecog_max"),
                     menopause=ind.get("menopause", ""),
+                    transplant=ind.get("transplant", ""),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),
                     progression=ProgressionInterval(

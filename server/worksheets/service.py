@@ -7,7 +7,7 @@ Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py
 `diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `diagnosis.menopause`, `biomarkers.<KEY>`
 (positive | negative | equivocal | not-tested) with `biomarkers.<KEY>.value`, `regimen.start`,
 `supportive.fn-risk-factors`, `trial`, `history.prior-lines`, `history.last-dose-drug` with
-`history.last-dose`, `history.progression`, `history.response`. A blank answer changes nothing; "not tested" keeps what
+`history.last-dose`, `history.progression`, `history.response`, `history.transplant`. A blank answer changes nothing; "not tested" keeps what
 the record says. No framework imports.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ _SETTINGS = {s.value: s for s in Setting if s is not Setting.UNKNOWN}
 _LINES = {x.value: x for x in LineOfTherapy if x is not LineOfTherapy.UNKNOWN}
 _NCT = re.compile(r"^NCT\d{8}$")
 _MENOPAUSE = {"postmenopausal": "postmenopausal", "premenopausal": "premenopausal"}
+_TRANSPLANT = {"eligible": "eligible", "ineligible": "ineligible"}
 
 
 def merge_answers(order: Order, answers: dict[str, str]) -> Order:
@@ -45,6 +46,8 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
         if not ecog.isdigit() or not 0 <= int(ecog) <= 5:
             raise _bad("diagnosis.ecog", "ECOG must be a whole number from 0 to 5")
         changes["ecog"] = int(ecog)
+    if answers.get("history.transplant"):
+        changes["transplant"] = _pick(_TRANSPLANT, answers["history.transplant"], "history.transplant")
     if answers.get("diagnosis.menopause"):
         changes["menopause"] = _pick(_MENOPAUSE, answers["diagnosis.menopause"], "diagnosis.menopause")
     if "regimen.start" in answers:
@@ -147,6 +150,8 @@ def prefill(order: Order) -> dict[str, str]:
         out["diagnosis.ecog"] = str(order.ecog)
     if order.menopause:
         out["diagnosis.menopause"] = order.menopause
+    if order.transplant:
+        out["history.transplant"] = order.transplant
     for b in order.biomarkers:
         if b.result is not BiomarkerResult.UNKNOWN and f"biomarkers.{b.name}" not in out:
             out[f"biomarkers.{b.name}"] = b.result.value

@@ -357,6 +357,13 @@ def record_bundle(sc: dict) -> dict:
                            "exam", "2026-10-20", valueCodeableConcept=coded(SNOMED, *value))
         obs["focus"] = [_ref(condition)]
         resources.append(obs)
+    if p.get("transplant"):
+        # the program worksheet answered in the EHR (DTR), sent back with the request
+        resources.append({"resourceType": "QuestionnaireResponse", "id": "worksheet-transplant",
+                          "questionnaire": f"{BASE}Questionnaire/oncopath-worksheet-general", "status": "completed",
+                          "subject": _ref(patient), "authored": "2026-11-18",
+                          "item": [{"linkId": "history", "item": [{"linkId": "history.transplant", "answer": [
+                              {"valueCoding": {"code": p["transplant"], "display": p["transplant"]}}]}]}]})
     if p.get("line"):
         obs = _observation("line-of-therapy", patient, coded(OCPA, "line-of-therapy", "Line of Therapy"),
                            "therapy", "2026-11-18",
@@ -445,6 +452,7 @@ def hook_request(bundle: dict, instance: str, hook: str = "order-sign") -> dict:
         "assessments": _searchset([o for o in observations if not _is_lab(o)]),
         "medications": _searchset([r for r in by_type.get("MedicationRequest", []) if r.get("status") != "draft"]),
         "administrations": _searchset(by_type.get("MedicationAdministration", [])),
+        "worksheets": _searchset(by_type.get("QuestionnaireResponse", [])),
     }
     if practitioner:
         prefetch["practitioner"] = practitioner

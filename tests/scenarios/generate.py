@@ -364,6 +364,8 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
     patient["biomarkers"] = list(markers.values())
     if any(i.menopause for i in indications):
         patient["menopause"] = next(i.menopause for i in indications if i.menopause)
+    if any(i.transplant for i in indications):
+        patient["transplant"] = next(i.transplant for i in indications if i.transplant)
     # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
     # the record's completed treatment holds the first drug of each group
     prior = [_example(g[0]) for i in indications for g in i.after_drugs]
@@ -478,6 +480,11 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             when = "more than" if p.within else "within"
             return off, (f"progression {when} {p.months} months after the last {_example(p.drugs[0])}, where {drug} is labelled "
                          f"for {p.term or 'the opposite interval'}")
+    for ind in indications:
+        drug = _only_labels_with(kb, cancer, patient, ind, lambda i: i.transplant == ind.transplant != "")
+        if drug and patient.get("transplant"):
+            other = "eligible" if patient["transplant"] == "ineligible" else "ineligible"
+            return dict(patient, transplant=other), f"a patient {other} for autologous transplant ({drug} is labelled for the {patient['transplant']})"
     for ind in indications:
         drug = _only_labels_with(kb, cancer, patient, ind, lambda i: bool(i.menopause))
         if drug and patient.get("menopause") == "postmenopausal":
