@@ -204,7 +204,9 @@ def _policy_findings(reason: Reason, drug_key: str | None, kb) -> list[Finding] 
     if any(a is None for a in alternatives) or not alternatives:
         return None
     # The indication this patient is closest to: one whose setting and line fit, then the fewest gaps.
-    pairs = min(alternatives, key=lambda a: (sum(1 for req, rep in a if req.startswith(("setting", "line"))
+    # (a request for another line is not close: "after prior therapy" on a first-line order counts
+    # like a line mismatch)
+    pairs = min(alternatives, key=lambda a: (sum(1 for req, rep in a if req.startswith(("setting", "line", "after prior"))
                                                  and "not reported" not in rep), len(a)))
     out = []
     for required, reported in pairs:

@@ -26,9 +26,11 @@ REVIEW_ACTION = PAS_SD + "extension-reviewAction"
 X12_306 = "https://codesystem.x12.org/005010/306"
 COVERAGE_INFORMATION = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
-SEARCHABLE = ("Condition", "Observation", "MedicationRequest", "MedicationAdministration", "Coverage")
+SEARCHABLE = ("Condition", "Observation", "MedicationRequest", "MedicationAdministration", "Coverage",
+              "QuestionnaireResponse")
 _PATIENT_FIELD = {"Condition": "subject", "Observation": "subject", "MedicationRequest": "subject",
-                  "MedicationAdministration": "subject", "Coverage": "beneficiary"}
+                  "MedicationAdministration": "subject", "Coverage": "beneficiary",
+                  "QuestionnaireResponse": "subject"}
 _PREFIXES = ("order-sign-", "order-select-")
 
 

@@ -293,6 +293,12 @@ def test_docetaxel_100_mg_m2_in_tchp_is_a_dose_warning_not_a_pend():
 
 # ------------------------------------------------------------------------------ daratumumab
 def drd(third_period_days=28):
+    # DRd is labelled for newly diagnosed patients who are not transplant candidates (the worksheet's
+    # attestation since 2027.1.4)
+    return dataclasses.replace(_drd(third_period_days), transplant="ineligible")
+
+
+def _drd(third_period_days=28):
     return order(
         med("daratumumab", dosage(16, "mg/kg", seq=1, period=7, periodUnit="d", count=8),
             dosage(16, "mg/kg", seq=2, start=None, period=14, periodUnit="d", count=8),

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from server.errors import Issue, PreconditionFailed
 from mappings.bundles import entries_of, is_a, next_link, resource_key
 from server.hooks.fetcher import FetchResult, FhirFetcher
-from server.hooks.registry import TOKEN, HookService
+from server.hooks.registry import PREFETCH_ONLY, TOKEN, HookService
 from server.hooks.request import HookRequest
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ def gather(service: HookService, req: HookRequest, fetcher: FhirFetcher, *,
             if not is_a(value, "OperationOutcome"):
                 data.by_key[key] = _prefetched(value, key, fetcher, data)
                 continue
+        if key in PREFETCH_ONLY:
+            continue            # read when prefetched, never fetched (registry.PREFETCH_ONLY)
         query = render_template(template, req)
         if query is None:
             if key in required:

@@ -54,6 +54,10 @@ PREFETCH: dict[str, str] = {
     "practitioner": "Practitioner/{{userPractitionerId}}",
 }
 REQUIRED_PREFETCH = frozenset({"patient"})
+# Read when the EHR prefetches them, never fetched by us: the worksheet answered in the EHR speeds a
+# decision up, and an EHR that has none should not pay a FHIR search on every signing for it
+# (the card's worksheet link asks instead).
+PREFETCH_ONLY = frozenset({"worksheets"})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ them is a 404 on any other instance.
   found (another's is a 404). Answers the case's status, review actions and current PAS
   response Bundle.
 - `GET /sandbox/fhir/Patient/<id>`, `Practitioner/<id>`, and the searches
-  `Condition|Observation|MedicationRequest|MedicationAdministration|Coverage?patient=<id>` (searchset Bundles) over the
+  `Condition|Observation|MedicationRequest|MedicationAdministration|Coverage|QuestionnaireResponse?patient=<id>`
+  (searchset Bundles) over the
   demo patients (mappings/sandbox.py): where a CDS client of the sandbox sends
   `fhirServer` to fetch what it did not prefetch.
 """

@@ -164,7 +164,7 @@ def build(config: dict, fixtures_dir: Path, clock: Callable, *, base_url: str = 
         "fhir": {"base": f"{base_url}/sandbox/fhir",
                  "reads": ["Patient/{id}", "Practitioner/{id}", "Condition?patient=", "Observation?patient=",
                            "MedicationRequest?patient=", "MedicationAdministration?patient=",
-                           "Coverage?patient="]},
+                           "Coverage?patient=", "QuestionnaireResponse?patient="]},
     }
 
 
