@@ -86,6 +86,14 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         ok = None if dx.setting is Setting.UNKNOWN else dx.setting in ind.settings
         checks.append(Check("setting", ok, "setting " + " or ".join(s.value for s in ind.settings),
                             "setting not reported" if ok is None else f"reported {dx.setting.value}", _kind("setting")))
+    if ind.excludes_settings:
+        # the label's disease is locoregional: a recorded metastatic site fails (not the setting read
+        # from a stage IV prefix - head and neck IVA / IVB are M0 - which the stage criterion judges)
+        metastatic = Setting.METASTATIC in ind.excludes_settings and bool(dx.metastatic_sites)
+        ok = not metastatic and dx.setting not in tuple(x for x in ind.excludes_settings if x is not Setting.METASTATIC)
+        checks.append(Check("setting", ok, "not " + " or ".join(s.value for s in ind.excludes_settings),
+                            "reported a metastatic site" if metastatic else f"reported {dx.setting.value}",
+                            _kind("setting")))
     if ind.stages:
         ok = stage_in(dx.stage_group, ind.stages)
         checks.append(Check("stage", ok, "stage " + " or ".join(ind.stages),

@@ -449,6 +449,7 @@ class _Loader:
                     age_otherwise=(ind.get("age") or {}).get("otherwise", ""),
                     ecog_max=ind.get("ecog_max"),
                     menopause=ind.get("menopause", ""),
+                    excludes_settings=tuple(Setting(x) for x in ind.get("excludes_settings", ())),
                     transplant=ind.get("transplant", ""),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),

@@ -157,6 +157,7 @@ class Indication:
     requires_any: tuple[BiomarkerCriterion, ...] = ()   # at least one must hold (if non-empty)
     excludes: tuple[BiomarkerCriterion, ...] = ()       # none may hold
     settings: tuple[Setting, ...] = ()                  # empty = any setting
+    excludes_settings: tuple[Setting, ...] = ()         # settings the label leaves out (metastatic for chemoradiation)
     id: str = ""                                        # "pembrolizumab-nsclc-nonsquamous-1l"
     histology: tuple[str, ...] = ()                     # histology group keys, any of (empty = any)
     histology_excludes: tuple[str, ...] = ()            # histology groups the label leaves out

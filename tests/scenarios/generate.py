@@ -190,6 +190,8 @@ def _indication_for(kb: Knowledge, drug: str, cancer: str, setting: Setting, lin
             continue        # another drug's label already fixed the histology (atezolizumab: non-squamous)
         if ind.settings and setting not in ind.settings:
             continue
+        if setting in ind.excludes_settings:
+            continue        # a locoregional label (cetuximab with radiation) for a metastatic pathway
         if ind.stages and p is not None and p.settings and setting in (Setting.METASTATIC, Setting.MAINTENANCE) \
                 and not any(st.upper().startswith("IV") for st in ind.stages):
             continue        # an early-stage label (limited-stage consolidation) for a metastatic pathway
