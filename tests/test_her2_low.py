@@ -96,3 +96,9 @@ def test_prior_chemotherapy_counts_any_chemotherapy_drug_of_the_record():
     assert met.status is True and "last dose 2026-07-27" in met.reported     # tamoxifen is not chemotherapy
     assert "chemotherapy dose" in met.required and "category:" not in met.required
     assert interval(endocrine).status is None                                # no chemotherapy on record
+
+
+def test_the_worksheet_shows_the_ihc_score_as_the_report_words_it():
+    from server.worksheets.service import prefill
+    o = replace(order(rx("fam-trastuzumab-deruxtecan")), biomarkers=(reading("2+"),))
+    assert prefill(o)["biomarkers.HER2.value"] == "IHC 2+"

@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from datetime import date, datetime
 
-from server.domain.order import Biomarker, BiomarkerResult, Code, LineOfTherapy, Order, PriorCourse, Setting
+from server.domain.order import IHC_SCORE, Biomarker, BiomarkerResult, Code, LineOfTherapy, Order, PriorCourse, Setting
 from server.errors import BadRequest, Issue
 from server.hooks.questionnaires import questionnaire_id
 
@@ -171,8 +171,10 @@ def prefill(order: Order) -> dict[str, str]:
 
 def _detail_words(b: Biomarker) -> str | None:
     """'IHC 3+', 'NGS L858R', '60 %': how the form shows a result's method, variant and value."""
+    if b.unit == IHC_SCORE:
+        return b.value_words          # "IHC 1+", not "IHC 1 IHC score"
     text = " ".join(x for x in (b.method if b.method != "worksheet" else None, b.variant,
-                                f"{b.value:g}{' ' + b.unit if b.unit else ''}" if b.value is not None else None) if x)
+                                b.value_words or None) if x)
     return text or None
 
 
