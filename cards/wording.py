@@ -33,7 +33,8 @@ _TOPIC_SEND = {"stage": "the stage (AJCC stage group)", "setting": "the disease 
                "progression after the last dose": "the date progression was documented after the last dose",
                "response": "the response to the induction (complete or partial remission) and its date",
                "menopausal status": "the menopausal status (postmenopausal or premenopausal)",
-               "transplant candidacy": "whether the patient is a candidate for autologous stem cell transplant"}
+               "transplant candidacy": "whether the patient is a candidate for autologous stem cell transplant",
+               "egfr": "the eGFR (mL/min/1.73 m2) and the ECOG performance status"}
 _RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|NutritionOrder|Coverage|Patient|"
                           r"Practitioner|PractitionerRole|Organization|Condition|Observation|Claim|item)/[\w.\-]+")
 _INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")

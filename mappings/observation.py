@@ -30,6 +30,7 @@ class ObservationFacts:
     biomarkers: tuple[Biomarker, ...] = ()
     ecog: int | None = None
     menopause: str | None = None   # "postmenopausal" / "premenopausal" (program/clinical.yaml menopause)
+    egfr: float | None = None      # mL/min/1.73 m2 (program/clinical.yaml egfr)
     stage: StageReading | None = None
     line_of_therapy: LineOfTherapy = LineOfTherapy.UNKNOWN
     effective: str | None = None   # ISO text, for choosing the most recent reading
@@ -69,6 +70,8 @@ def _relevant_keys() -> set:
         for name in ("ecog", "menopause"):
             e = table("clinical")[name]["code"]
             keys.add((system(e["system"]), e["code"]))
+        for e in table("clinical")["egfr"]["codes"]:
+            keys.add((system(e["system"]), e["code"]))
         keys.add(table("clinical")["line_of_therapy"]["observation_code"])   # any ocpa-codes system
         _RELEVANT = keys
     return _RELEVANT
@@ -85,6 +88,12 @@ def observation_facts(resource: dict, path: str) -> ObservationFacts:
     ecog_code = clinical["ecog"]["code"]
     if has_code(obs.code, ecog_code["system"], ecog_code["code"]):
         return ObservationFacts(**base, ecog=_ecog(obs))
+    egfr = clinical["egfr"]
+    if any(has_code(obs.code, e["system"], e["code"]) for e in egfr["codes"]):
+        q = obs.valueQuantity
+        unit = (q.code or q.unit) if q is not None else None
+        value = float(q.value) if q is not None and q.value is not None and unit in egfr["units"] else None
+        return ObservationFacts(**base, egfr=value)
     meno = clinical["menopause"]
     if has_code(obs.code, meno["code"]["system"], meno["code"]["code"]):
         values = meno["values"]

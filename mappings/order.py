@@ -235,6 +235,12 @@ def ecog(record: PatientRecord) -> int | None:
     return max(readings, key=lambda o: o.effective or "").ecog if readings else None
 
 
+def egfr(record: PatientRecord) -> float | None:
+    """The most recent eGFR the record states (mL/min/1.73 m2)."""
+    readings = [o for o in record.observations if o.egfr is not None]
+    return max(readings, key=lambda o: o.effective or "").egfr if readings else None
+
+
 def menopause(record: PatientRecord) -> str | None:
     """The most recent menopausal status the record states (an unreadable value states none)."""
     readings = [o for o in record.observations if o.menopause is not None]
@@ -381,7 +387,7 @@ def patient_fields(record: PatientRecord, extra_risk: Iterable[str] = ()) -> dic
     performance and menopausal status, transplant candidacy (the worksheet's), FN risk factors,
     body measures, treatment history."""
     return dict(biomarkers=biomarkers(record), ecog=ecog(record), menopause=menopause(record),
-                transplant=transplant_candidacy(record.worksheet),
+                transplant=transplant_candidacy(record.worksheet), egfr=egfr(record),
                 fn_risk_factors=fn_risk_factors(record, extra=extra_risk),
                 prior_medications=tuple(record.prior_medications),
                 **body_fields(record.body),

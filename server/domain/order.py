@@ -223,6 +223,7 @@ class Order:
     ecog: int | None = None                    # 0–5; None = not reported
     menopause: str | None = None               # "postmenopausal" / "premenopausal"; None = not reported
     transplant: str | None = None              # autologous SCT candidacy attested on the worksheet: "eligible" / "ineligible"
+    egfr: float | None = None                  # estimated GFR, mL/min/1.73 m2; None = not reported
     urgency: Urgency = Urgency.STANDARD
     clinical_trial_nct: str | None = None
     supportive_only: bool = False

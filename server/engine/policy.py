@@ -133,6 +133,8 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_menopause_check(ind.menopause, order))
     if ind.transplant:
         checks.append(_transplant_check(ind.transplant, order))
+    if ind.cisplatin_unfit:
+        checks.append(_cisplatin_unfit_check(order))
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -372,6 +374,28 @@ def _not_after_drugs(keys: tuple[str, ...], order: Order, kb: Knowledge | None) 
     required = "not after " + " or ".join(keys)
     reported = ("prior " + ", ".join(hit)) if hit else "none of them in the record's prior treatment"
     return Check("prior drugs", not hit, required, reported, _kind("line"))
+
+
+def _cisplatin_unfit_check(order: Order) -> Check:
+    """EORTC 30986's population, "unfit for cisplatin": glomerular filtration rate below 60 but above
+    30 mL/min and/or performance status 2 (eGFR read as the GFR). Fit (ECOG 0-1 and eGFR 60 or more)
+    or outside the trial (eGFR 30 or less, ECOG 3-4) fails; a missing value that decides it pends."""
+    gfr, ps = order.egfr, order.ecog
+    required = "unfit for cisplatin (eGFR above 30 and below 60, or ECOG 2)"
+    words = ", ".join(x for x in (f"eGFR {gfr:g}" if gfr is not None else "eGFR not reported",
+                                  f"ECOG {ps}" if ps is not None else "ECOG not reported"))
+    if (gfr is not None and gfr <= 30) or (ps is not None and ps >= 3):
+        ok: bool | None = False
+    elif gfr is not None and 30 < gfr < 60:
+        ok = True
+    elif ps == 2:
+        ok = True if gfr is not None else None      # PS 2 with GFR above 30: the GFR must be known
+    elif gfr is not None and ps is not None:
+        ok = False                                  # fit for cisplatin: eGFR 60 or more and ECOG 0-1
+    else:
+        ok = None
+    return Check("fitness for cisplatin", ok, required, ("reported " + words) if "not reported" not in words else words,
+                 _kind("ecog"))
 
 
 _TRANSPLANT_WORDS = {"ineligible": "a patient who is not a candidate for autologous stem cell transplant",

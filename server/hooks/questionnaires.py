@@ -66,9 +66,10 @@ def _choice(link_id: str, text: str, options: tuple[str, ...], required: bool = 
             "answerOption": [{"valueCoding": {"code": o.replace(" ", "-"), "display": o}} for o in options]}
 
 
-def _asks_transplant(cancer_type: str, knowledge) -> bool:
+def _label_needs(cancer_type: str, knowledge, attr: str) -> bool:
+    """Some label of this cancer type has the criterion (transplant candidacy, fitness for cisplatin)."""
     return knowledge is not None and any(
-        ind.transplant for pol in knowledge.policies.values() for ind in pol.indications
+        getattr(ind, attr) for pol in knowledge.policies.values() for ind in pol.indications
         if cancer_type in ind.cancer_types)
 
 
@@ -89,6 +90,9 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
             _choice("diagnosis.line", "Line of therapy", ("1L", "2L", "3L+", "maintenance")),
             {"linkId": "diagnosis.ecog", "text": "ECOG performance status (0–5)", "type": "integer",
              "required": True},
+            # "unfit for cisplatin" (EORTC 30986: eGFR and ECOG): asked only where a label needs it
+            *([{"linkId": "diagnosis.egfr", "text": "eGFR (mL/min/1.73 m2)", "type": "decimal", "required": False}]
+              if _label_needs(cancer_type, knowledge, "cisplatin_unfit") else []),
             # labels for "postmenopausal women" (fulvestrant): asked only where a label needs it
             *([_choice("diagnosis.menopause", "Menopausal status", ("postmenopausal", "premenopausal"),
                        required=False)] if cancer_type == "breast" else []),
@@ -122,7 +126,7 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
              "text": "Date a complete or partial response to the induction was documented", "type": "date"},
             # asked where a label names transplant candidacy (myeloma, lymphomas): an attestation
             *([_choice("history.transplant", "Autologous stem cell transplant candidacy", ("eligible", "ineligible"),
-                       required=False)] if _asks_transplant(cancer_type, knowledge) else []),
+                       required=False)] if _label_needs(cancer_type, knowledge, "transplant") else []),
         ]},
         {"linkId": "supportive", "text": "Growth factors", "type": "group", "item": [
             {"linkId": "supportive.fn-risk-factors",

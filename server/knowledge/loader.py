@@ -451,6 +451,7 @@ class _Loader:
                     menopause=ind.get("menopause", ""),
                     excludes_settings=tuple(Setting(x) for x in ind.get("excludes_settings", ())),
                     transplant=ind.get("transplant", ""),
+                    cisplatin_unfit=bool(ind.get("cisplatin_unfit", False)),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),
                     progression=ProgressionInterval(

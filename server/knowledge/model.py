@@ -175,6 +175,7 @@ class Indication:
     ecog_max: int | None = None                         # performance status the trial enrolled (ECOG at or below)
     menopause: str = ""                                 # "postmenopausal": the label's women (Faslodex)
     transplant: str = ""                                # "ineligible" / "eligible" for autologous SCT (worksheet attestation)
+    cisplatin_unfit: bool = False                       # EORTC 30986 "unfit for cisplatin": eGFR 30-60 and/or ECOG 2
     after_drugs: tuple[tuple[str, ...], ...] = ()       # each group: one of these drugs given before (induction, prior PD-1)
     not_after_drugs: tuple[str, ...] = ()               # none of these given before (a PD-1 inhibitor before a PD-1 re-treatment)
     progression: ProgressionInterval | None = None      # progression within / beyond months of a drug's last dose

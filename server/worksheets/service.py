@@ -4,7 +4,7 @@ The use case itself — attach the answers to the case and decide it again at on
 `CaseService.attach_worksheet` (server/cases).
 
 Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py):
-`diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `diagnosis.menopause`, `biomarkers.<KEY>`
+`diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `diagnosis.egfr`, `diagnosis.menopause`, `biomarkers.<KEY>`
 (positive | negative | equivocal | not-tested) with `biomarkers.<KEY>.value`, `regimen.start`,
 `supportive.fn-risk-factors`, `trial`, `history.prior-lines`, `history.last-dose-drug` with
 `history.last-dose`, `history.progression`, `history.response`, `history.transplant`. A blank answer changes nothing; "not tested" keeps what
@@ -46,6 +46,14 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
         if not ecog.isdigit() or not 0 <= int(ecog) <= 5:
             raise _bad("diagnosis.ecog", "ECOG must be a whole number from 0 to 5")
         changes["ecog"] = int(ecog)
+    if answers.get("diagnosis.egfr"):
+        try:
+            value = float(answers["diagnosis.egfr"])
+        except ValueError:
+            raise _bad("diagnosis.egfr", "the eGFR is a number (mL/min/1.73 m2)") from None
+        if not 0 < value < 200:
+            raise _bad("diagnosis.egfr", "the eGFR is a number from 1 to 199 (mL/min/1.73 m2)")
+        changes["egfr"] = value
     if answers.get("history.transplant"):
         changes["transplant"] = _pick(_TRANSPLANT, answers["history.transplant"], "history.transplant")
     if answers.get("diagnosis.menopause"):
@@ -152,6 +160,8 @@ def prefill(order: Order) -> dict[str, str]:
         out["diagnosis.menopause"] = order.menopause
     if order.transplant:
         out["history.transplant"] = order.transplant
+    if order.egfr is not None:
+        out["diagnosis.egfr"] = f"{order.egfr:g}"
     for b in order.biomarkers:
         if b.result is not BiomarkerResult.UNKNOWN and f"biomarkers.{b.name}" not in out:
             out[f"biomarkers.{b.name}"] = b.result.value

@@ -349,6 +349,12 @@ def record_bundle(sc: dict) -> dict:
     if p.get("ecog") is not None:
         resources.append(_observation("ecog", patient, coded(LOINC, "89247-1", "ECOG Performance Status score"),
                                       "survey", "2026-11-18", valueInteger=int(p["ecog"])))
+    if p.get("egfr") is not None:
+        resources.append(_observation("egfr", patient, coded(LOINC, "98979-8",
+                                      "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI 2021)"),
+                                      "laboratory", "2026-11-10",
+                                      valueQuantity={"value": p["egfr"], "unit": "mL/min/{1.73_m2}", "system": UCUM,
+                                                     "code": "mL/min/{1.73_m2}"}))
     if p.get("menopause"):
         # menopausal status as the MII onkologie profile codes it (SNOMED CT 161712005, value set answers)
         value = {"postmenopausal": ("76498008", "Postmenopausal state"),

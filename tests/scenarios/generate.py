@@ -366,6 +366,8 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
     patient["biomarkers"] = list(markers.values())
     if any(i.menopause for i in indications):
         patient["menopause"] = next(i.menopause for i in indications if i.menopause)
+    if any(i.cisplatin_unfit for i in indications):
+        patient["egfr"] = 45          # EORTC 30986: GFR above 30 and below 60 (ECOG stays 0)
     if any(i.transplant for i in indications):
         patient["transplant"] = next(i.transplant for i in indications if i.transplant)
     # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
@@ -482,6 +484,10 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
             when = "more than" if p.within else "within"
             return off, (f"progression {when} {p.months} months after the last {_example(p.drugs[0])}, where {drug} is labelled "
                          f"for {p.term or 'the opposite interval'}")
+    for ind in indications:
+        drug = _only_labels_with(kb, cancer, patient, ind, lambda i: i.cisplatin_unfit)
+        if drug and patient.get("egfr") is not None:
+            return dict(patient, egfr=75, ecog=0), f"fit for cisplatin (eGFR 75, ECOG 0), where {drug} is for the unfit"
     for ind in indications:
         drug = _only_labels_with(kb, cancer, patient, ind, lambda i: i.transplant == ind.transplant != "")
         if drug and patient.get("transplant"):
