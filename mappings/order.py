@@ -230,21 +230,11 @@ def biomarkers(record: PatientRecord) -> tuple[Biomarker, ...]:
     return tuple(b for b, _ in readings)
 
 
-def ecog(record: PatientRecord) -> int | None:
-    readings = [o for o in record.observations if o.ecog is not None]
-    return max(readings, key=lambda o: o.effective or "").ecog if readings else None
-
-
-def egfr(record: PatientRecord) -> float | None:
-    """The most recent eGFR the record states (mL/min/1.73 m2)."""
-    readings = [o for o in record.observations if o.egfr is not None]
-    return max(readings, key=lambda o: o.effective or "").egfr if readings else None
-
-
-def menopause(record: PatientRecord) -> str | None:
-    """The most recent menopausal status the record states (an unreadable value states none)."""
-    readings = [o for o in record.observations if o.menopause is not None]
-    return max(readings, key=lambda o: o.effective or "").menopause if readings else None
+def latest(record: PatientRecord, attr: str):
+    """The most recent reading the record states of a patient fact an Observation carries (ECOG,
+    menopausal status, eGFR): an Observation whose value could not be read states none."""
+    readings = [o for o in record.observations if getattr(o, attr) is not None]
+    return getattr(max(readings, key=lambda o: o.effective or ""), attr) if readings else None
 
 
 def member(record: PatientRecord, coverage: CoverageFacts | None) -> Member:
@@ -386,8 +376,8 @@ def patient_fields(record: PatientRecord, extra_risk: Iterable[str] = ()) -> dic
     """The Order fields the patient's record states, read the same way for both doors: biomarkers,
     performance and menopausal status, transplant candidacy (the worksheet's), FN risk factors,
     body measures, treatment history."""
-    return dict(biomarkers=biomarkers(record), ecog=ecog(record), menopause=menopause(record),
-                transplant=transplant_candidacy(record.worksheet), egfr=egfr(record),
+    return dict(biomarkers=biomarkers(record), ecog=latest(record, "ecog"), menopause=latest(record, "menopause"),
+                egfr=latest(record, "egfr"), transplant=transplant_candidacy(record.worksheet),
                 fn_risk_factors=fn_risk_factors(record, extra=extra_risk),
                 prior_medications=tuple(record.prior_medications),
                 **body_fields(record.body),

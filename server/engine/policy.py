@@ -398,26 +398,25 @@ def _cisplatin_unfit_check(order: Order) -> Check:
                  _kind("ecog"))
 
 
-_TRANSPLANT_WORDS = {"ineligible": "a patient who is not a candidate for autologous stem cell transplant",
-                     "eligible": "a patient who is a candidate for autologous stem cell transplant"}
+def _recorded_status(what: str, wanted: str, recorded: str | None, required: str, words: dict[str, str]) -> Check:
+    """A patient status the label names (postmenopausal women; not a transplant candidate), as the
+    record or the worksheet states it: not stated pends (the card asks it), another answer fails."""
+    ok = None if recorded is None else recorded == wanted
+    reported = f"{what} not reported" if recorded is None else "reported " + words.get(recorded, recorded)
+    return Check(what, ok, required, reported, _kind("age"))
 
 
 def _transplant_check(status: str, order: Order) -> Check:
-    """Transplant candidacy, as the label names it: a clinician's attestation on the worksheet (no
-    code in the record states it); not attested pends, the other answer fails."""
-    ok = None if order.transplant is None else order.transplant == status
-    reported = ("transplant candidacy not reported" if order.transplant is None
-                else "reported " + ("not a transplant candidate" if order.transplant == "ineligible"
-                                    else "a transplant candidate"))
-    return Check("transplant candidacy", ok, _TRANSPLANT_WORDS[status], reported, _kind("age"))
+    """Transplant candidacy: a clinician's attestation on the worksheet (no code in the record states it)."""
+    return _recorded_status("transplant candidacy", status, order.transplant,
+                            f"a patient who is {'not ' if status == 'ineligible' else ''}a candidate for autologous "
+                            "stem cell transplant",
+                            {"ineligible": "not a transplant candidate", "eligible": "a transplant candidate"})
 
 
 def _menopause_check(status: str, order: Order) -> Check:
-    """The label's women by menopausal status ("postmenopausal women"): the record's menopause-status
-    Observation; none on record pends (a clinician asks), premenopausal fails."""
-    ok = None if order.menopause is None else order.menopause == status
-    reported = "menopausal status not reported" if order.menopause is None else f"reported {order.menopause}"
-    return Check("menopausal status", ok, f"a {status} woman", reported, _kind("age"))
+    """The label's women by menopausal status ("postmenopausal women"), from the record's Observation."""
+    return _recorded_status("menopausal status", status, order.menopause, f"a {status} woman", {})
 
 
 def _ecog_check(ecog_max: int, order: Order) -> Check:
