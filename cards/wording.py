@@ -34,7 +34,8 @@ _TOPIC_SEND = {"stage": "the stage (AJCC stage group)", "setting": "the disease 
                "response": "the response to the induction (complete or partial remission) and its date",
                "menopausal status": "the menopausal status (postmenopausal or premenopausal)",
                "transplant candidacy": "whether the patient is a candidate for autologous stem cell transplant",
-               "egfr": "the eGFR (mL/min/1.73 m2) and the ECOG performance status"}
+               "egfr": "the eGFR (mL/min/1.73 m2) and the ECOG performance status",
+               "worksheet attestation": "the program worksheet, with its yes / no attestation answered"}
 _RESOURCE_ID = re.compile(r"\b(?:MedicationRequest|ServiceRequest|DeviceRequest|NutritionOrder|Coverage|Patient|"
                           r"Practitioner|PractitionerRole|Organization|Condition|Observation|Claim|item)/[\w.\-]+")
 _INTERNAL_KEY = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -230,7 +231,9 @@ def _missing(topic: str, required: str, who: str) -> Finding:
 
 def _mismatch(required: str, reported: str, who: str) -> Finding:
     first = required.split()[0] if required.split() else "test"
-    if first in ("setting", "line"):
+    if required.endswith("(attested on the worksheet)"):
+        send = "a corrected worksheet, if its answer was wrong"
+    elif first in ("setting", "line"):
         send = "the disease setting and line of therapy, if the record is wrong"
     elif first in ("given", "as", "not", "bone", "prior", "diagnosis", "histology", "stage", "the"):
         send = "the full regimen and the clinical rationale, if the record is incomplete"
@@ -242,6 +245,7 @@ def _mismatch(required: str, reported: str, who: str) -> Finding:
         send = "the response assessment after the induction, if the record is incomplete"
     elif first == "at":
         send = "the number of prior lines of therapy, if the record is wrong"
+
     else:
         send = f"a current {marker_words(first)} report if the one on record is out of date"
     return Finding(text="", short=f"{_reported(reported)} in the record", rank=5, send=send,

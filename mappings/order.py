@@ -24,7 +24,7 @@ from mappings.history import disease_status, history_fields, prior_course
 from mappings.medication import MedicationFacts, drug_line, nct_in, raw_drug_codes
 from mappings.timing import related_action_starts
 from mappings.observation import ObservationFacts, is_relevant, observation_facts
-from mappings.worksheet import transplant_candidacy, worksheet_answers
+from mappings.worksheet import attestations, transplant_candidacy, worksheet_answers
 from mappings.patient import PatientFacts, patient_facts
 from mappings.provider import provider_from_reference
 
@@ -374,10 +374,11 @@ def build_order(meds: list[MedicationFacts], record: PatientRecord, *, request_i
 
 def patient_fields(record: PatientRecord, extra_risk: Iterable[str] = ()) -> dict:
     """The Order fields the patient's record states, read the same way for both doors: biomarkers,
-    performance and menopausal status, transplant candidacy (the worksheet's), FN risk factors,
-    body measures, treatment history."""
+    performance and menopausal status, transplant candidacy and label criteria attested on the
+    worksheet, FN risk factors, body measures, treatment history."""
     return dict(biomarkers=biomarkers(record), ecog=latest(record, "ecog"), menopause=latest(record, "menopause"),
                 egfr=latest(record, "egfr"), transplant=transplant_candidacy(record.worksheet),
+                attested=attestations(record.worksheet),
                 fn_risk_factors=fn_risk_factors(record, extra=extra_risk),
                 prior_medications=tuple(record.prior_medications),
                 **body_fields(record.body),

@@ -6,6 +6,7 @@ worksheet count; raw JSON is read, so unrelated responses are never validated.
 from __future__ import annotations
 
 from mappings.fhir import arr, obj, table
+from server.domain.order import ATTEST_PREFIX, YES_NO
 
 
 def worksheet_answers(raw: dict) -> dict[str, str]:
@@ -47,3 +48,13 @@ def transplant_candidacy(answers: dict[str, str]) -> str | None:
     """"eligible" / "ineligible" for autologous stem cell transplant, as the worksheet attests."""
     cfg = table("clinical")["worksheet"]["transplant"]
     return cfg["answers"].get((answers.get(cfg["link_id"]) or "").strip().lower())
+
+
+def attestations(answers: dict[str, str]) -> tuple[tuple[str, bool], ...]:
+    """(key, yes / no) for every label criterion the worksheet attests (linkId attest.<key>)."""
+    out = []
+    for link, value in sorted(answers.items()):
+        yes = YES_NO.get(value.strip().lower())
+        if link.startswith(ATTEST_PREFIX) and yes is not None:
+            out.append((link[len(ATTEST_PREFIX):], yes))
+    return tuple(out)

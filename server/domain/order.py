@@ -199,6 +199,12 @@ def ehr_order_refs(refs) -> frozenset[str]:
     return frozenset(r for r in refs if r and "/" in r and not r.startswith("item/"))
 
 
+# A label criterion attested on the program worksheet: linkId "attest.<key>", answered yes / no
+# (a boolean, or its words).
+ATTEST_PREFIX = "attest."
+YES_NO = {"true": True, "yes": True, "y": True, "false": False, "no": False, "n": False}
+
+
 @dataclass(frozen=True)
 class PriorCourse:
     """One completed or stopped cancer treatment record of the patient: its drug codes and the
@@ -224,6 +230,7 @@ class Order:
     menopause: str | None = None               # "postmenopausal" / "premenopausal"; None = not reported
     transplant: str | None = None              # autologous SCT candidacy attested on the worksheet: "eligible" / "ineligible"
     egfr: float | None = None                  # estimated GFR, mL/min/1.73 m2; None = not reported
+    attested: tuple[tuple[str, bool], ...] = ()  # worksheet attestations of label criteria: (key, yes / no)
     urgency: Urgency = Urgency.STANDARD
     clinical_trial_nct: str | None = None
     supportive_only: bool = False
@@ -248,6 +255,10 @@ class Order:
         definitive = (BiomarkerResult.POSITIVE, BiomarkerResult.NEGATIVE)
         return max(found, key=lambda b: (b.result in definitive, b.result is not BiomarkerResult.UNKNOWN,
                                          b.effective or ""))
+
+    def attestation(self, key: str) -> bool | None:
+        """The worksheet's yes / no to a label criterion; None = not answered."""
+        return next((yes for k, yes in self.attested if k == key), None)
 
     def readings(self, name: str) -> tuple[Biomarker, ...]:
         """Every reading of a marker, in the order the mapping gave them."""

@@ -73,6 +73,15 @@ def _label_needs(cancer_type: str, knowledge, attr: str) -> bool:
         if cancer_type in ind.cancer_types)
 
 
+def attestations_for(cancer_type: str, knowledge) -> list:
+    """The label criteria this cancer type's labels ask the clinician to attest, each once."""
+    if knowledge is None:
+        return []
+    found = {a.key: a for pol in knowledge.policies.values() for ind in pol.indications
+             if cancer_type in ind.cancer_types for a in ind.attests}
+    return [found[k] for k in sorted(found)]
+
+
 def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> dict:
     name = cancer_type
     if knowledge is not None and cancer_type in knowledge.cancer_types:
@@ -128,6 +137,15 @@ def worksheet(cancer_type: str, knowledge, url: str, kb_version: str | None) -> 
             *([_choice("history.transplant", "Autologous stem cell transplant candidacy", ("eligible", "ineligible"),
                        required=False)] if _label_needs(cancer_type, knowledge, "transplant") else []),
         ]},
+    ]
+    attests = attestations_for(cancer_type, knowledge) if cancer_type != GENERAL else []
+    if attests:
+        # label criteria no code in the record carries, in the label's words: the clinician attests them
+        items.append({"linkId": "attest", "text": "Label criteria (attested by the ordering clinician)",
+                      "type": "group", "item": [
+                          {"linkId": f"attest.{a.key}", "text": a.question, "type": "boolean", "required": False}
+                          for a in attests]})
+    items += [
         {"linkId": "supportive", "text": "Growth factors", "type": "group", "item": [
             {"linkId": "supportive.fn-risk-factors",
              "text": "Febrile-neutropenia risk factors (age ≥ 65, prior chemotherapy or radiation, "

@@ -61,6 +61,13 @@ def _criteria(p: Pathway | Indication) -> list[str]:
     if lo is not None or hi is not None:
         out.append("age " + (f"{lo}-{hi}" if lo is not None and hi is not None else
                              f">= {lo}" if lo is not None else f"<= {hi}"))
+    if getattr(p, "menopause", ""):
+        out.append(p.menopause)
+    if getattr(p, "transplant", ""):
+        out.append(f"autologous transplant {p.transplant} (worksheet)")
+    if getattr(p, "cisplatin_unfit", False):
+        out.append("unfit for cisplatin (eGFR, ECOG)")
+    out += [f"attested on the worksheet: {a.question}" for a in getattr(p, "attests", ())]
     return out
 
 

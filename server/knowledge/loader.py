@@ -27,6 +27,7 @@ from referencing import Registry, Resource
 from server.domain.decision import Benefit
 from server.domain.order import BiomarkerResult, LineOfTherapy, Setting
 from server.knowledge.model import (
+    Attestation,
     BiomarkerCriterion,
     CancerType,
     DoseRange,
@@ -197,6 +198,7 @@ class _Doc:
 class _Loader:
     def __init__(self, root: Path):
         self.root = root
+        self._attestations: dict[str, Attestation] = {}
 
     # ---------------------------------------------------------------- reading and schema
     def _read(self, rel: str, schema: str) -> _Doc:
@@ -388,6 +390,15 @@ class _Loader:
             raise KnowledgeError(docs[0].file, "policies", f"managed drug(s) without a policy: {', '.join(missing)}")
         return out
 
+    def _attestation(self, file: str, where: str, spec: dict) -> Attestation:
+        """One key, one question: the worksheet asks it once for every label that needs it."""
+        att = Attestation(spec["key"], spec["question"], spec["short"])
+        seen = self._attestations.setdefault(att.key, att)
+        if seen != att:
+            raise KnowledgeError(file, where, f"attestation '{att.key}' is worded differently elsewhere; "
+                                              "one key asks one question")
+        return att
+
     def _policy_items(self, doc: _Doc, drugs: dict[str, Drug], cancer_types: dict[str, CancerType],
                       histology: dict[str, frozenset]) -> dict[str, DrugPolicy]:
         items = doc.data.get("policies", [])
@@ -452,6 +463,8 @@ class _Loader:
                     excludes_settings=tuple(Setting(x) for x in ind.get("excludes_settings", ())),
                     transplant=ind.get("transplant", ""),
                     cisplatin_unfit=bool(ind.get("cisplatin_unfit", False)),
+                    attests=tuple(self._attestation(doc.file, f"{iwhere}.attests[{k}]", a)
+                                  for k, a in enumerate(ind.get("attests", ()))),
                     after_drugs=tuple(tuple(g) for g in ind.get("after_drugs", ())),
                     not_after_drugs=tuple(ind.get("not_after_drugs", ())),
                     progression=ProgressionInterval(

@@ -140,6 +140,16 @@ class Restriction(str, Enum):
 
 
 @dataclass(frozen=True)
+class Attestation:
+    """A label criterion no code in the record carries ("at high risk of recurrence", "IPI of two
+    or greater"): a yes / no question on the program worksheet, in the label's words, that the
+    ordering clinician answers (DTR). Yes meets it, no fails it, no answer pends."""
+    key: str                         # linkId "attest.<key>"
+    question: str                    # the worksheet's question (the label's words)
+    short: str                       # for the card and the reviewer: "high risk of recurrence"
+
+
+@dataclass(frozen=True)
 class ProgressionInterval:
     """Disease that progressed within (`within` True) or only later than `months` after the last
     dose of one of `drugs` (platinum-resistant / -sensitive ovarian cancer; rituximab-refractory
@@ -175,6 +185,7 @@ class Indication:
     ecog_max: int | None = None                         # performance status the trial enrolled (ECOG at or below)
     menopause: str = ""                                 # "postmenopausal": the label's women (Faslodex)
     transplant: str = ""                                # "ineligible" / "eligible" for autologous SCT (worksheet attestation)
+    attests: tuple[Attestation, ...] = ()               # label criteria attested on the worksheet (all must be yes)
     cisplatin_unfit: bool = False                       # EORTC 30986 "unfit for cisplatin": eGFR 30-60 and/or ECOG 2
     after_drugs: tuple[tuple[str, ...], ...] = ()       # each group: one of these drugs given before (induction, prior PD-1)
     not_after_drugs: tuple[str, ...] = ()               # none of these given before (a PD-1 inhibitor before a PD-1 re-treatment)

@@ -7,7 +7,8 @@ Answers are keyed by the Questionnaire's linkIds (server/hooks/questionnaires.py
 `diagnosis.stage`, `diagnosis.setting`, `diagnosis.line`, `diagnosis.ecog`, `diagnosis.egfr`, `diagnosis.menopause`, `biomarkers.<KEY>`
 (positive | negative | equivocal | not-tested) with `biomarkers.<KEY>.value`, `regimen.start`,
 `supportive.fn-risk-factors`, `trial`, `history.prior-lines`, `history.last-dose-drug` with
-`history.last-dose`, `history.progression`, `history.response`, `history.transplant`. A blank answer changes nothing; "not tested" keeps what
+`history.last-dose`, `history.progression`, `history.response`, `history.transplant`, `attest.<key>`
+(yes / no to a label criterion). A blank answer changes nothing; "not tested" keeps what
 the record says. No framework imports.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ import re
 from dataclasses import replace
 from datetime import date, datetime
 
-from server.domain.order import IHC_SCORE, Biomarker, BiomarkerResult, Code, LineOfTherapy, Order, PriorCourse, Setting
+from server.domain.order import (ATTEST_PREFIX, IHC_SCORE, YES_NO, Biomarker, BiomarkerResult, Code, LineOfTherapy, Order,
+                                 PriorCourse, Setting)
 from server.errors import BadRequest, Issue
 from server.hooks.questionnaires import questionnaire_id
 
@@ -56,6 +58,9 @@ def merge_answers(order: Order, answers: dict[str, str]) -> Order:
         changes["egfr"] = value
     if answers.get("history.transplant"):
         changes["transplant"] = _pick(_TRANSPLANT, answers["history.transplant"], "history.transplant")
+    attested = _attested(order, answers)
+    if attested != order.attested:
+        changes["attested"] = attested
     if answers.get("diagnosis.menopause"):
         changes["menopause"] = _pick(_MENOPAUSE, answers["diagnosis.menopause"], "diagnosis.menopause")
     if "regimen.start" in answers:
@@ -113,6 +118,19 @@ def _history(order: Order, answers: dict[str, str]) -> dict:
     return out
 
 
+def _attested(order: Order, answers: dict[str, str]) -> tuple[tuple[str, bool], ...]:
+    """The record's attestations with the worksheet's answers over them (yes / no; blank keeps)."""
+    out = dict(order.attested)
+    for link_id, value in answers.items():
+        if not link_id.startswith(ATTEST_PREFIX) or not value.strip():
+            continue
+        yes = YES_NO.get(value.strip().lower())
+        if yes is None:
+            raise _bad(link_id, f"{link_id}: answer yes or no")
+        out[link_id[len(ATTEST_PREFIX):]] = yes
+    return tuple(sorted(out.items()))
+
+
 def _date(value: str, link_id: str, what: str | None = None) -> date:
     try:
         return date.fromisoformat(value)
@@ -132,6 +150,8 @@ def questionnaire_response(order_id: str, cancer_type: str | None, answers: dict
             answer = {"valueDate": value}
         elif link_id == "history.prior-lines" and value.isdigit():
             answer = {"valueInteger": int(value)}
+        elif link_id.startswith(ATTEST_PREFIX) and value.strip().lower() in YES_NO:
+            answer = {"valueBoolean": YES_NO[value.strip().lower()]}
         else:
             answer = {"valueString": value}
         items.append({"linkId": link_id, "answer": [answer]})
@@ -162,6 +182,8 @@ def prefill(order: Order) -> dict[str, str]:
         out["history.transplant"] = order.transplant
     if order.egfr is not None:
         out["diagnosis.egfr"] = f"{order.egfr:g}"
+    for key, yes in order.attested:
+        out[ATTEST_PREFIX + key] = "true" if yes else "false"
     for b in order.biomarkers:
         if b.result is not BiomarkerResult.UNKNOWN and f"biomarkers.{b.name}" not in out:
             out[f"biomarkers.{b.name}"] = b.result.value

@@ -363,13 +363,19 @@ def record_bundle(sc: dict) -> dict:
                            "exam", "2026-10-20", valueCodeableConcept=coded(SNOMED, *value))
         obs["focus"] = [_ref(condition)]
         resources.append(obs)
+    worksheet = []
     if p.get("transplant"):
+        worksheet.append({"linkId": "history", "item": [{"linkId": "history.transplant", "answer": [
+            {"valueCoding": {"code": p["transplant"], "display": p["transplant"]}}]}]})
+    if p.get("attest"):
+        # label criteria the clinician attests (yes / no), as the worksheet's boolean items
+        worksheet.append({"linkId": "attest", "item": [{"linkId": f"attest.{key}", "answer": [{"valueBoolean": yes}]}
+                                                       for key, yes in sorted(p["attest"].items())]})
+    if worksheet:
         # the program worksheet answered in the EHR (DTR), sent back with the request
-        resources.append({"resourceType": "QuestionnaireResponse", "id": "worksheet-transplant",
+        resources.append({"resourceType": "QuestionnaireResponse", "id": "worksheet-1",
                           "questionnaire": f"{BASE}Questionnaire/oncopath-worksheet-general", "status": "completed",
-                          "subject": _ref(patient), "authored": "2026-11-18",
-                          "item": [{"linkId": "history", "item": [{"linkId": "history.transplant", "answer": [
-                              {"valueCoding": {"code": p["transplant"], "display": p["transplant"]}}]}]}]})
+                          "subject": _ref(patient), "authored": "2026-11-18", "item": worksheet})
     if p.get("line"):
         obs = _observation("line-of-therapy", patient, coded(OCPA, "line-of-therapy", "Line of Therapy"),
                            "therapy", "2026-11-18",

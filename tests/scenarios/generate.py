@@ -370,6 +370,9 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         patient["egfr"] = 45          # EORTC 30986: GFR above 30 and below 60 (ECOG stays 0)
     if any(i.transplant for i in indications):
         patient["transplant"] = next(i.transplant for i in indications if i.transplant)
+    attests = {a.key: True for i in indications for a in i.attests}
+    if attests:
+        patient["attest"] = attests           # the worksheet's yes to each label criterion it asks
     # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
     # the record's completed treatment holds the first drug of each group
     prior = [_example(g[0]) for i in indications for g in i.after_drugs]
@@ -493,6 +496,12 @@ def _negative(kb: Knowledge, p: Pathway, r: Regimen, cancer: str, patient: dict,
         if drug and patient.get("transplant"):
             other = "eligible" if patient["transplant"] == "ineligible" else "ineligible"
             return dict(patient, transplant=other), f"a patient {other} for autologous transplant ({drug} is labelled for the {patient['transplant']})"
+    for ind in indications:
+        for att in ind.attests:
+            drug = _only_labels_with(kb, cancer, patient, ind, lambda i, att=att: att in i.attests)
+            if drug and patient.get("attest", {}).get(att.key):
+                return (dict(patient, attest=dict(patient["attest"], **{att.key: False})),
+                        f"the worksheet answers no to '{att.short}' ({drug} is labelled for it)")
     for ind in indications:
         drug = _only_labels_with(kb, cancer, patient, ind, lambda i: bool(i.menopause))
         if drug and patient.get("menopause") == "postmenopausal":

@@ -1,0 +1,42 @@
+"""A label criterion attested on the program worksheet decides the same way through both doors:
+the QuestionnaireResponse sent with an order-sign hook (prefetch) or inside a PAS Bundle (2027.1.5)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scenarios.build import requests_for
+from scenarios.doors import call_hook, call_submit, make_app
+from scenarios.generate import generated_scenarios
+
+KEY = "chl-high-risk-post-auto-hsct"
+
+
+def _consolidation_scenario():
+    return next(s for s in generated_scenarios() if s["id"] == "gen-chl-brentuximab-consolidation")
+
+
+@pytest.mark.parametrize("attest, status", [(True, "Authorized"), (False, "In Progress"), (None, "In Progress")])
+def test_both_doors_decide_the_consolidation_on_the_worksheet_answer(tmp_path, attest, status):
+    sc = _consolidation_scenario()
+    patient = dict(sc["patient"])
+    if attest is None:
+        patient.pop("attest")
+    else:
+        patient["attest"] = {KEY: attest}
+    hook, bundle = requests_for(dict(sc, patient=patient))
+    app = make_app(tmp_path / "db.sqlite")
+    by_hook, by_pas = call_hook(app, hook), call_submit(make_app(tmp_path / "db2.sqlite"), bundle)
+    assert by_hook.case_status == by_pas.case_status == status
+    assert by_hook.drugs == by_pas.drugs
+    if status == "Authorized":
+        assert by_hook.pathway_eligible_id and by_hook.regimen == "chl-brentuximab-consolidation"
+    else:
+        assert by_hook.drugs["brentuximab-vedotin"] == "In Progress"
+        assert "policy-criteria-unknown" in by_hook.pend_reasons or "policy-criteria-not-met" in by_hook.pend_reasons
+        card = json.dumps(by_hook.raw)
+        assert "program worksheet" in card or "corrected worksheet" in card
+
+
+pytestmark = pytest.mark.e2e
