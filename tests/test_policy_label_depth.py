@@ -320,6 +320,14 @@ def test_cd20_positive_r_chop_is_authorized():
     ("fusion", Biomarker("RET", BiomarkerResult.POSITIVE, variant="KIF5B-RET fusion", variant_type="fusion"), True),
     ("fusion", Biomarker("RET", BiomarkerResult.POSITIVE, protein_hgvs="p.Met918Thr"), False),
     ("fusion", Biomarker("RET", BiomarkerResult.POSITIVE), None),
+    # a named alteration (Vanflyta: "FLT3 internal tandem duplication (ITD)"): its name or the label's
+    # abbreviation as a word; a TKD substitution is not it; "ITD" inside another word is not it
+    ("internal tandem duplication", Biomarker("FLT3", BiomarkerResult.POSITIVE, variant="FLT3-ITD"), True),
+    ("internal tandem duplication", Biomarker("FLT3", BiomarkerResult.POSITIVE,
+                                               variant="Internal Tandem Duplication, exon 14"), True),
+    ("internal tandem duplication", Biomarker("FLT3", BiomarkerResult.POSITIVE, protein_hgvs="p.Asp835Tyr"), False),
+    ("internal tandem duplication", Biomarker("FLT3", BiomarkerResult.POSITIVE, variant="ITDX"), None),
+    ("internal tandem duplication", Biomarker("FLT3", BiomarkerResult.POSITIVE), None),
 ])
 def test_variants_are_matched_structurally(spec, reading, expected):
     assert variant_matches(spec, reading) is expected

@@ -161,13 +161,26 @@ def _kind(op: str) -> str:
     return {"del": "deletion", "ins": "insertion", "dup": "insertion", "delins": "delins"}[op]
 
 
+# Named variants by their label's words and abbreviation: Vanflyta section 1, "FLT3 internal tandem
+# duplication (ITD)-positive".
+_NAMED_VARIANTS = {"internal tandem duplication": ("internal tandem duplication", "ITD")}
+
+
 def variant_matches(spec: str, b: Biomarker) -> Tri:
     """Structural match of a criterion's variant ("exon 19 deletion", "L858R", "V600") against a
     reading: True, False, or None when the reading does not say enough (no variant detail)."""
     facts = variant_facts(b)
+    s = spec.strip()
+    names = _NAMED_VARIANTS.get(s.lower())
+    if names is not None:
+        # a named alteration no HGVS expresses (FLT3-ITD): its name or abbreviation in the reading's
+        # text meets it; a point substitution (FLT3 D835Y, a TKD mutation) does not; else unknown
+        text = " ".join(x for x in (b.variant, b.protein_hgvs) if x)
+        if any(re.search(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", text, re.IGNORECASE) for n in names):
+            return True
+        return False if facts.substitution is not None else None
     if facts == VariantFacts():
         return None
-    s = spec.strip()
     if s.lower() == "fusion":
         # "RET fusion-positive": a fusion reading meets it; a point mutation or indel does not
         # (RET M918T is medullary thyroid cancer's, not the fusion label's); no detail is unknown
