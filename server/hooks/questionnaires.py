@@ -53,11 +53,9 @@ def markers_for(cancer_type: str, knowledge) -> list[str]:
                 p for p in knowledge.pathways if p.cancer_type == cancer_type]:
             for crit in (*pathway.requires, *pathway.excludes):
                 markers.append(crit.marker)
-        for policy in knowledge.policies.values():
-            for ind in policy.indications:
-                if cancer_type in ind.cancer_types:
-                    for crit in (*ind.requires, *ind.requires_any, *ind.excludes):
-                        markers.append(crit.marker)
+        for ind in _labels(cancer_type, knowledge):
+            for crit in (*ind.requires, *ind.requires_any, *ind.excludes):
+                markers.append(crit.marker)
     return list(dict.fromkeys(markers))
 
 
@@ -68,17 +66,23 @@ def _choice(link_id: str, text: str, options: tuple[str, ...], required: bool = 
 
 def _label_needs(cancer_type: str, knowledge, attr: str) -> bool:
     """Some label of this cancer type has the criterion (transplant candidacy, fitness for cisplatin)."""
-    return knowledge is not None and any(
-        getattr(ind, attr) for pol in knowledge.policies.values() for ind in pol.indications
-        if cancer_type in ind.cancer_types)
+    return any(getattr(ind, attr) for ind in _labels(cancer_type, knowledge))
+
+
+def _labels(cancer_type: str, knowledge) -> tuple:
+    """The indications naming this cancer type (indexed at load; a bare test double is scanned)."""
+    if knowledge is None:
+        return ()
+    index = getattr(knowledge, "labels_by_cancer", None)
+    if index:
+        return index.get(cancer_type, ())
+    return tuple(ind for pol in knowledge.policies.values() for ind in pol.indications
+                 if cancer_type in ind.cancer_types)
 
 
 def attestations_for(cancer_type: str, knowledge) -> list:
     """The label criteria this cancer type's labels ask the clinician to attest, each once."""
-    if knowledge is None:
-        return []
-    found = {a.key: a for pol in knowledge.policies.values() for ind in pol.indications
-             if cancer_type in ind.cancer_types for a in ind.attests}
+    found = {a.key: a for ind in _labels(cancer_type, knowledge) for a in ind.attests}
     return [found[k] for k in sorted(found)]
 
 

@@ -399,6 +399,8 @@ class Knowledge:
     histology_by_code: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict, repr=False)
     # cancer type -> its indications by drug key (precomputed so policy review never scans all policies)
     indications_by_cancer: dict[tuple[str, str], tuple[Indication, ...]] = field(default_factory=dict, repr=False)
+    # cancer type -> the indications that name it (what its worksheet asks), indexed at load
+    labels_by_cancer: dict[str, tuple[Indication, ...]] = field(default_factory=dict, repr=False)
 
     def histology_of(self, codes, verified_only: bool = False) -> frozenset[str] | None:
         """The histology groups the codes name; None when no histology code was sent at all.
@@ -528,13 +530,16 @@ def build_indexes(kb: Knowledge) -> Knowledge:
         for pair in codes:
             histology.setdefault(pair, set()).add(group)
     by_indication: dict[tuple[str, str], list[Indication]] = {}
+    labels: dict[str, list[Indication]] = {}
     for pol in kb.policies.values():
         for ind in pol.indications:
             for key in ind.cancer_types:
+                labels.setdefault(key, []).append(ind)
                 for ct in applies_to(key):
                     by_indication.setdefault((pol.drug_key, ct), []).append(ind)
     object.__setattr__(kb, "histology_by_code", {k: frozenset(v) for k, v in histology.items()})
     object.__setattr__(kb, "indications_by_cancer", {k: tuple(v) for k, v in by_indication.items()})
+    object.__setattr__(kb, "labels_by_cancer", {k: tuple(v) for k, v in labels.items()})
     object.__setattr__(kb, "by_code", by_code)
     object.__setattr__(kb, "drug_names", _drug_name_index(kb.drugs.values()))
     object.__setattr__(kb, "cancer_by_icd10_prefix", {k: tuple(v) for k, v in icd10.items()})
