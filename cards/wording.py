@@ -231,7 +231,7 @@ def _missing(topic: str, required: str, who: str) -> Finding:
 
 def _mismatch(required: str, reported: str, who: str) -> Finding:
     first = required.split()[0] if required.split() else "test"
-    if required.endswith("(attested on the worksheet)"):
+    if required.endswith("attested on the worksheet"):
         send = "a corrected worksheet, if its answer was wrong"
     elif first in ("setting", "line"):
         send = "the disease setting and line of therapy, if the record is wrong"

@@ -56,12 +56,12 @@ def test_yes_meets_the_label_criterion_no_fails_it_and_no_answer_pends():
 
 def test_the_card_asks_for_the_worksheet_when_the_attestation_is_missing_or_answered_no():
     missing = merge(reason_findings(Reason("policy-criteria-unknown", "brentuximab-vedotin requires high risk of relapse "
-                                     "or progression, as consolidation after auto-HSCT (attested on the worksheet); "
+                                     "or progression, as consolidation after auto-HSCT, attested on the worksheet; "
                                      "worksheet attestation not reported", "R3"),
                               "brentuximab-vedotin", KB, "Hodgkin lymphoma"))
     assert missing[0].send.startswith("the program worksheet") and "high risk of relapse" in missing[0].text
     refused = merge(reason_findings(Reason("policy-criteria-not-met", "brentuximab-vedotin requires high risk of relapse "
-                                     "or progression, as consolidation after auto-HSCT (attested on the worksheet); "
+                                     "or progression, as consolidation after auto-HSCT, attested on the worksheet; "
                                      "reported a no on the worksheet", "R3"),
                               "brentuximab-vedotin", KB, "Hodgkin lymphoma"))
     assert refused[0].send == "a corrected worksheet, if its answer was wrong"
@@ -76,6 +76,8 @@ def test_the_worksheet_asks_the_labels_own_words_only_for_the_cancer_type_that_n
     assert {i["linkId"]: i["type"] for i in items}[f"attest.{KEY}"] == "boolean"
     assert CONSOLIDATION.attests[0].question in {i["text"] for i in items}
     assert f"attest.{KEY}" not in {i["linkId"] for i in attest_items("breast")}
+    # a regimen's own criterion is asked too (monarchE's high risk, for adjuvant abemaciclib)
+    assert "attest.breast-hrpos-node-positive-high-risk" in {i["linkId"] for i in attest_items("breast")}
 
 
 def test_worksheet_answers_merge_write_back_as_booleans_and_prefill_the_form():

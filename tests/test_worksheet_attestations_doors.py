@@ -40,3 +40,19 @@ def test_both_doors_decide_the_consolidation_on_the_worksheet_answer(tmp_path, a
 
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("attest, on_pathway", [(True, True), (False, False), (None, False)])
+def test_a_regimens_own_attested_criterion_decides_whether_it_is_on_pathway(tmp_path, attest, on_pathway):
+    # adjuvant abemaciclib (monarchE: node-positive, at high risk of recurrence) is oral: the program
+    # answers with pathway alignment only, the same through both doors
+    key = "breast-hrpos-node-positive-high-risk"
+    sc = next(s for s in generated_scenarios() if s["id"] == "gen-breast-hrpos-early-abemaciclib-endocrine")
+    patient = dict(sc["patient"])
+    patient["attest"] = {} if attest is None else {key: attest}
+    hook, bundle = requests_for(dict(sc, patient=patient))
+    by_hook, by_pas = call_hook(make_app(tmp_path / "a.sqlite"), hook), call_submit(make_app(tmp_path / "b.sqlite"), bundle)
+    assert by_hook.case_status == by_pas.case_status == "Completed"
+    assert by_hook.on_pathway is by_pas.on_pathway is on_pathway
+    if on_pathway:
+        assert by_hook.regimen == "breast-hrpos-early-abemaciclib-endocrine"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from server.domain.decision import DeviationKind
 from server.domain.order import IHC_SCORE, Biomarker, BiomarkerResult, Order
-from server.knowledge.model import BiomarkerCriterion, Knowledge, Pathway
+from server.knowledge.model import Attestation, BiomarkerCriterion, Knowledge, Pathway, Regimen
 
 Tri = bool | None
 
@@ -312,6 +312,21 @@ def pathway_checks(p: Pathway, order: Order, kb: Knowledge | None = None) -> lis
                             "stage not reported" if not dx.stage_group else f"stage {dx.stage_group}",
                             DeviationKind.MISSING_STAGE))
     return checks
+
+
+def regimen_checks(r: Regimen, order: Order) -> list[Check]:
+    """The regimen's own label criteria beyond its pathway's (monarchE's high risk of recurrence)."""
+    return [attestation_check(a, order) for a in r.attests]
+
+
+def attestation_check(att: Attestation, order: Order) -> Check:
+    """A label criterion the record cannot carry, answered yes / no on the program worksheet by the
+    ordering clinician: yes meets it, no fails it (off label), no answer pends (the card asks it)."""
+    yes = order.attestation(att.key)
+    reported = ("worksheet attestation not reported" if yes is None else
+                "reported a yes on the worksheet" if yes else "reported a no on the worksheet")
+    return Check("worksheet attestation", yes, f"{att.short}, attested on the worksheet", reported,
+                 DeviationKind.MISSING_ECOG)     # a patient attribute, like ECOG (topic only)
 
 
 def _or_not_reported(what: str, value: str) -> str:

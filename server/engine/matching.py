@@ -12,7 +12,7 @@ from server.domain.order import BiomarkerResult, DrugRole
 from server.knowledge.model import DrugCategory, Pathway, Regimen
 
 from .context import Candidate, Case
-from .criteria import Check, pathway_checks
+from .criteria import Check, pathway_checks, regimen_checks
 from .regimens import regimen_drug
 
 MAX_ALTERNATIVES = 3
@@ -118,7 +118,8 @@ def _candidates(case: Case, drugset: frozenset[str]) -> list[Candidate]:
                                   f"(effective {pathway.effective.isoformat()}, retired "
                                   f"{pathway.retired.isoformat() if pathway.retired else '-'}): not used")
             continue
-        found.append(Candidate(pathway, regimen, pathway_checks(pathway, case.order, case.kb)))
+        found.append(Candidate(pathway, regimen, pathway_checks(pathway, case.order, case.kb)
+                               + regimen_checks(regimen, case.order)))
     return found
 
 

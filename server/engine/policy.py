@@ -13,13 +13,12 @@ from datetime import date
 
 from server.domain.decision import DeviationKind, DrugStatus, Reason
 from server.domain.order import LineOfTherapy, Order, Setting
-from server.knowledge.model import (Attestation, DrugCategory, DrugPolicy, Indication, Knowledge, ProgressionInterval,
-                                    Restriction)
+from server.knowledge.model import DrugCategory, DrugPolicy, Indication, Knowledge, ProgressionInterval, Restriction
 
 from .context import Case, DrugWork
 from .dates import add_months
-from .criteria import (Check, Tri, all_of, any_of_check, exclusion_check, histology_check, requirement_check,
-                       stage_in)
+from .criteria import (Check, Tri, all_of, any_of_check, attestation_check, exclusion_check, histology_check,
+                       requirement_check, stage_in)
 from .resolve import ICD10CM
 
 PRIOR_THERAPY_FACTOR = "prior-chemotherapy-or-radiation"   # set by the mapping from prior-treatment records
@@ -136,7 +135,7 @@ def evaluate_indication(ind: Indication, cancer_key: str | None, order: Order, k
         checks.append(_transplant_check(ind.transplant, order))
     if ind.cisplatin_unfit:
         checks.append(_cisplatin_unfit_check(order))
-    checks += [_attestation_check(a, order) for a in ind.attests]
+    checks += [attestation_check(a, order) for a in ind.attests]
     states = [c.status for c in checks]
     status = all_of(states)
     ordered = [c for c in checks if c.status is False] + [c for c in checks if c.status is None]
@@ -406,15 +405,6 @@ def _recorded_status(what: str, wanted: str, recorded: str | None, required: str
     ok = None if recorded is None else recorded == wanted
     reported = f"{what} not reported" if recorded is None else "reported " + words.get(recorded, recorded)
     return Check(what, ok, required, reported, _kind("age"))
-
-
-def _attestation_check(att: Attestation, order: Order) -> Check:
-    """A label criterion the record cannot carry, answered yes / no on the program worksheet by the
-    ordering clinician: yes meets it, no fails it (off label), no answer pends (the card asks it)."""
-    yes = order.attestation(att.key)
-    reported = ("worksheet attestation not reported" if yes is None else
-                "reported a yes on the worksheet" if yes else "reported a no on the worksheet")
-    return Check("worksheet attestation", yes, f"{att.short} (attested on the worksheet)", reported, _kind("age"))
 
 
 def _transplant_check(status: str, order: Order) -> Check:

@@ -83,6 +83,9 @@ def _labels(cancer_type: str, knowledge) -> tuple:
 def attestations_for(cancer_type: str, knowledge) -> list:
     """The label criteria this cancer type's labels ask the clinician to attest, each once."""
     found = {a.key: a for ind in _labels(cancer_type, knowledge) for a in ind.attests}
+    if knowledge is not None:
+        for p in knowledge.pathways_by_cancer.get(cancer_type, ()):
+            found.update((a.key, a) for r in p.regimens for a in r.attests)
     return [found[k] for k in sorted(found)]
 
 

@@ -578,6 +578,7 @@ class _Loader:
             evidence=Evidence(source=src.get("citation") or f"{src['trial']}; {src['label']}",
                               url=src.get("url", ""), tag=src["tag"]),
             fn_risk_source=src.get("fn_risk_source", ""),
+            attests=tuple(self._attestation(file, f"{where}.attests[{k}]", a) for k, a in enumerate(r.get("attests", ()))),
         )
 
     def _regimen_drugs(self, file: str, where: str, entries: list, drugs: dict[str, Drug],

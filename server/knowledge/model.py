@@ -273,6 +273,7 @@ class Regimen:
     phases: tuple[Phase, ...] = ()              # in sequence; one phase for a single-block regimen
     evidence: Evidence | None = None            # the regimen's primary source (tag V authorizes)
     fn_risk_source: str = ""                    # NCCN/ASCO list entry or the trial's FN rate
+    attests: tuple[Attestation, ...] = ()        # the regimen's own label criteria, attested on the worksheet
 
     @property
     def verified(self) -> bool:

@@ -370,7 +370,7 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
         patient["egfr"] = 45          # EORTC 30986: GFR above 30 and below 60 (ECOG stays 0)
     if any(i.transplant for i in indications):
         patient["transplant"] = next(i.transplant for i in indications if i.transplant)
-    attests = {a.key: True for i in indications for a in i.attests}
+    attests = {a.key: True for a in (*r.attests, *(a for i in indications for a in i.attests))}
     if attests:
         patient["attest"] = attests           # the worksheet's yes to each label criterion it asks
     # a label that needs drugs given before (induction with the same antibody, prior gemcitabine):
@@ -562,6 +562,10 @@ def _negative_oral(kb: Knowledge, p: Pathway, r: Regimen, patient: dict) -> tupl
         off = _failing(patient, c)
         if off is not None:
             return off, f"{c.describe()} not met (pathway criterion)"
+    for a in r.attests:
+        if patient.get("attest", {}).get(a.key):
+            return dict(patient, attest=dict(patient["attest"], **{a.key: False})), \
+                f"the worksheet answering no to '{a.short}' (the regimen's criterion)"
     keys = {d.drug_key for d in r.drugs}
     kind = kb.cancer_types[p.cancer_type].kind
     for other in kb.cancer_types.values():
