@@ -341,7 +341,9 @@ def _patient(kb: Knowledge, p: Pathway, r: Regimen, cancer: str,
             raise Skip(f"no catalog histology in each of {[g for g in required if g]} outside {hist_excl}")
         patient["histology"] = name
     stages = tuple(p.stages) or next((i.stages for i in indications if i.stages), ())
-    if not p.settings and stages and stages[0].upper() not in ("IV", "IVB", "IVC"):
+    if setting is Setting.UNKNOWN:
+        patient.update(stage=stages[0] if stages else "III", intent="curative")
+    elif not p.settings and stages and stages[0].upper() not in ("IV", "IVB", "IVC"):
         # a pathway for any setting whose label names early stages only (definitive chemoradiation):
         # a curative-intent record at the label's first stage, no metastatic site
         patient.update(stage=stages[0], intent="curative")
@@ -598,7 +600,9 @@ def _first_setting(kb: Knowledge, p: Pathway, r: Regimen) -> tuple[dict, list[In
     """The patient in the first of the pathway's settings every drug's label covers (TH of a
     neoadjuvant-or-adjuvant pathway is given after surgery: trastuzumab's early-breast label is adjuvant)."""
     why = None
-    for setting in p.settings or (None,):
+    # a pathway for any setting is tried metastatic first, then curative (UNKNOWN: a locoregional
+    # label that leaves metastatic disease out, GOG 205's chemoradiation)
+    for setting in p.settings or (None, Setting.UNKNOWN):
         try:
             return _patient(kb, p, r, p.cancer_type, setting)
         except Skip as e:
