@@ -35,7 +35,11 @@ def test_the_cds_duplicate_card_names_another_providers_order_only_as_such(tmp_p
 
     from server.app import create_app
 
+    from datetime import datetime, timezone
+
     app = create_app({"TESTING": True, "CDS_JWT_REQUIRED": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'dup.db'}"})
+    # the fixture's treatment starts 2026-12-01: a fixed clock keeps it a timely request (R9)
+    app.extensions["oncopath.clock"] = lambda: datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)
     client = app.test_client()
     first = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "hooks"
                         / "order-sign-thp-her2-positive.json").read_text())
