@@ -390,6 +390,8 @@ def merge(findings: list[Finding]) -> list[Finding]:
     for f in sorted(by_key.values(), key=lambda f: f.key.startswith("missing-regimen:")):
         if f.key.startswith(("missing:", "missing-regimen:")):
             topic = f.key.split(":")[1]
+            if topic == "worksheet attestation":
+                topic = f.key.split(":", 1)[1]      # each label criterion is its own question
             if topic in seen_topics:
                 continue
             seen_topics[topic] = f

@@ -68,6 +68,14 @@ def test_the_card_asks_for_the_worksheet_when_the_attestation_is_missing_or_answ
     assert "the record shows a no on the worksheet" in refused[0].text
 
 
+def test_every_unanswered_attestation_of_a_label_is_named_on_the_card():
+    reason = Reason("policy-criteria-unknown", "polatuzumab-vedotin requires DLBCL NOS or high-grade B-cell lymphoma, "
+                    "attested on the worksheet; worksheet attestation not reported; IPI of 2 or greater, attested on "
+                    "the worksheet; worksheet attestation not reported", "R3")
+    texts = [f.text for f in merge(reason_findings(reason, "polatuzumab-vedotin", KB, "DLBCL"))]
+    assert len(texts) == 2 and "IPI of 2 or greater" in texts[1] and "DLBCL NOS" in texts[0]
+
+
 def test_the_worksheet_asks_the_labels_own_words_only_for_the_cancer_type_that_needs_them():
     def attest_items(cancer):
         form = worksheet(cancer, KB, "https://x/Questionnaire/w", KB.version)
