@@ -92,7 +92,8 @@ def _regimen(r: Regimen, kb: Knowledge) -> dict:
     return {"id": r.id, "name": r.name, "fn_risk": r.fn_risk.value, "fn_risk_source": r.fn_risk_source,
             "phases": [{"name": ph.name, "cycle_length_days": ph.cycle_length_days, "cycles": ph.cycles,
                         "drugs": [_dose(d, kb) for d in ph.drugs]} for ph in r.plan],
-            "tag": ev.tag if ev else "M", "source": ev.cite() if ev else r.source, "detail": r.source}
+            "tag": ev.tag if ev else "M", "source": ev.cite() if ev else r.source, "detail": r.source,
+            **({"criteria": [f"attested on the worksheet: {a.question}" for a in r.attests]} if r.attests else {})}
 
 
 def _indication(i: Indication) -> dict:
