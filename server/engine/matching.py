@@ -13,7 +13,6 @@ from server.knowledge.model import DrugCategory, Pathway, Regimen
 
 from .context import Candidate, Case
 from .criteria import Check, pathway_checks, regimen_checks
-from .regimens import regimen_drug
 
 MAX_ALTERNATIVES = 3
 
