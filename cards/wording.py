@@ -341,7 +341,7 @@ def deviation_findings(dev: Deviation, kb, cancer: str) -> list[Finding]:
                         "not a pathway regimen (custom treatment plan)",
                         "the clinical rationale for this combination", 30, "custom")]
     if kind in (DeviationKind.MISSING_BIOMARKER, DeviationKind.MISSING_STAGE, DeviationKind.MISSING_SETTING,
-                DeviationKind.MISSING_LINE, DeviationKind.MISSING_ECOG):
+                DeviationKind.MISSING_LINE, DeviationKind.MISSING_ECOG, DeviationKind.MISSING_ATTESTATION):
         m = re.match(r"^(.+?)(?: status)? required for (.+) \(([^()]*)\): (.+)$", dev.text)
         if m:
             topic, regimen, required, _reported = m.groups()

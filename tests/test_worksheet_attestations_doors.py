@@ -56,3 +56,6 @@ def test_a_regimens_own_attested_criterion_decides_whether_it_is_on_pathway(tmp_
     assert by_hook.on_pathway is by_pas.on_pathway is on_pathway
     if on_pathway:
         assert by_hook.regimen == "breast-hrpos-early-abemaciclib-endocrine"
+    elif attest is None:
+        # the regimen's unanswered criterion is its own deviation on the wire, not another topic's
+        assert ("missing-attestation", "pend", "") in set(by_hook.deviations)

@@ -44,6 +44,7 @@ class DeviationKind(str, Enum):
     MISSING_SETTING = "missing-setting"
     MISSING_LINE = "missing-line"
     MISSING_ECOG = "missing-ecog"
+    MISSING_ATTESTATION = "missing-attestation"       # a label criterion the worksheet has not attested
     MISSING_BIOMARKER = "missing-biomarker"
     BIOMARKER_MISMATCH = "biomarker-mismatch"
     FN_RISK = "fn-risk"                               # R6

@@ -326,7 +326,7 @@ def attestation_check(att: Attestation, order: Order) -> Check:
     reported = ("worksheet attestation not reported" if yes is None else
                 "reported a yes on the worksheet" if yes else "reported a no on the worksheet")
     return Check("worksheet attestation", yes, f"{att.short}, attested on the worksheet", reported,
-                 DeviationKind.MISSING_ECOG)     # a patient attribute, like ECOG (topic only)
+                 DeviationKind.MISSING_ATTESTATION)
 
 
 def _or_not_reported(what: str, value: str) -> str:
