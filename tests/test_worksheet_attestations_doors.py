@@ -59,3 +59,25 @@ def test_a_regimens_own_attested_criterion_decides_whether_it_is_on_pathway(tmp_
     elif attest is None:
         # the regimen's unanswered criterion is its own deviation on the wire, not another topic's
         assert ("missing-attestation", "pend", "") in set(by_hook.deviations)
+
+
+def test_the_worksheet_form_asks_the_attestation_yes_or_no_and_a_yes_authorizes_the_case_at_once(tmp_path):
+    import re
+
+    from test_worksheets import BASE, make_app as worksheet_app
+
+    sc = _consolidation_scenario()
+    patient = {k: v for k, v in sc["patient"].items() if k != "attest"}
+    hook, _ = requests_for(dict(sc, patient=patient))
+    app = worksheet_app(tmp_path)
+    client = app.test_client()
+    card = client.post("/cds-services/oncopath-order-sign", json=hook).get_json()["cards"][0]
+    assert card["summary"].startswith("Pended for review: worksheet attestation not in the record.")
+    url = card["links"][0]["url"]
+    html = client.get(url.removeprefix(BASE)).get_data(as_text=True)
+    assert re.search(rf'<select id="attest.{KEY}" name="attest.{KEY}">\s*<option value="">—</option>\s*'
+                     r'<option value="true" >Yes</option>', html)
+    order_id = re.search(r"/worksheets/(ONC-\w+)", url).group(1)
+    resp = client.post(f"/worksheets/{order_id}", data={"t": url.split("?t=")[1], f"attest.{KEY}": "true"})
+    assert resp.status_code == 200 and re.search(r'id="case-status">Authorized<', resp.get_data(as_text=True))
+    assert app.extensions["oncopath.store"].get_case(order_id).status == "Authorized"
