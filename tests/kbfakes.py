@@ -56,7 +56,7 @@ RX = {  # drug key -> RxNorm ingredient code (the bundled KB uses the same real 
     "ondansetron": "26225", "palbociclib": "1601374", "letrozole": "72965", "osimertinib": "1721560",
     "carboplatin": "40048", "pemetrexed": "68446", "pembrolizumab": "1547545", "doxorubicin": "3639",
     "cyclophosphamide": "3002", "gemcitabine": "12574", "atezolizumab": "1792776",
-    "nab-paclitaxel": "583214", "dabrafenib": "1424911", "trametinib": "1425098",
+    "nab-paclitaxel": "583214", "dabrafenib": "1424911", "trametinib": "1425099",
 }
 
 
