@@ -6,7 +6,7 @@ worksheet count; raw JSON is read, so unrelated responses are never validated.
 from __future__ import annotations
 
 from mappings.fhir import arr, obj, table
-from server.domain.order import ATTEST_PREFIX, YES_NO
+from server.domain.order import read_attestations
 
 
 def worksheet_answers(raw: dict) -> dict[str, str]:
@@ -51,10 +51,6 @@ def transplant_candidacy(answers: dict[str, str]) -> str | None:
 
 
 def attestations(answers: dict[str, str]) -> tuple[tuple[str, bool], ...]:
-    """(key, yes / no) for every label criterion the worksheet attests (linkId attest.<key>)."""
-    out = []
-    for link, value in sorted(answers.items()):
-        yes = YES_NO.get(value.strip().lower())
-        if link.startswith(ATTEST_PREFIX) and yes is not None:
-            out.append((link[len(ATTEST_PREFIX):], yes))
-    return tuple(out)
+    """(key, yes / no) for every label criterion the worksheet attests (linkId attest.<key>);
+    an answer that is neither is not read."""
+    return tuple(sorted(read_attestations(answers)[0].items()))

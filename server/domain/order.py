@@ -205,6 +205,22 @@ ATTEST_PREFIX = "attest."
 YES_NO = {"true": True, "yes": True, "y": True, "false": False, "no": False, "n": False}
 
 
+def read_attestations(answers: dict[str, str]) -> tuple[dict[str, bool], list[str]]:
+    """The worksheet's attest.<key> answers: {key: yes / no}, and the linkIds answered with
+    something else (blank answers are neither)."""
+    found: dict[str, bool] = {}
+    unreadable: list[str] = []
+    for link_id, value in sorted(answers.items()):
+        if not link_id.startswith(ATTEST_PREFIX) or not value.strip():
+            continue
+        yes = YES_NO.get(value.strip().lower())
+        if yes is None:
+            unreadable.append(link_id)
+        else:
+            found[link_id[len(ATTEST_PREFIX):]] = yes
+    return found, unreadable
+
+
 @dataclass(frozen=True)
 class PriorCourse:
     """One completed or stopped cancer treatment record of the patient: its drug codes and the

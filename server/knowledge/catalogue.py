@@ -67,8 +67,12 @@ def _criteria(p: Pathway | Indication) -> list[str]:
         out.append(f"autologous transplant {p.transplant} (worksheet)")
     if getattr(p, "cisplatin_unfit", False):
         out.append("unfit for cisplatin (eGFR, ECOG)")
-    out += [f"attested on the worksheet: {a.question}" for a in getattr(p, "attests", ())]
+    out += _attested(getattr(p, "attests", ()))
     return out
+
+
+def _attested(attests) -> list[str]:
+    return [f"attested on the worksheet: {a.question}" for a in attests]
 
 
 def _pathway(p: Pathway, kb: Knowledge) -> dict:
@@ -93,7 +97,7 @@ def _regimen(r: Regimen, kb: Knowledge) -> dict:
             "phases": [{"name": ph.name, "cycle_length_days": ph.cycle_length_days, "cycles": ph.cycles,
                         "drugs": [_dose(d, kb) for d in ph.drugs]} for ph in r.plan],
             "tag": ev.tag if ev else "M", "source": ev.cite() if ev else r.source, "detail": r.source,
-            **({"criteria": [f"attested on the worksheet: {a.question}" for a in r.attests]} if r.attests else {})}
+            **({"criteria": _attested(r.attests)} if r.attests else {})}
 
 
 def _indication(i: Indication) -> dict:

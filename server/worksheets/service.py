@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from server.domain.order import (ATTEST_PREFIX, IHC_SCORE, YES_NO, Biomarker, BiomarkerResult, Code, LineOfTherapy, Order,
-                                 PriorCourse, Setting)
+                                 PriorCourse, Setting, read_attestations)
 from server.errors import BadRequest, Issue
 from server.hooks.questionnaires import questionnaire_id
 
@@ -120,15 +120,10 @@ def _history(order: Order, answers: dict[str, str]) -> dict:
 
 def _attested(order: Order, answers: dict[str, str]) -> tuple[tuple[str, bool], ...]:
     """The record's attestations with the worksheet's answers over them (yes / no; blank keeps)."""
-    out = dict(order.attested)
-    for link_id, value in answers.items():
-        if not link_id.startswith(ATTEST_PREFIX) or not value.strip():
-            continue
-        yes = YES_NO.get(value.strip().lower())
-        if yes is None:
-            raise _bad(link_id, f"{link_id}: answer yes or no")
-        out[link_id[len(ATTEST_PREFIX):]] = yes
-    return tuple(sorted(out.items()))
+    found, unreadable = read_attestations(answers)
+    if unreadable:
+        raise _bad(unreadable[0], f"{unreadable[0]}: answer yes or no")
+    return tuple(sorted({**dict(order.attested), **found}.items()))
 
 
 def _date(value: str, link_id: str, what: str | None = None) -> date:
