@@ -181,3 +181,16 @@ def test_a_biosimilar_ordered_by_its_q_code_is_billed_as_that_product_and_the_or
     assert billed["trastuzumab"] == "Q5116"
     originator = {d.drug_key: d.hcpcs for d in decide(order(*thp(), biomarkers=(her2(),)), kb).drugs}
     assert originator["trastuzumab"] == "J9355"
+
+
+def test_kb_check_asks_a_retired_pathways_regimen_only_for_the_scenario_that_it_is_no_longer_used(capsys):
+    kb = load_knowledge()
+    retired = [r.id for p in kb.pathways if p.retired is not None and p.retired <= kb.effective for r in p.regimens]
+    assert "breast-tnbc-met-atezolizumab-nab-paclitaxel" in retired
+    cli_main(["kb", "check"])
+    out = capsys.readouterr().out
+    assert "regimen breast-tnbc-met-atezolizumab-nab-paclitaxel: no scenario expects it Authorized" not in out
+    from scenarios.generate import generated_scenarios
+    cover = audit.scenario_coverage(kb, Path(__file__).parent / "scenarios", list(generated_scenarios()))
+    # the negative scenario is still demanded, and present
+    assert cover["breast-tnbc-met-atezolizumab-nab-paclitaxel"]["negative"]

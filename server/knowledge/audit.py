@@ -101,9 +101,13 @@ def scenario_coverage(kb: Knowledge, scenario_dir: Path, extra: list[dict] = ())
 
 def problems(kb: Knowledge, scenario_dir: Path | None, extra: list[dict] = ()) -> list[str]:
     out = [f"unverified {f.kind} {f.id} [{f.tag}] ({f.where})" for f in facts(kb) if f.tag != "V"]
+    # R18: a regimen of a pathway retired by this version's effective date can no longer be
+    # Authorized; what it still needs is the scenario showing that a request today does not use it
+    retired = {r.id for p in kb.pathways if p.retired is not None and p.retired <= kb.effective
+               for r in p.regimens}
     if scenario_dir is not None and scenario_dir.is_dir():
         for rid, c in scenario_coverage(kb, scenario_dir, extra).items():
-            if not c["positive"]:
+            if not c["positive"] and rid not in retired:
                 out.append(f"regimen {rid}: no scenario expects it Authorized on pathway (oral: Completed on pathway)")
             if not c["negative"]:
                 out.append(f"regimen {rid}: no off-pathway / off-label scenario (negative_for) must pend")
