@@ -295,6 +295,16 @@ def reason_findings(reason: Reason, drug_key: str | None, kb, cancer: str) -> li
                             20, f"not-listed:{what}")]
         return [Finding("A drug on the order could not be identified from its code.", "a drug code was not recognized",
                         "the drug name with its NDC or HCPCS code", 20, "not-recognized")]
+    coded = re.match(r"^the (diagnosis|histology) code (.+?) (?:names|decides) ", reason.text)
+    if code in ("unverified-knowledge", "diagnosis-code-broader") and coded:
+        # a code of the record, not a drug's policy, is what the reviewer confirms
+        what = coded.group(2).replace(" [V2]", "").replace(" [M]", "")
+        how = (f"names a broader condition than {cancer}" if code == "diagnosis-code-broader"
+               else f"is mapped to {cancer} without a verified source")
+        return [Finding(sentence(f"The {coded.group(1)} code {what} {how}, so a clinical reviewer confirms the "
+                                 f"{coded.group(1)}"), f"{coded.group(1)} code {what} to confirm",
+                        "the ICD-10-CM diagnosis code" if coded.group(1) == "diagnosis" else
+                        "the pathology report's histology", 9, f"coded:{what}")]
     if code == "unverified-knowledge":
         return [Finding(sentence(f"The plan's policy for {drug or 'this drug'} in this use is not yet verified "
                                  "against its label, so a clinical reviewer confirms it"),

@@ -54,9 +54,41 @@ def test_the_knowledge_base_lists_unverified_snomed_codes_as_facts_to_verify():
     kb = load_knowledge()
     facts = {(f.id, f.tag, f.where) for f in audit.facts(kb) if f.kind == "snomed"}
     assert ("277571004", "V", "all") in facts            # mCODE STU4 Brian L
-    assert ("92814006", "V2", "cll") in facts            # broader than B-cell CLL: pends
-    assert any(tag != "V" for _, tag, _ in facts)
+    assert ("92814006", "V", "cll") in facts             # read; broader than B-cell CLL, so it pends
+    assert "92814006" in kb.snomed_broader and "277571004" not in kb.snomed_broader
     assert audit.stats(kb)["by_tag"]["snomed"]["V"] >= 1
+
+
+BROAD = "372244006"     # melanoma of any site, read; the stand-in maps it to breast in the fake
+
+
+def _broad_kb():
+    cancers = [replace(c, snomed=(VERIFIED, BROAD)) if c.key == "breast" else c for c in CANCERS]
+    return fake_knowledge(cancer_types={c.key: c for c in cancers}, snomed_tags={VERIFIED: "V", BROAD: "V"},
+                          snomed_broader=frozenset({BROAD}))
+
+
+def test_a_verified_snomed_code_broader_than_the_cancer_type_names_it_but_pends_for_a_clinician():
+    d = decide(_coded(Code(SNOMED, BROAD)), _broad_kb())
+    assert d.cancer_type == "breast" and d.case_status is CaseStatus.IN_PROGRESS
+    reason = next(r for r in d.pend_reasons if r.code == "diagnosis-code-broader")
+    assert BROAD in reason.text and "broader" in reason.text and reason.rule == "R12"
+    assert not [r for r in d.pend_reasons if r.code == "unverified-knowledge"]
+
+
+def test_a_broader_snomed_code_beside_a_code_of_the_type_itself_authorizes():
+    for other in (Code(ICD10CM, "C50.911"), Code(SNOMED, VERIFIED)):
+        d = decide(_coded(Code(SNOMED, BROAD), other), _broad_kb())
+        assert (d.cancer_type, d.case_status) == ("breast", CaseStatus.AUTHORIZED), other
+
+
+def test_the_card_asks_for_the_icd10_code_when_a_broader_snomed_code_names_the_diagnosis():
+    from cards.wording import pend_findings
+    d = decide(_coded(Code(SNOMED, BROAD)), _broad_kb())
+    found = [f for f in pend_findings(d, _broad_kb(), "breast cancer") if BROAD in f.text]
+    assert len(found) == 1
+    assert "broader condition than breast cancer" in found[0].text and "policy" not in found[0].text
+    assert found[0].send == "the ICD-10-CM diagnosis code"
 
 
 def test_the_mcode_brian_l_record_is_b_cell_all_with_its_immunophenotype_read():

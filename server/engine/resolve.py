@@ -159,21 +159,30 @@ def resolve_cancer(case: Case) -> None:
 
 def _unverified_snomed(case: Case, groups: frozenset[str]) -> None:
     """A SNOMED CT diagnosis code whose cancer-type mapping was not read in a primary source (tag
-    V2 / M) may name the cancer type, but it cannot make the request Authorized: when the other
-    codes alone would not name the same type, the case pends for a clinician (R12)."""
+    V2 / M), or whose concept is broader than the type (melanoma of any site), may name the cancer
+    type, but it cannot make the request Authorized: when the other codes alone would not name the
+    same type, the case pends for a clinician (R12)."""
     dx, kb = case.order.diagnosis, case.kb
     weak = [c for c in dx.codes if c.system == SNOMED and kb.snomed_tags.get(c.code, "V") != "V"]
-    if not weak:
+    broad = [c for c in dx.codes if c.system == SNOMED and c not in weak and c.code in kb.snomed_broader]
+    if not weak and not broad:
         return
-    rest = tuple(c for c in dx.codes if c not in weak) + tuple(dx.histology)
+    rest = tuple(c for c in dx.codes if c not in weak and c not in broad) + tuple(dx.histology)
     other = kb.cancer_type_for(rest, groups) if rest else None
     if other is not None and other.key == case.cancer.key:
         return
-    shown = ", ".join(f"SNOMED {c.code} [{kb.snomed_tags[c.code]}]" for c in weak)
-    case.pend(Reason("unverified-knowledge",
-                     f"the diagnosis code {shown} names {case.cancer.name} through a code mapping not read in "
-                     "a primary source; a clinician confirms the diagnosis", "R12"))
-    case.trace.add("resolve", f"{shown}: unverified mapping to {case.cancer.key} -> pended")
+    if weak:
+        shown = ", ".join(f"SNOMED {c.code} [{kb.snomed_tags[c.code]}]" for c in weak)
+        case.pend(Reason("unverified-knowledge",
+                         f"the diagnosis code {shown} names {case.cancer.name} through a code mapping not read in "
+                         "a primary source; a clinician confirms the diagnosis", "R12"))
+        case.trace.add("resolve", f"{shown}: unverified mapping to {case.cancer.key} -> pended")
+    if broad:
+        shown = ", ".join(f"SNOMED {c.code}" for c in broad)
+        case.pend(Reason("diagnosis-code-broader",
+                         f"the diagnosis code {shown} names a broader condition than {case.cancer.name}; "
+                         "a clinician confirms the diagnosis", "R12"))
+        case.trace.add("resolve", f"{shown}: broader than {case.cancer.key} -> pended")
 
 
 def _unverified_histology(case: Case, groups: frozenset[str]) -> None:

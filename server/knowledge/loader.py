@@ -270,6 +270,9 @@ class _Loader:
                             for hc in g["codes"]},
             snomed_tags={sc["code"]: sc.get("tag", "M") for doc in split["cancer_types"]
                          for c in doc.data.get("cancer_types", []) for sc in c.get("snomed", ())},
+            snomed_broader=frozenset(sc["code"] for doc in split["cancer_types"]
+                                     for c in doc.data.get("cancer_types", []) for sc in c.get("snomed", ())
+                                     if sc.get("broader")),
             program=self.program_tables(),
             fn_risk_derived={f["key"]: dict(f["derived_from"]) for f in kb["fn_risk_factors"] if f.get("derived_from")},
             histology_groups=histology_groups,

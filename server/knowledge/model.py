@@ -383,6 +383,8 @@ class Knowledge:
     code_tags: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict, repr=False)
     # SNOMED CT diagnosis code -> evidence tag of its mapping to a cancer type (only V authorizes)
     snomed_tags: dict[str, str] = field(default_factory=dict, repr=False)
+    # SNOMED CT diagnosis codes whose concept is broader than the cancer type they name (read, V)
+    snomed_broader: frozenset[str] = frozenset()
     # (system, code) of a histology group's morphology code -> its evidence tag
     histology_tags: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     # indexes, built by the loader (see build_indexes)
