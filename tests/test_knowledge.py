@@ -50,7 +50,7 @@ def _pathway(kb, pathway_id):
 
 def test_bundled_knowledge_base_covers_44_cancer_types_with_300_regimens(kb):
     # issue 14: the program's 44 most common cancer types, at least 300 regimens
-    assert kb.version == "2027.1.5"
+    assert kb.version == "2027.1.6"
     assert sum(1 for c in kb.cancer_types.values() if not c.agnostic) >= 44
     assert len({p.cancer_type for p in kb.pathways}) >= 44
     assert sum(len(p.regimens) for p in kb.pathways) >= 300
