@@ -13,6 +13,7 @@ from datetime import date
 from server.domain.decision import (
     Alternative,
     Deviation,
+    DeviationKind,
     DrugStatus,
     PathwayMatch,
     Reason,
@@ -107,12 +108,21 @@ class Candidate:
         return [c for c in self.checks if c.status is False]
 
     @property
+    def unanswered(self) -> list:
+        """The regimen's own worksheet questions not yet answered (attestations)."""
+        return [c for c in self.unknown if c.missing_kind is DeviationKind.MISSING_ATTESTATION]
+
+    @property
     def rank(self) -> tuple[int, int]:
-        """All met first, then unknown-but-not-failed, then failed; fewer problems first."""
+        """All met first, then unknown-but-not-failed, then failed; fewer problems first. An
+        unanswered attestation does not lower the tier: it is a question for the clinician, so the
+        schedule decides between it and a regimen without one (four cycles of CAPOX are asked
+        IDEA's low-risk question, not told they are 4 of 8 cycles); `unanswered` breaks ties."""
         if self.failed:
             return (2, len(self.failed))
-        if self.unknown:
-            return (1, len(self.unknown))
+        unknown = [c for c in self.unknown if c.missing_kind is not DeviationKind.MISSING_ATTESTATION]
+        if unknown:
+            return (1, len(unknown))
         return (0, 0)
 
 

@@ -53,7 +53,7 @@ def match_regimen(case: Case) -> None:
         return
     # Criteria first, then the schedule that fits (dose-dense vs q21 AC share one drug set);
     # min() is stable, so knowledge-base order (preference) breaks the remaining ties.
-    best = min(candidates, key=lambda c: (c.rank, _schedule_misfits(case, c.regimen)))
+    best = min(candidates, key=lambda c: (c.rank, _schedule_misfits(case, c.regimen), len(c.unanswered)))
     case.candidate = best
     p, r = best.pathway, best.regimen
     case.trace.add("R4", f"{len(candidates)} candidate regimen(s); best: {r.id} on pathway {p.id}")
