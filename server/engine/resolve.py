@@ -171,18 +171,16 @@ def _unverified_snomed(case: Case, groups: frozenset[str]) -> None:
     other = kb.cancer_type_for(rest, groups) if rest else None
     if other is not None and other.key == case.cancer.key:
         return
-    if weak:
-        shown = ", ".join(f"SNOMED {c.code} [{kb.snomed_tags[c.code]}]" for c in weak)
-        case.pend(Reason("unverified-knowledge",
-                         f"the diagnosis code {shown} names {case.cancer.name} through a code mapping not read in "
-                         "a primary source; a clinician confirms the diagnosis", "R12"))
-        case.trace.add("resolve", f"{shown}: unverified mapping to {case.cancer.key} -> pended")
-    if broad:
-        shown = ", ".join(f"SNOMED {c.code}" for c in broad)
-        case.pend(Reason("diagnosis-code-broader",
-                         f"the diagnosis code {shown} names a broader condition than {case.cancer.name}; "
-                         "a clinician confirms the diagnosis", "R12"))
-        case.trace.add("resolve", f"{shown}: broader than {case.cancer.key} -> pended")
+    name = case.cancer.name
+    for codes, reason, how, traced in (
+            (weak, "unverified-knowledge", f"names {name} through a code mapping not read in a primary source",
+             "unverified mapping to"),
+            (broad, "diagnosis-code-broader", f"names a broader condition than {name}", "broader than")):
+        if codes:
+            shown = ", ".join(f"SNOMED {c.code}" + (f" [{kb.snomed_tags[c.code]}]" if c in weak else "")
+                              for c in codes)
+            case.pend(Reason(reason, f"the diagnosis code {shown} {how}; a clinician confirms the diagnosis", "R12"))
+            case.trace.add("resolve", f"{shown}: {traced} {case.cancer.key} -> pended")
 
 
 def _unverified_histology(case: Case, groups: frozenset[str]) -> None:
