@@ -245,7 +245,6 @@ def _mismatch(required: str, reported: str, who: str) -> Finding:
         send = "the response assessment after the induction, if the record is incomplete"
     elif first == "at":
         send = "the number of prior lines of therapy, if the record is wrong"
-
     else:
         send = f"a current {marker_words(first)} report if the one on record is out of date"
     return Finding(text="", short=f"{_reported(reported)} in the record", rank=5, send=send,

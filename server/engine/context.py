@@ -120,7 +120,7 @@ class Candidate:
         IDEA's low-risk question, not told they are 4 of 8 cycles); `unanswered` breaks ties."""
         if self.failed:
             return (2, len(self.failed))
-        unknown = [c for c in self.unknown if c.missing_kind is not DeviationKind.MISSING_ATTESTATION]
+        unknown = [c for c in self.unknown if c not in self.unanswered]
         if unknown:
             return (1, len(unknown))
         return (0, 0)

@@ -70,14 +70,8 @@ def _label_needs(cancer_type: str, knowledge, attr: str) -> bool:
 
 
 def _labels(cancer_type: str, knowledge) -> tuple:
-    """The indications naming this cancer type (indexed at load; a bare test double is scanned)."""
-    if knowledge is None:
-        return ()
-    index = getattr(knowledge, "labels_by_cancer", None)
-    if index:
-        return index.get(cancer_type, ())
-    return tuple(ind for pol in knowledge.policies.values() for ind in pol.indications
-                 if cancer_type in ind.cancer_types)
+    """The indications naming this cancer type (indexed at load, build_indexes)."""
+    return () if knowledge is None else knowledge.labels_by_cancer.get(cancer_type, ())
 
 
 def attestations_for(cancer_type: str, knowledge) -> list:
